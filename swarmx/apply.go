@@ -1,0 +1,674 @@
+package swarmx
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kalisio/kargo/stack"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
+)
+
+// ImageEnsurer makes sure the images a stack uses exist on the engine (for example by
+// building Kargo's embedded images that are missing). It is called before any Swarm object
+// is created or changed.
+type ImageEnsurer interface {
+	EnsureImages(ctx context.Context, images []string, progress io.Writer) error
+}
+
+// Applier applies stacks to a Swarm through a Client.
+type Applier struct {
+	Client Client
+	// Source resolves secrets and configs given by file or env var (zero value: the process's).
+	Source Source
+	// Progress receives one line per step and convergence change (nil: discarded).
+	Progress io.Writer
+	// Images, when set, is asked to provide the stack's images before anything is applied.
+	Images ImageEnsurer
+	// Poll is the interval between convergence checks (default 1s).
+	Poll time.Duration
+}
+
+// ApplyOptions tune Apply.
+type ApplyOptions struct {
+	// Prune removes services and networks of the namespace that the stack no longer has.
+	Prune bool
+	// NoWait returns as soon as the changes are submitted, without waiting for convergence.
+	NoWait bool
+	// Timeout bounds the wait for each service to converge (default 5 minutes).
+	Timeout time.Duration
+}
+
+// Result tells what Apply did.
+type Result struct {
+	Plan *Plan
+	// Mutations counts the mutating Engine API calls made.
+	Mutations int
+}
+
+// ServiceError is the failure of one service during Apply.
+type ServiceError struct {
+	Stack   string
+	Service string
+	// RolledBack is true when Swarm rolled the service back to its previous spec.
+	RolledBack bool
+	// TaskError is the error of the last failed task, if any.
+	TaskError string
+	Err       error
+}
+
+func (e *ServiceError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "stack %q: service %q: %v", e.Stack, e.Service, e.Err)
+	if e.TaskError != "" {
+		fmt.Fprintf(&b, "; task error: %s", e.TaskError)
+	}
+	if e.RolledBack {
+		b.WriteString("; rolled back to the previous spec")
+	}
+	return b.String()
+}
+
+func (e *ServiceError) Unwrap() error { return e.Err }
+
+func (a *Applier) progressf(format string, args ...any) {
+	if a.Progress != nil {
+		fmt.Fprintf(a.Progress, "kargo: "+format+"\n", args...)
+	}
+}
+
+func (a *Applier) poll() time.Duration {
+	if a.Poll > 0 {
+		return a.Poll
+	}
+	return time.Second
+}
+
+// Plan renders the stack and compares it with what runs under its namespace. It makes no
+// mutating call.
+func (a *Applier) Plan(ctx context.Context, st *stack.Stack) (*Plan, error) {
+	d, err := Render(st, a.Source)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := Observe(ctx, a.Client, d.Stack)
+	if err != nil {
+		return nil, err
+	}
+	return Diff(d, cur), nil
+}
+
+// Apply makes the Swarm run the stack. It renders and validates everything and checks that
+// external objects exist before the first mutating call, so an invalid stack changes nothing.
+// Networks, secrets and configs are created first; then services in depends-on order (the
+// independent ones in parallel), each waited for until it converges unless opts.NoWait.
+// Only what changed is touched: re-applying an unchanged stack makes no mutating call.
+func (a *Applier) Apply(ctx context.Context, st *stack.Stack, opts ApplyOptions) (*Result, error) {
+	d, err := Render(st, a.Source)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := Observe(ctx, a.Client, d.Stack)
+	if err != nil {
+		return nil, err
+	}
+	plan := Diff(d, cur)
+	res := &Result{Plan: plan}
+	if err := a.preflight(ctx, d); err != nil {
+		return res, err
+	}
+	if a.Images != nil {
+		if err := a.Images.EnsureImages(ctx, serviceImages(d), a.Progress); err != nil {
+			return res, fmt.Errorf("stack %q: images: %w", d.Stack, err)
+		}
+	}
+	m := &mutations{}
+	defer func() { res.Mutations = m.count() }()
+
+	for _, n := range d.Networks {
+		if n.External || cur.network(n.Name) != nil {
+			continue
+		}
+		a.progressf("network %s: create", n.Name)
+		m.inc()
+		if _, err := a.Client.NetworkCreate(ctx, n.Name, n.Options); err != nil {
+			return res, fmt.Errorf("stack %q: network %q: create: %w", d.Stack, n.Name, err)
+		}
+	}
+	secretIDs := map[string]string{}
+	for _, s := range cur.Secrets {
+		secretIDs[s.Spec.Name] = s.ID
+	}
+	for _, s := range d.Secrets {
+		if s.External || secretIDs[s.Name] != "" {
+			continue
+		}
+		spec := s.Spec
+		if s.Generate > 0 {
+			spec.Data = []byte(randomString(s.Generate))
+			a.progressf("secret %s: create (generated)", s.Name)
+		} else {
+			a.progressf("secret %s: create", s.Name)
+		}
+		m.inc()
+		r, err := a.Client.SecretCreate(ctx, client.SecretCreateOptions{Spec: spec})
+		if err != nil {
+			return res, fmt.Errorf("stack %q: secret %q: create: %w", d.Stack, s.Logical, err)
+		}
+		secretIDs[s.Name] = r.ID
+	}
+	configIDs := map[string]string{}
+	for _, c := range cur.Configs {
+		configIDs[c.Spec.Name] = c.ID
+	}
+	for _, c := range d.Configs {
+		if c.External || configIDs[c.Name] != "" {
+			continue
+		}
+		a.progressf("config %s: create", c.Name)
+		m.inc()
+		r, err := a.Client.ConfigCreate(ctx, client.ConfigCreateOptions{Spec: c.Spec})
+		if err != nil {
+			return res, fmt.Errorf("stack %q: config %q: create: %w", d.Stack, c.Logical, err)
+		}
+		configIDs[c.Name] = r.ID
+	}
+
+	if err := a.applyServices(ctx, d, cur, secretIDs, configIDs, opts, m); err != nil {
+		return res, err
+	}
+	if err := a.cleanup(ctx, d, cur, opts.Prune, m); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// preflight checks what must exist before anything is changed: external networks, secrets
+// and configs.
+func (a *Applier) preflight(ctx context.Context, d *Desired) error {
+	var missing []string
+	needNet, needSec, needCfg := false, false, false
+	for _, n := range d.Networks {
+		needNet = needNet || n.External
+	}
+	for _, s := range d.Secrets {
+		needSec = needSec || s.External
+	}
+	for _, c := range d.Configs {
+		needCfg = needCfg || c.External
+	}
+	if needNet {
+		nets, err := a.Client.NetworkList(ctx, client.NetworkListOptions{})
+		if err != nil {
+			return fmt.Errorf("stack %q: list networks: %w", d.Stack, err)
+		}
+		have := map[string]bool{}
+		for _, n := range nets.Items {
+			have[n.Name] = true
+		}
+		for _, n := range d.Networks {
+			if n.External && !have[n.Name] {
+				missing = append(missing, fmt.Sprintf("networks[%s]: external network %q does not exist", n.Logical, n.Name))
+			}
+		}
+	}
+	if needSec {
+		secs, err := a.Client.SecretList(ctx, client.SecretListOptions{})
+		if err != nil {
+			return fmt.Errorf("stack %q: list secrets: %w", d.Stack, err)
+		}
+		have := map[string]bool{}
+		for _, s := range secs.Items {
+			have[s.Spec.Name] = true
+		}
+		for _, s := range d.Secrets {
+			if s.External && !have[s.Name] {
+				missing = append(missing, fmt.Sprintf("secrets[%s]: external secret %q does not exist", s.Logical, s.Name))
+			}
+		}
+	}
+	if needCfg {
+		cfgs, err := a.Client.ConfigList(ctx, client.ConfigListOptions{})
+		if err != nil {
+			return fmt.Errorf("stack %q: list configs: %w", d.Stack, err)
+		}
+		have := map[string]bool{}
+		for _, c := range cfgs.Items {
+			have[c.Spec.Name] = true
+		}
+		for _, c := range d.Configs {
+			if c.External && !have[c.Name] {
+				missing = append(missing, fmt.Sprintf("configs[%s]: external config %q does not exist", c.Logical, c.Name))
+			}
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("stack %q: nothing applied:\n  %s", d.Stack, strings.Join(missing, "\n  "))
+	}
+	return nil
+}
+
+func serviceImages(d *Desired) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range d.Services {
+		img := s.Spec.TaskTemplate.ContainerSpec.Image
+		if !seen[img] {
+			seen[img] = true
+			out = append(out, img)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Levels orders services by depends-on: each level only depends on earlier ones.
+func Levels(services []Service) [][]Service {
+	done := map[string]bool{}
+	byName := map[string]bool{}
+	for _, s := range services {
+		byName[s.Logical] = true
+	}
+	var levels [][]Service
+	remaining := services
+	for len(remaining) > 0 {
+		var level, rest []Service
+		for _, s := range remaining {
+			ready := true
+			for _, dep := range s.DependsOn {
+				if byName[dep] && !done[dep] {
+					ready = false
+				}
+			}
+			if ready {
+				level = append(level, s)
+			} else {
+				rest = append(rest, s)
+			}
+		}
+		if len(level) == 0 { // a cycle: Validate rejects it, but never loop forever
+			level, rest = rest, nil
+		}
+		for _, s := range level {
+			done[s.Logical] = true
+		}
+		levels = append(levels, level)
+		remaining = rest
+	}
+	return levels
+}
+
+func (a *Applier) applyServices(ctx context.Context, d *Desired, cur *Current, secretIDs, configIDs map[string]string, opts ApplyOptions, m *mutations) error {
+	for _, level := range Levels(d.Services) {
+		var wg sync.WaitGroup
+		errs := make([]error, len(level))
+		for i, s := range level {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = a.applyService(ctx, d.Stack, s, cur.service(s.Name), secretIDs, configIDs, opts, m)
+			}()
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *Applier) applyService(ctx context.Context, stackName string, s Service, have *swarm.Service, secretIDs, configIDs map[string]string, opts ApplyOptions, m *mutations) error {
+	fail := func(err error) error { return &ServiceError{Stack: stackName, Service: s.Logical, Err: err} }
+	spec, err := resolveRefs(s.Spec, secretIDs, configIDs)
+	if err != nil {
+		return fail(err)
+	}
+	var id string
+	var since time.Time
+	switch {
+	case have == nil:
+		a.progressf("service %s: create", s.Name)
+		m.inc()
+		r, err := a.Client.ServiceCreate(ctx, client.ServiceCreateOptions{Spec: spec})
+		if err != nil {
+			return fail(fmt.Errorf("create: %w", err))
+		}
+		id = r.ID
+	case have.Spec.Labels[LabelHash] == s.Hash:
+		return nil
+	default:
+		id = have.ID
+		since = have.UpdatedAt
+		// Keep what others manage on the live service: the scheduler's run labels and the
+		// force-update counter (bumping it would restart every task).
+		for k, v := range have.Spec.Labels {
+			if strings.HasPrefix(k, LabelRunPrefix) {
+				spec.Labels[k] = v
+			}
+		}
+		spec.TaskTemplate.ForceUpdate = have.Spec.TaskTemplate.ForceUpdate
+		a.progressf("service %s: update (%s)", s.Name, strings.Join(changedFields(have.Spec, s.Spec), ", "))
+		m.inc()
+		if _, err := a.Client.ServiceUpdate(ctx, id, client.ServiceUpdateOptions{Version: have.Version, Spec: spec}); err != nil {
+			return fail(fmt.Errorf("update: %w", err))
+		}
+	}
+	if opts.NoWait {
+		return nil
+	}
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = 5 * time.Minute
+	}
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := a.wait(wctx, stackName, s, id, since); err != nil {
+		return err
+	}
+	return nil
+}
+
+// resolveRefs fills the IDs of secret and config references from their names.
+func resolveRefs(spec swarm.ServiceSpec, secretIDs, configIDs map[string]string) (swarm.ServiceSpec, error) {
+	b, _ := json.Marshal(spec)
+	var out swarm.ServiceSpec
+	_ = json.Unmarshal(b, &out)
+	for _, ref := range out.TaskTemplate.ContainerSpec.Secrets {
+		ref.SecretID = secretIDs[ref.SecretName]
+		if ref.SecretID == "" {
+			return out, fmt.Errorf("secret %q does not exist", ref.SecretName)
+		}
+	}
+	for _, ref := range out.TaskTemplate.ContainerSpec.Configs {
+		ref.ConfigID = configIDs[ref.ConfigName]
+		if ref.ConfigID == "" {
+			return out, fmt.Errorf("config %q does not exist", ref.ConfigName)
+		}
+	}
+	return out, nil
+}
+
+// failFastAfter is how many failed tasks of a new service (no previous spec to roll back to)
+// make Apply give up before the timeout.
+const failFastAfter = 3
+
+// wait polls until the service converges: its update (if any) completed, every task of the
+// current spec running (and healthy: Swarm reports a task with a health check as running
+// only once healthy) at the desired count, or for jobs, every completion done.
+func (a *Applier) wait(ctx context.Context, stackName string, s Service, id string, updatedBefore time.Time) error {
+	fail := func(err error, rolledBack bool, taskErr string) error {
+		return &ServiceError{Stack: stackName, Service: s.Logical, Err: err, RolledBack: rolledBack, TaskError: taskErr}
+	}
+	last := ""
+	for {
+		insp, err := a.Client.ServiceInspect(ctx, id, client.ServiceInspectOptions{})
+		if err != nil {
+			return fail(fmt.Errorf("inspect: %w", err), false, "")
+		}
+		svc := insp.Service
+		tasks, err := a.Client.TaskList(ctx, client.TaskListOptions{Filters: client.Filters{}.Add("service", id)})
+		if err != nil {
+			return fail(fmt.Errorf("list tasks: %w", err), false, "")
+		}
+		st := summarize(svc, tasks.Items)
+		line := st.String()
+		if line != last {
+			a.progressf("service %s: %s", s.Name, line)
+			last = line
+		}
+		us := svc.UpdateStatus
+		fresh := us != nil && (updatedBefore.IsZero() || us.StartedAt == nil || !us.StartedAt.Before(updatedBefore))
+		if fresh {
+			switch us.State {
+			case swarm.UpdateStatePaused:
+				return fail(fmt.Errorf("update paused: %s", us.Message), false, st.LastError)
+			case swarm.UpdateStateRollbackCompleted:
+				return fail(fmt.Errorf("update failed: %s", us.Message), true, st.LastError)
+			case swarm.UpdateStateRollbackPaused:
+				return fail(fmt.Errorf("update failed and its rollback paused: %s", us.Message), false, st.LastError)
+			}
+		}
+		rollingBack := fresh && us.State == swarm.UpdateStateRollbackStarted
+		updating := fresh && us.State == swarm.UpdateStateUpdating
+		if !rollingBack && !updating && st.Converged {
+			if svc.Spec.Labels[LabelHash] != s.Hash {
+				return fail(errors.New("the service runs another spec than the one applied"), true, st.LastError)
+			}
+			return nil
+		}
+		if updatedBefore.IsZero() && st.CurrentFailed >= failFastAfter && !s.IsJob() {
+			return fail(fmt.Errorf("%d tasks failed to start", st.CurrentFailed), false, st.LastError)
+		}
+		if s.IsJob() && st.JobFailed {
+			return fail(errors.New("job failed"), false, st.LastError)
+		}
+		select {
+		case <-ctx.Done():
+			return fail(fmt.Errorf("not converged in time (%s)", line), false, st.LastError)
+		case <-time.After(a.poll()):
+		}
+	}
+}
+
+// TaskSummary is the state of a service's tasks.
+type TaskSummary struct {
+	Desired   uint64
+	Running   uint64
+	Completed uint64
+	// CurrentFailed counts failed or rejected tasks of the current spec.
+	CurrentFailed int
+	// LastError is the error of the most recent failed task.
+	LastError string
+	Converged bool
+	JobFailed bool
+}
+
+func (t TaskSummary) String() string {
+	s := fmt.Sprintf("%d/%d running", t.Running, t.Desired)
+	if t.Completed > 0 {
+		s = fmt.Sprintf("%d/%d completed", t.Completed, t.Desired)
+	}
+	if t.LastError != "" {
+		s += " (last error: " + t.LastError + ")"
+	}
+	return s
+}
+
+func summarize(svc swarm.Service, tasks []swarm.Task) TaskSummary {
+	var t TaskSummary
+	want, _ := json.Marshal(svc.Spec.TaskTemplate)
+	current := func(task swarm.Task) bool {
+		got, _ := json.Marshal(task.Spec)
+		return string(got) == string(want)
+	}
+	sort.Slice(tasks, func(i, j int) bool { return tasks[i].UpdatedAt.Before(tasks[j].UpdatedAt) })
+	job := svc.Spec.Mode.ReplicatedJob != nil || svc.Spec.Mode.GlobalJob != nil
+	stale := 0
+	for _, task := range tasks {
+		if job && svc.JobStatus != nil && task.JobIteration != nil && task.JobIteration.Index != svc.JobStatus.JobIteration.Index {
+			continue
+		}
+		switch task.Status.State {
+		case swarm.TaskStateFailed, swarm.TaskStateRejected:
+			if task.Status.Err != "" {
+				t.LastError = task.Status.Err
+			}
+			if current(task) {
+				t.CurrentFailed++
+			}
+		}
+		if task.DesiredState == swarm.TaskStateRunning && task.Status.State == swarm.TaskStateRunning {
+			t.Running++
+			if !current(task) {
+				stale++
+			}
+		}
+		if task.Status.State == swarm.TaskStateComplete {
+			t.Completed++
+		}
+	}
+	switch {
+	case svc.Spec.Mode.Replicated != nil && svc.Spec.Mode.Replicated.Replicas != nil:
+		t.Desired = *svc.Spec.Mode.Replicated.Replicas
+		t.Converged = t.Running == t.Desired && stale == 0
+	case svc.Spec.Mode.ReplicatedJob != nil:
+		if svc.Spec.Mode.ReplicatedJob.TotalCompletions != nil {
+			t.Desired = *svc.Spec.Mode.ReplicatedJob.TotalCompletions
+		}
+		t.Converged = t.Completed >= t.Desired
+		max := uint64(1)
+		if rp := svc.Spec.TaskTemplate.RestartPolicy; rp != nil && rp.MaxAttempts != nil {
+			max = *rp.MaxAttempts + 1
+		}
+		t.JobFailed = !t.Converged && uint64(t.CurrentFailed) >= max*maxU(t.Desired-t.Completed, 1) && t.Running == 0
+	default: // global modes: every node with a task runs it
+		if svc.ServiceStatus != nil {
+			t.Desired = svc.ServiceStatus.DesiredTasks
+		}
+		if job {
+			t.Converged = t.Desired > 0 && t.Completed >= t.Desired
+		} else {
+			t.Converged = t.Desired > 0 && t.Running >= t.Desired && stale == 0
+		}
+	}
+	return t
+}
+
+func maxU(a, b uint64) uint64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// cleanup removes old versions of the stack's secrets and configs (no desired service uses
+// them anymore) and, when pruning, services and networks the stack no longer has.
+func (a *Applier) cleanup(ctx context.Context, d *Desired, cur *Current, prune bool, m *mutations) error {
+	want := map[string]bool{}
+	for _, s := range d.Services {
+		want[s.Name] = true
+	}
+	if prune {
+		for _, s := range cur.Services {
+			if !want[s.Spec.Name] {
+				a.progressf("service %s: remove (pruned)", s.Spec.Name)
+				m.inc()
+				if _, err := a.Client.ServiceRemove(ctx, s.ID, client.ServiceRemoveOptions{}); err != nil {
+					return fmt.Errorf("stack %q: service %q: remove: %w", d.Stack, s.Spec.Name, err)
+				}
+			}
+		}
+	}
+	inUse, err := a.referenced(ctx, d.Stack)
+	if err != nil {
+		return err
+	}
+	keep := map[string]bool{}
+	for _, s := range d.Secrets {
+		keep[s.Name] = true
+	}
+	for _, c := range d.Configs {
+		keep[c.Name] = true
+	}
+	for _, s := range cur.Secrets {
+		if !keep[s.Spec.Name] && !inUse[s.ID] {
+			a.progressf("secret %s: remove (unused)", s.Spec.Name)
+			m.inc()
+			if _, err := a.Client.SecretRemove(ctx, s.ID, client.SecretRemoveOptions{}); err != nil {
+				a.progressf("secret %s: not removed: %v", s.Spec.Name, err)
+			}
+		}
+	}
+	for _, c := range cur.Configs {
+		if !keep[c.Spec.Name] && !inUse[c.ID] {
+			a.progressf("config %s: remove (unused)", c.Spec.Name)
+			m.inc()
+			if _, err := a.Client.ConfigRemove(ctx, c.ID, client.ConfigRemoveOptions{}); err != nil {
+				a.progressf("config %s: not removed: %v", c.Spec.Name, err)
+			}
+		}
+	}
+	if prune {
+		wantNet := map[string]bool{}
+		for _, n := range d.Networks {
+			wantNet[n.Name] = true
+		}
+		for _, n := range cur.Networks {
+			if !wantNet[n.Name] {
+				a.progressf("network %s: remove (pruned)", n.Name)
+				m.inc()
+				if _, err := a.Client.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil {
+					return fmt.Errorf("stack %q: network %q: remove: %w", d.Stack, n.Name, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// referenced returns the IDs of secrets and configs that services of the namespace use now
+// (including a rolled-back service's spec).
+func (a *Applier) referenced(ctx context.Context, stackName string) (map[string]bool, error) {
+	svcs, err := a.Client.ServiceList(ctx, client.ServiceListOptions{Filters: namespaceFilter(stackName)})
+	if err != nil {
+		return nil, fmt.Errorf("stack %q: list services: %w", stackName, err)
+	}
+	used := map[string]bool{}
+	for _, s := range svcs.Items {
+		specs := []*swarm.ServiceSpec{&s.Spec, s.PreviousSpec}
+		for _, sp := range specs {
+			if sp == nil || sp.TaskTemplate.ContainerSpec == nil {
+				continue
+			}
+			for _, r := range sp.TaskTemplate.ContainerSpec.Secrets {
+				used[r.SecretID] = true
+			}
+			for _, r := range sp.TaskTemplate.ContainerSpec.Configs {
+				used[r.ConfigID] = true
+			}
+		}
+	}
+	return used, nil
+}
+
+type mutations struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (m *mutations) inc() {
+	m.mu.Lock()
+	m.n++
+	m.mu.Unlock()
+}
+
+func (m *mutations) count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.n
+}
+
+const secretAlphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+// randomString returns n characters from a URL- and shell-safe alphabet, from crypto/rand.
+func randomString(n int) string {
+	var b strings.Builder
+	max := big.NewInt(int64(len(secretAlphabet)))
+	for i := 0; i < n; i++ {
+		k, err := rand.Int(rand.Reader, max)
+		if err != nil {
+			panic("kargo: crypto/rand failed: " + err.Error())
+		}
+		b.WriteByte(secretAlphabet[k.Int64()])
+	}
+	return b.String()
+}

@@ -1,0 +1,410 @@
+package swarmx
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/api/types/swarm"
+	"gopkg.in/yaml.v3"
+)
+
+// Redacted returns a copy of the desired objects with secret contents removed, safe to print.
+func (d *Desired) Redacted() *Desired {
+	out := *d
+	out.Secrets = make([]Secret, len(d.Secrets))
+	for i, s := range d.Secrets {
+		s.Spec.Data = nil
+		out.Secrets[i] = s
+	}
+	return &out
+}
+
+// Compose is a compose file (version 3.8) as `docker stack deploy -c` reads it.
+type Compose struct {
+	Version  string                    `yaml:"version"`
+	Services map[string]ComposeService `yaml:"services"`
+	Networks map[string]ComposeObject  `yaml:"networks,omitempty"`
+	Volumes  map[string]ComposeObject  `yaml:"volumes,omitempty"`
+	Secrets  map[string]ComposeObject  `yaml:"secrets,omitempty"`
+	Configs  map[string]ComposeObject  `yaml:"configs,omitempty"`
+}
+
+// ComposeObject is a top-level network, volume, secret or config of a compose file.
+type ComposeObject struct {
+	Name       string            `yaml:"name,omitempty"`
+	External   bool              `yaml:"external,omitempty"`
+	Driver     string            `yaml:"driver,omitempty"`
+	DriverOpts map[string]string `yaml:"driver_opts,omitempty"`
+	Attachable bool              `yaml:"attachable,omitempty"`
+	Internal   bool              `yaml:"internal,omitempty"`
+	File       string            `yaml:"file,omitempty"`
+	Labels     map[string]string `yaml:"labels,omitempty"`
+}
+
+// ComposeService is one service of a compose file.
+type ComposeService struct {
+	Image           string                   `yaml:"image"`
+	Entrypoint      []string                 `yaml:"entrypoint,omitempty"`
+	Command         []string                 `yaml:"command,omitempty"`
+	Environment     []string                 `yaml:"environment,omitempty"`
+	WorkingDir      string                   `yaml:"working_dir,omitempty"`
+	User            string                   `yaml:"user,omitempty"`
+	Hostname        string                   `yaml:"hostname,omitempty"`
+	Labels          map[string]string        `yaml:"labels,omitempty"`
+	StopGracePeriod string                   `yaml:"stop_grace_period,omitempty"`
+	Healthcheck     *ComposeHealth           `yaml:"healthcheck,omitempty"`
+	Ports           []ComposePort            `yaml:"ports,omitempty"`
+	Volumes         []ComposeMount           `yaml:"volumes,omitempty"`
+	Secrets         []ComposeFileRef         `yaml:"secrets,omitempty"`
+	Configs         []ComposeFileRef         `yaml:"configs,omitempty"`
+	Networks        map[string]ComposeNetRef `yaml:"networks,omitempty"`
+	Deploy          ComposeDeploy            `yaml:"deploy"`
+}
+
+// ComposeHealth is a compose healthcheck.
+type ComposeHealth struct {
+	Test        []string `yaml:"test"`
+	Interval    string   `yaml:"interval,omitempty"`
+	Timeout     string   `yaml:"timeout,omitempty"`
+	Retries     int      `yaml:"retries,omitempty"`
+	StartPeriod string   `yaml:"start_period,omitempty"`
+}
+
+// ComposePort is a published port in long syntax.
+type ComposePort struct {
+	Target    uint32 `yaml:"target"`
+	Published uint32 `yaml:"published,omitempty"`
+	Protocol  string `yaml:"protocol,omitempty"`
+	Mode      string `yaml:"mode,omitempty"`
+}
+
+// ComposeMount is a mount in long syntax.
+type ComposeMount struct {
+	Type     string            `yaml:"type"`
+	Source   string            `yaml:"source,omitempty"`
+	Target   string            `yaml:"target"`
+	ReadOnly bool              `yaml:"read_only,omitempty"`
+	Tmpfs    map[string]int64  `yaml:"tmpfs,omitempty"`
+	Volume   map[string]string `yaml:"volume,omitempty"`
+}
+
+// ComposeFileRef mounts a secret or config.
+type ComposeFileRef struct {
+	Source string `yaml:"source"`
+	Target string `yaml:"target,omitempty"`
+	UID    string `yaml:"uid,omitempty"`
+	GID    string `yaml:"gid,omitempty"`
+	Mode   string `yaml:"mode,omitempty"`
+}
+
+// ComposeNetRef attaches a service to a network.
+type ComposeNetRef struct {
+	Aliases []string `yaml:"aliases,omitempty"`
+}
+
+// ComposeDeploy is a service's deploy section.
+type ComposeDeploy struct {
+	Mode           string            `yaml:"mode,omitempty"`
+	Replicas       *uint64           `yaml:"replicas,omitempty"`
+	EndpointMode   string            `yaml:"endpoint_mode,omitempty"`
+	Labels         map[string]string `yaml:"labels,omitempty"`
+	Placement      *ComposePlacement `yaml:"placement,omitempty"`
+	Resources      *ComposeResources `yaml:"resources,omitempty"`
+	RestartPolicy  *ComposeRestart   `yaml:"restart_policy,omitempty"`
+	UpdateConfig   *ComposeUpdate    `yaml:"update_config,omitempty"`
+	RollbackConfig *ComposeUpdate    `yaml:"rollback_config,omitempty"`
+}
+
+// ComposePlacement is deploy.placement.
+type ComposePlacement struct {
+	Constraints        []string            `yaml:"constraints,omitempty"`
+	Preferences        []map[string]string `yaml:"preferences,omitempty"`
+	MaxReplicasPerNode uint64              `yaml:"max_replicas_per_node,omitempty"`
+}
+
+// ComposeResources is deploy.resources.
+type ComposeResources struct {
+	Limits       *ComposeResource `yaml:"limits,omitempty"`
+	Reservations *ComposeResource `yaml:"reservations,omitempty"`
+}
+
+// ComposeResource is a CPU and memory amount.
+type ComposeResource struct {
+	CPUs   string `yaml:"cpus,omitempty"`
+	Memory string `yaml:"memory,omitempty"`
+}
+
+// ComposeRestart is deploy.restart_policy.
+type ComposeRestart struct {
+	Condition   string  `yaml:"condition,omitempty"`
+	Delay       string  `yaml:"delay,omitempty"`
+	MaxAttempts *uint64 `yaml:"max_attempts,omitempty"`
+	Window      string  `yaml:"window,omitempty"`
+}
+
+// ComposeUpdate is deploy.update_config or rollback_config.
+type ComposeUpdate struct {
+	Parallelism     *uint64 `yaml:"parallelism,omitempty"`
+	Delay           string  `yaml:"delay,omitempty"`
+	FailureAction   string  `yaml:"failure_action,omitempty"`
+	Monitor         string  `yaml:"monitor,omitempty"`
+	MaxFailureRatio float32 `yaml:"max_failure_ratio,omitempty"`
+	Order           string  `yaml:"order,omitempty"`
+}
+
+// ToCompose converts the desired objects into a compose file for `docker stack deploy -c`,
+// with the stack name as the namespace. Secret and config contents are not part of it: they
+// are referenced as files under dir (secrets/<name>, configs/<name>), which WriteCompose
+// writes. Kargo's bookkeeping labels are left out, so a stack deployed this way shows as
+// "not applied by kargo" in a plan.
+func ToCompose(d *Desired) *Compose {
+	c := &Compose{Version: "3.8", Services: map[string]ComposeService{}}
+	netKey := map[string]string{}
+	for _, n := range d.Networks {
+		netKey[n.Name] = n.Logical
+		if c.Networks == nil {
+			c.Networks = map[string]ComposeObject{}
+		}
+		if n.External {
+			c.Networks[n.Logical] = ComposeObject{Name: n.Name, External: true}
+			continue
+		}
+		c.Networks[n.Logical] = ComposeObject{Name: n.Name, Driver: n.Options.Driver, Attachable: n.Options.Attachable,
+			Internal: n.Options.Internal, Labels: userLabels(n.Options.Labels)}
+	}
+	volKey := map[string]string{}
+	for _, v := range d.Volumes {
+		volKey[v.Name] = v.Logical
+		if c.Volumes == nil {
+			c.Volumes = map[string]ComposeObject{}
+		}
+		if v.External {
+			c.Volumes[v.Logical] = ComposeObject{Name: v.Name, External: true}
+			continue
+		}
+		c.Volumes[v.Logical] = ComposeObject{Name: v.Name, Driver: v.Options.Driver, DriverOpts: v.Options.DriverOpts,
+			Labels: userLabels(v.Options.Labels)}
+	}
+	secKey := map[string]string{}
+	for _, s := range d.Secrets {
+		secKey[s.Name] = s.Logical
+		if c.Secrets == nil {
+			c.Secrets = map[string]ComposeObject{}
+		}
+		if s.External {
+			c.Secrets[s.Logical] = ComposeObject{Name: s.Name, External: true}
+			continue
+		}
+		c.Secrets[s.Logical] = ComposeObject{Name: s.Name, File: "./secrets/" + s.Logical, Labels: userLabels(s.Spec.Labels)}
+	}
+	cfgKey := map[string]string{}
+	for _, x := range d.Configs {
+		cfgKey[x.Name] = x.Logical
+		if c.Configs == nil {
+			c.Configs = map[string]ComposeObject{}
+		}
+		if x.External {
+			c.Configs[x.Logical] = ComposeObject{Name: x.Name, External: true}
+			continue
+		}
+		c.Configs[x.Logical] = ComposeObject{Name: x.Name, File: "./configs/" + x.Logical, Labels: userLabels(x.Spec.Labels)}
+	}
+	for _, s := range d.Services {
+		c.Services[s.Logical] = composeService(s.Spec, netKey, volKey, secKey, cfgKey)
+	}
+	return c
+}
+
+func composeService(spec swarm.ServiceSpec, netKey, volKey, secKey, cfgKey map[string]string) ComposeService {
+	cs := spec.TaskTemplate.ContainerSpec
+	out := ComposeService{
+		Image: cs.Image, Entrypoint: cs.Command, Command: cs.Args, Environment: cs.Env,
+		WorkingDir: cs.Dir, User: cs.User, Hostname: cs.Hostname, Labels: userLabels(cs.Labels),
+	}
+	if cs.StopGracePeriod != nil {
+		out.StopGracePeriod = dur(*cs.StopGracePeriod)
+	}
+	if h := cs.Healthcheck; h != nil {
+		out.Healthcheck = &ComposeHealth{Test: h.Test, Interval: dur(h.Interval), Timeout: dur(h.Timeout),
+			Retries: h.Retries, StartPeriod: dur(h.StartPeriod)}
+	}
+	if ep := spec.EndpointSpec; ep != nil {
+		out.Deploy.EndpointMode = string(ep.Mode)
+		for _, p := range ep.Ports {
+			out.Ports = append(out.Ports, ComposePort{Target: p.TargetPort, Published: p.PublishedPort,
+				Protocol: string(p.Protocol), Mode: string(p.PublishMode)})
+		}
+	}
+	for _, m := range cs.Mounts {
+		cm := ComposeMount{Type: string(m.Type), Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly}
+		if k, ok := volKey[m.Source]; ok {
+			cm.Source = k
+		}
+		if m.TmpfsOptions != nil && m.TmpfsOptions.SizeBytes > 0 {
+			cm.Tmpfs = map[string]int64{"size": m.TmpfsOptions.SizeBytes}
+		}
+		out.Volumes = append(out.Volumes, cm)
+	}
+	for _, r := range cs.Secrets {
+		out.Secrets = append(out.Secrets, ComposeFileRef{Source: secKey[r.SecretName], Target: r.File.Name,
+			UID: r.File.UID, GID: r.File.GID, Mode: fmt.Sprintf("0%o", uint32(r.File.Mode))})
+	}
+	for _, r := range cs.Configs {
+		out.Configs = append(out.Configs, ComposeFileRef{Source: cfgKey[r.ConfigName], Target: r.File.Name,
+			UID: r.File.UID, GID: r.File.GID, Mode: fmt.Sprintf("0%o", uint32(r.File.Mode))})
+	}
+	for _, n := range spec.TaskTemplate.Networks {
+		if out.Networks == nil {
+			out.Networks = map[string]ComposeNetRef{}
+		}
+		out.Networks[netKey[n.Target]] = ComposeNetRef{Aliases: without(n.Aliases, spec.Labels[LabelName])}
+	}
+	dep := &out.Deploy
+	dep.Labels = userLabels(spec.Labels)
+	switch m := spec.Mode; {
+	case m.Global != nil:
+		dep.Mode = "global"
+	case m.GlobalJob != nil:
+		dep.Mode = "global-job"
+	case m.ReplicatedJob != nil:
+		dep.Mode = "replicated-job"
+		dep.Replicas = m.ReplicatedJob.TotalCompletions
+	case m.Replicated != nil:
+		dep.Mode = "replicated"
+		dep.Replicas = m.Replicated.Replicas
+	}
+	if p := spec.TaskTemplate.Placement; p != nil {
+		dep.Placement = &ComposePlacement{Constraints: p.Constraints, MaxReplicasPerNode: p.MaxReplicas}
+		for _, pref := range p.Preferences {
+			if pref.Spread != nil {
+				dep.Placement.Preferences = append(dep.Placement.Preferences, map[string]string{"spread": pref.Spread.SpreadDescriptor})
+			}
+		}
+	}
+	if r := spec.TaskTemplate.Resources; r != nil {
+		dep.Resources = &ComposeResources{}
+		if l := r.Limits; l != nil {
+			dep.Resources.Limits = &ComposeResource{CPUs: cpus(l.NanoCPUs), Memory: bytesStr(l.MemoryBytes)}
+		}
+		if l := r.Reservations; l != nil {
+			dep.Resources.Reservations = &ComposeResource{CPUs: cpus(l.NanoCPUs), Memory: bytesStr(l.MemoryBytes)}
+		}
+	}
+	if rp := spec.TaskTemplate.RestartPolicy; rp != nil {
+		dep.RestartPolicy = &ComposeRestart{Condition: string(rp.Condition), MaxAttempts: rp.MaxAttempts}
+		if rp.Delay != nil {
+			dep.RestartPolicy.Delay = dur(*rp.Delay)
+		}
+		if rp.Window != nil {
+			dep.RestartPolicy.Window = dur(*rp.Window)
+		}
+	}
+	dep.UpdateConfig = composeUpdate(spec.UpdateConfig)
+	dep.RollbackConfig = composeUpdate(spec.RollbackConfig)
+	return out
+}
+
+func composeUpdate(u *swarm.UpdateConfig) *ComposeUpdate {
+	if u == nil {
+		return nil
+	}
+	return &ComposeUpdate{Parallelism: ptr(u.Parallelism), Delay: dur(u.Delay), FailureAction: string(u.FailureAction),
+		Monitor: dur(u.Monitor), MaxFailureRatio: u.MaxFailureRatio, Order: string(u.Order)}
+}
+
+// userLabels drops the labels docker stack deploy sets itself and Kargo's bookkeeping.
+func userLabels(l map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range l {
+		if k == LabelNamespace || k == LabelHash || k == LabelLastApplied {
+			continue
+		}
+		out[k] = v
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+func without(list []string, drop string) []string {
+	var out []string
+	for _, s := range list {
+		if s != drop {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func dur(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return d.String()
+}
+
+func cpus(nano int64) string {
+	if nano == 0 {
+		return ""
+	}
+	return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.3f", float64(nano)/1e9), "0"), ".")
+}
+
+func bytesStr(b int64) string {
+	if b == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%db", b)
+}
+
+// MarshalCompose returns the compose file as YAML.
+func MarshalCompose(c *Compose) ([]byte, error) {
+	return yaml.Marshal(c)
+}
+
+// WriteCompose writes docker-compose.yml into dir with the content of every secret and config
+// beside it (secrets/<name> with mode 0600, configs/<name>), and returns the compose file's path.
+// Generated secrets get a fresh random value, since their content exists only in the Swarm.
+func WriteCompose(d *Desired, dir string) (string, error) {
+	c := ToCompose(d)
+	write := func(sub, name string, data []byte, mode os.FileMode) error {
+		p := filepath.Join(dir, sub, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			return err
+		}
+		return os.WriteFile(p, data, mode)
+	}
+	for _, s := range d.Secrets {
+		if s.External {
+			continue
+		}
+		data := s.Spec.Data
+		if s.Generate > 0 {
+			data = []byte(randomString(s.Generate))
+		}
+		if err := write("secrets", s.Logical, data, 0o600); err != nil {
+			return "", fmt.Errorf("stack %q: secret %q: %w", d.Stack, s.Logical, err)
+		}
+	}
+	for _, x := range d.Configs {
+		if x.External {
+			continue
+		}
+		if err := write("configs", x.Logical, x.Spec.Data, 0o644); err != nil {
+			return "", fmt.Errorf("stack %q: config %q: %w", d.Stack, x.Logical, err)
+		}
+	}
+	b, err := MarshalCompose(c)
+	if err != nil {
+		return "", fmt.Errorf("stack %q: compose: %w", d.Stack, err)
+	}
+	file := filepath.Join(dir, "docker-compose.yml")
+	if err := os.WriteFile(file, b, 0o644); err != nil {
+		return "", fmt.Errorf("stack %q: compose: %w", d.Stack, err)
+	}
+	return file, nil
+}

@@ -1,0 +1,248 @@
+package swarmx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
+)
+
+// RemoveOptions tune Remove.
+type RemoveOptions struct {
+	// Volumes also removes the stack's named volumes (their data is lost).
+	Volumes bool
+	// Timeout bounds the wait for tasks to stop before networks and volumes are removed
+	// (default 2 minutes).
+	Timeout time.Duration
+}
+
+// Remove removes a stack: its services, then (once their tasks are gone) its networks,
+// secrets and configs; its volumes only when asked. It works on the namespace label, so it
+// also removes what `docker stack deploy` created under the same name.
+func (a *Applier) Remove(ctx context.Context, stackName string, opts RemoveOptions) error {
+	cur, err := Observe(ctx, a.Client, stackName)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, s := range cur.Services {
+		a.progressf("service %s: remove", s.Spec.Name)
+		if _, err := a.Client.ServiceRemove(ctx, s.ID, client.ServiceRemoveOptions{}); err != nil {
+			errs = append(errs, fmt.Errorf("stack %q: service %q: remove: %w", stackName, s.Spec.Name, err))
+		}
+	}
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = 2 * time.Minute
+	}
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := a.waitNoTasks(wctx, cur.Services); err != nil {
+		errs = append(errs, fmt.Errorf("stack %q: %w", stackName, err))
+	}
+	for _, s := range cur.Secrets {
+		a.progressf("secret %s: remove", s.Spec.Name)
+		if _, err := a.Client.SecretRemove(ctx, s.ID, client.SecretRemoveOptions{}); err != nil {
+			errs = append(errs, fmt.Errorf("stack %q: secret %q: remove: %w", stackName, s.Spec.Name, err))
+		}
+	}
+	for _, c := range cur.Configs {
+		a.progressf("config %s: remove", c.Spec.Name)
+		if _, err := a.Client.ConfigRemove(ctx, c.ID, client.ConfigRemoveOptions{}); err != nil {
+			errs = append(errs, fmt.Errorf("stack %q: config %q: remove: %w", stackName, c.Spec.Name, err))
+		}
+	}
+	for _, n := range cur.Networks {
+		a.progressf("network %s: remove", n.Name)
+		if err := retry(wctx, a.poll(), func() error {
+			_, err := a.Client.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{})
+			return err
+		}); err != nil {
+			errs = append(errs, fmt.Errorf("stack %q: network %q: remove: %w", stackName, n.Name, err))
+		}
+	}
+	if opts.Volumes {
+		for _, v := range cur.Volumes {
+			a.progressf("volume %s: remove", v.Name)
+			if err := retry(wctx, a.poll(), func() error {
+				_, err := a.Client.VolumeRemove(ctx, v.Name, client.VolumeRemoveOptions{})
+				return err
+			}); err != nil {
+				errs = append(errs, fmt.Errorf("stack %q: volume %q: remove: %w", stackName, v.Name, err))
+			}
+		}
+	} else if len(cur.Volumes) > 0 {
+		names := make([]string, 0, len(cur.Volumes))
+		for _, v := range cur.Volumes {
+			names = append(names, v.Name)
+		}
+		a.progressf("volumes kept: %s", strings.Join(names, ", "))
+	}
+	return errors.Join(errs...)
+}
+
+// waitNoTasks waits until the removed services have no task left (containers gone), so that
+// their networks and volumes can be removed.
+func (a *Applier) waitNoTasks(ctx context.Context, services []swarm.Service) error {
+	for _, s := range services {
+		for {
+			tasks, err := a.Client.TaskList(ctx, client.TaskListOptions{Filters: client.Filters{}.Add("service", s.ID)})
+			if err != nil || len(tasks.Items) == 0 {
+				break // the service is gone, and so are its tasks
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("service %q: tasks still running after removal", s.Spec.Name)
+			case <-time.After(a.poll()):
+			}
+		}
+	}
+	return nil
+}
+
+func retry(ctx context.Context, every time.Duration, f func() error) error {
+	for {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(every):
+		}
+	}
+}
+
+// ServiceStatus is the state of one service of a stack.
+type ServiceStatus struct {
+	Name    string `json:"name"`
+	Image   string `json:"image"`
+	Mode    string `json:"mode"`
+	Desired uint64 `json:"desired"`
+	Running uint64 `json:"running"`
+	// Completed counts finished tasks of the current run for jobs.
+	Completed uint64 `json:"completed,omitempty"`
+	// Health is "healthy" when every desired task runs (Swarm reports tasks with a health
+	// check as running only once healthy), "starting", "failing" or "completed".
+	Health string `json:"health"`
+	// Update is the state of the last update (updating, completed, rollback_completed...).
+	Update    string `json:"update,omitempty"`
+	LastError string `json:"lastError,omitempty"`
+	// Ports are the published ports, as "published:target/protocol (mode)".
+	Ports []string `json:"ports,omitempty"`
+	// Schedule, LastRun, LastResult and NextRun are set for scheduled jobs.
+	Schedule   string `json:"schedule,omitempty"`
+	LastRun    string `json:"lastRun,omitempty"`
+	LastResult string `json:"lastResult,omitempty"`
+	NextRun    string `json:"nextRun,omitempty"`
+}
+
+// Status reports every service of the stack's namespace.
+func (a *Applier) Status(ctx context.Context, stackName string) ([]ServiceStatus, error) {
+	svcs, err := a.Client.ServiceList(ctx, client.ServiceListOptions{Filters: namespaceFilter(stackName), Status: true})
+	if err != nil {
+		return nil, fmt.Errorf("stack %q: list services: %w", stackName, err)
+	}
+	var out []ServiceStatus
+	for _, svc := range svcs.Items {
+		tasks, err := a.Client.TaskList(ctx, client.TaskListOptions{Filters: client.Filters{}.Add("service", svc.ID)})
+		if err != nil {
+			return nil, fmt.Errorf("stack %q: service %q: list tasks: %w", stackName, svc.Spec.Name, err)
+		}
+		t := summarize(svc, tasks.Items)
+		st := ServiceStatus{
+			Name: svc.Spec.Name, Mode: modeName(svc.Spec.Mode), Desired: t.Desired, Running: t.Running,
+			Completed: t.Completed, LastError: t.LastError,
+			Schedule:   svc.Spec.Labels[LabelSchedule],
+			LastRun:    svc.Spec.Labels[LabelRunPrefix+"last"],
+			LastResult: svc.Spec.Labels[LabelRunPrefix+"result"],
+			NextRun:    svc.Spec.Labels[LabelRunPrefix+"next"],
+		}
+		if cs := svc.Spec.TaskTemplate.ContainerSpec; cs != nil {
+			st.Image = cs.Image
+		}
+		if svc.UpdateStatus != nil {
+			st.Update = string(svc.UpdateStatus.State)
+		}
+		switch {
+		case svc.Spec.Mode.ReplicatedJob != nil || svc.Spec.Mode.GlobalJob != nil:
+			st.Health = "running"
+			if t.Converged {
+				st.Health = "completed"
+			} else if t.JobFailed {
+				st.Health = "failing"
+			}
+		case t.Converged:
+			st.Health = "healthy"
+		case t.CurrentFailed > 0:
+			st.Health = "failing"
+		default:
+			st.Health = "starting"
+		}
+		if svc.Spec.EndpointSpec != nil {
+			for _, p := range svc.Spec.EndpointSpec.Ports {
+				st.Ports = append(st.Ports, fmt.Sprintf("%d:%d/%s (%s)", p.PublishedPort, p.TargetPort, p.Protocol, p.PublishMode))
+			}
+		}
+		out = append(out, st)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+func modeName(m swarm.ServiceMode) string {
+	switch {
+	case m.Global != nil:
+		return "global"
+	case m.ReplicatedJob != nil:
+		return "replicated-job"
+	case m.GlobalJob != nil:
+		return "global-job"
+	}
+	return "replicated"
+}
+
+// LogsClient is what Logs needs of the engine client.
+type LogsClient interface {
+	ServiceLogs(ctx context.Context, serviceID string, options client.ServiceLogsOptions) (client.ServiceLogsResult, error)
+}
+
+// Logs copies a service's logs (stdout and stderr, multiplexed as the engine sends them
+// unless the service has a TTY) to w.
+func Logs(ctx context.Context, c LogsClient, stackName, service string, follow bool, tail string, w io.Writer) error {
+	name := stackName + "_" + service
+	r, err := c.ServiceLogs(ctx, name, client.ServiceLogsOptions{ShowStdout: true, ShowStderr: true, Follow: follow, Tail: tail})
+	if err != nil {
+		return fmt.Errorf("stack %q: service %q: logs: %w", stackName, service, err)
+	}
+	defer r.Close()
+	_, err = demux(w, r)
+	return err
+}
+
+// demux decodes the engine's multiplexed stream (8-byte headers) into w.
+func demux(w io.Writer, r io.Reader) (int64, error) {
+	var total int64
+	hdr := make([]byte, 8)
+	for {
+		if _, err := io.ReadFull(r, hdr); err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return total, nil
+			}
+			return total, err
+		}
+		size := int64(hdr[4])<<24 | int64(hdr[5])<<16 | int64(hdr[6])<<8 | int64(hdr[7])
+		n, err := io.CopyN(w, r, size)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+}

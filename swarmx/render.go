@@ -1,0 +1,582 @@
+// Package swarmx turns a stack.Stack into Docker Swarm objects and applies them.
+//
+// Render is pure: from a Stack (and the deploy program's environment and files, injected as
+// functions) it computes the desired Swarm specs, each carrying the namespace label
+// com.docker.stack.namespace (so `docker stack ls/ps/services/rm` see Kargo stacks) and a hash
+// of its desired spec (so a plan needs no state file). The Applier compares those with what runs
+// and performs the difference through a small Client interface over the moby client.
+package swarmx
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/kalisio/kargo/stack"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
+)
+
+// Labels Kargo puts on the objects it manages.
+const (
+	// LabelNamespace is docker stack's namespace label: the stack an object belongs to.
+	LabelNamespace = "com.docker.stack.namespace"
+	// LabelHash is the hash of an object's desired spec (or content) when it was applied.
+	LabelHash = "io.kargo.hash"
+	// LabelLastApplied holds the desired service spec, gzipped and base64-encoded, so a plan
+	// can show which fields changed (like kubectl's last-applied-configuration).
+	LabelLastApplied = "io.kargo.last-applied"
+	// LabelName is the object's name within its stack (without the stack prefix or version).
+	LabelName = "io.kargo.name"
+	// LabelSchedule is the cron schedule of a scheduled job service.
+	LabelSchedule = "io.kargo.schedule"
+	// LabelGenerated marks a secret whose content Kargo generated: it is kept across applies.
+	LabelGenerated = "io.kargo.generated"
+	// LabelRunPrefix prefixes the labels the scheduler writes on job services (last run, result,
+	// next run); the Applier keeps them on update.
+	LabelRunPrefix = "io.kargo.run."
+)
+
+// Desired is everything a stack asks of a Swarm, ready for the Engine API.
+type Desired struct {
+	Stack    string
+	Networks []Network
+	Volumes  []Volume
+	Secrets  []Secret
+	Configs  []Config
+	Services []Service
+}
+
+// Network is a desired network.
+type Network struct {
+	// Name is the Swarm name (<stack>_<name>, or the name itself when external).
+	Name     string
+	Logical  string
+	External bool
+	Options  client.NetworkCreateOptions
+	Hash     string
+}
+
+// Volume is a desired named volume.
+type Volume struct {
+	Name     string
+	Logical  string
+	External bool
+	Options  client.VolumeCreateOptions
+}
+
+// Secret is a desired secret. Its Swarm name carries a hash of its content, so changed
+// content makes a new object (Swarm secrets are immutable) and services are re-pointed.
+// Generated secrets keep a fixed name and are created once.
+type Secret struct {
+	Name     string
+	Logical  string
+	External bool
+	// Generate is the length of a secret the Applier generates when it does not exist yet.
+	Generate int
+	Spec     swarm.SecretSpec
+}
+
+// Config is a desired config, named like secrets: <stack>_<name>_<content hash>.
+type Config struct {
+	Name     string
+	Logical  string
+	External bool
+	Spec     swarm.ConfigSpec
+}
+
+// Service is a desired service.
+type Service struct {
+	// Name is the Swarm name, <stack>_<name>.
+	Name    string
+	Logical string
+	// Spec is complete except for the IDs of secret and config references, which the
+	// Applier resolves from their names.
+	Spec      swarm.ServiceSpec
+	Hash      string
+	DependsOn []string
+	Endpoints []stack.Endpoint
+	Schedule  string
+}
+
+// Replicas returns the desired number of replicas (or completions for jobs); 0 for global modes.
+func (s Service) Replicas() uint64 {
+	switch m := s.Spec.Mode; {
+	case m.Replicated != nil && m.Replicated.Replicas != nil:
+		return *m.Replicated.Replicas
+	case m.ReplicatedJob != nil && m.ReplicatedJob.TotalCompletions != nil:
+		return *m.ReplicatedJob.TotalCompletions
+	}
+	return 0
+}
+
+// IsJob reports whether the service runs to completion.
+func (s Service) IsJob() bool { return s.Spec.Mode.ReplicatedJob != nil || s.Spec.Mode.GlobalJob != nil }
+
+// Env returns the container environment as a map.
+func (s Service) Env() map[string]string {
+	m := map[string]string{}
+	for _, kv := range s.Spec.TaskTemplate.ContainerSpec.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		m[k] = v
+	}
+	return m
+}
+
+// Service returns the desired service with the given logical name.
+func (d *Desired) Service(name string) (Service, bool) {
+	for _, s := range d.Services {
+		if s.Logical == name {
+			return s, true
+		}
+	}
+	return Service{}, false
+}
+
+// Source gives Render what lies outside the stack value: the deploy program's environment
+// and files (for secrets and configs given by env var or path). Tests pass fakes; the zero
+// value uses the process environment and file system.
+type Source struct {
+	LookupEnv func(string) (string, bool)
+	ReadFile  func(string) ([]byte, error)
+}
+
+func (src Source) lookupEnv(k string) (string, bool) {
+	if src.LookupEnv != nil {
+		return src.LookupEnv(k)
+	}
+	return os.LookupEnv(k)
+}
+
+func (src Source) readFile(p string) ([]byte, error) {
+	if src.ReadFile != nil {
+		return src.ReadFile(p)
+	}
+	return os.ReadFile(p)
+}
+
+// RenderError is a problem found while rendering (a secret file that cannot be read, an env
+// var that is not set). It names the stack and the object.
+type RenderError struct {
+	Stack string
+	Path  string
+	Err   error
+}
+
+func (e *RenderError) Error() string {
+	return fmt.Sprintf("stack %q: %s: %v", e.Stack, e.Path, e.Err)
+}
+
+func (e *RenderError) Unwrap() error { return e.Err }
+
+// Render validates the stack, applies its defaults and computes the desired Swarm objects.
+// It reads nothing but what src provides and talks to no engine.
+func Render(st *stack.Stack, src Source) (*Desired, error) {
+	if err := st.Validate(); err != nil {
+		return nil, err
+	}
+	s := st.Defaulted()
+	d := &Desired{Stack: s.Name}
+	r := renderer{stack: s, src: src, labels: baseLabels(s)}
+
+	netNames := map[string]string{}
+	for _, n := range s.AllNetworks() {
+		dn := r.network(n)
+		netNames[n.Name] = dn.Name
+		d.Networks = append(d.Networks, dn)
+	}
+	volNames := map[string]Volume{}
+	declared := map[string]bool{}
+	for _, v := range s.AllVolumes() {
+		dv := r.volume(v)
+		volNames[v.Name] = dv
+		declared[v.Name] = true
+		d.Volumes = append(d.Volumes, dv)
+	}
+	// Volumes used by mounts but not declared are created with the local driver.
+	for _, svc := range s.Services {
+		for _, m := range svc.Mounts {
+			if m.Type == stack.VolumeMount && !declared[m.Source] {
+				declared[m.Source] = true
+				dv := r.volume(stack.Volume{Name: m.Source, Driver: "local"})
+				volNames[m.Source] = dv
+				d.Volumes = append(d.Volumes, dv)
+			}
+		}
+	}
+	sort.Slice(d.Volumes, func(i, j int) bool { return d.Volumes[i].Name < d.Volumes[j].Name })
+
+	secNames := map[string]string{}
+	for _, sec := range s.AllSecrets() {
+		ds, err := r.secret(sec)
+		if err != nil {
+			return nil, err
+		}
+		secNames[sec.Name] = ds.Name
+		d.Secrets = append(d.Secrets, ds)
+	}
+	cfgNames := map[string]string{}
+	for _, c := range s.AllConfigs() {
+		dc, err := r.config(c)
+		if err != nil {
+			return nil, err
+		}
+		cfgNames[c.Name] = dc.Name
+		d.Configs = append(d.Configs, dc)
+	}
+	for _, svc := range s.Services {
+		d.Services = append(d.Services, r.service(svc, netNames, volNames, secNames, cfgNames))
+	}
+	return d, nil
+}
+
+type renderer struct {
+	stack  *stack.Stack
+	src    Source
+	labels map[string]string
+}
+
+func baseLabels(s *stack.Stack) map[string]string {
+	l := map[string]string{}
+	for k, v := range s.Labels {
+		l[k] = v
+	}
+	l[LabelNamespace] = s.Name
+	return l
+}
+
+func (r renderer) scoped(name string) string { return r.stack.Name + "_" + name }
+
+func (r renderer) objectLabels(logical string, extra map[string]string) map[string]string {
+	l := merge(r.labels, extra)
+	l[LabelName] = logical
+	return l
+}
+
+func (r renderer) network(n stack.Network) Network {
+	if n.External {
+		return Network{Name: n.Name, Logical: n.Name, External: true}
+	}
+	opts := client.NetworkCreateOptions{
+		Driver:     n.Driver,
+		Scope:      "swarm",
+		Internal:   n.Internal,
+		Attachable: n.Attachable != nil && *n.Attachable,
+		Labels:     r.objectLabels(n.Name, n.Labels),
+	}
+	h := hashJSON(opts)
+	opts.Labels[LabelHash] = h
+	return Network{Name: r.scoped(n.Name), Logical: n.Name, Options: opts, Hash: h}
+}
+
+func (r renderer) volume(v stack.Volume) Volume {
+	if v.External {
+		return Volume{Name: v.Name, Logical: v.Name, External: true}
+	}
+	name := r.scoped(v.Name)
+	return Volume{Name: name, Logical: v.Name, Options: client.VolumeCreateOptions{
+		Name: name, Driver: v.Driver, DriverOpts: v.DriverOpts, Labels: r.objectLabels(v.Name, v.Labels),
+	}}
+}
+
+func (r renderer) content(kind, name string, data []byte, file, env string) ([]byte, error) {
+	switch {
+	case data != nil:
+		return data, nil
+	case file != "":
+		b, err := r.src.readFile(file)
+		if err != nil {
+			return nil, &RenderError{Stack: r.stack.Name, Path: kind + "s[" + name + "].file", Err: err}
+		}
+		return b, nil
+	case env != "":
+		v, ok := r.src.lookupEnv(env)
+		if !ok {
+			return nil, &RenderError{Stack: r.stack.Name, Path: kind + "s[" + name + "].env",
+				Err: fmt.Errorf("environment variable %s is not set", env)}
+		}
+		return []byte(v), nil
+	}
+	return nil, nil
+}
+
+func (r renderer) secret(sec stack.Secret) (Secret, error) {
+	if sec.External {
+		return Secret{Name: sec.Name, Logical: sec.Name, External: true}, nil
+	}
+	if sec.Generate > 0 {
+		name := r.scoped(sec.Name)
+		l := r.objectLabels(sec.Name, sec.Labels)
+		l[LabelGenerated] = fmt.Sprint(sec.Generate)
+		return Secret{Name: name, Logical: sec.Name, Generate: sec.Generate,
+			Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: name, Labels: l}}}, nil
+	}
+	data, err := r.content("secret", sec.Name, sec.Data, sec.File, sec.Env)
+	if err != nil {
+		return Secret{}, err
+	}
+	// Only a short prefix of a salted hash goes into the name: enough to version the
+	// object, too little to be a useful oracle for the value.
+	sum := sha256.Sum256(append([]byte("kargo-secret:"+r.stack.Name+"/"+sec.Name+":"), data...))
+	name := r.scoped(sec.Name) + "_" + hex.EncodeToString(sum[:])[:10]
+	return Secret{Name: name, Logical: sec.Name, Spec: swarm.SecretSpec{
+		Annotations: swarm.Annotations{Name: name, Labels: r.objectLabels(sec.Name, sec.Labels)},
+		Data:        data,
+	}}, nil
+}
+
+func (r renderer) config(c stack.Config) (Config, error) {
+	if c.External {
+		return Config{Name: c.Name, Logical: c.Name, External: true}, nil
+	}
+	data, err := r.content("config", c.Name, c.Data, c.File, "")
+	if err != nil {
+		return Config{}, err
+	}
+	sum := sha256.Sum256(data)
+	h := hex.EncodeToString(sum[:])
+	name := r.scoped(c.Name) + "_" + h[:10]
+	l := r.objectLabels(c.Name, c.Labels)
+	l[LabelHash] = h
+	return Config{Name: name, Logical: c.Name, Spec: swarm.ConfigSpec{
+		Annotations: swarm.Annotations{Name: name, Labels: l},
+		Data:        data,
+	}}, nil
+}
+
+func (r renderer) service(svc *stack.Service, nets map[string]string, vols map[string]Volume, secs, cfgs map[string]string) Service {
+	name := r.scoped(svc.Name)
+	cs := &swarm.ContainerSpec{
+		Image:    svc.Image,
+		Labels:   merge(svc.ContainerLabels, map[string]string{LabelNamespace: r.stack.Name}),
+		Command:  svc.Command,
+		Args:     svc.Args,
+		Hostname: svc.Hostname,
+		Env:      envList(svc.Env),
+		Dir:      svc.WorkDir,
+		User:     svc.User,
+	}
+	if svc.StopGracePeriod > 0 {
+		cs.StopGracePeriod = ptr(svc.StopGracePeriod)
+	}
+	for _, m := range svc.Mounts {
+		mm := mount.Mount{Type: mount.Type(m.Type), Target: m.Target, ReadOnly: m.ReadOnly}
+		switch m.Type {
+		case stack.VolumeMount:
+			// Like docker stack, volumes are created by the engine of the node a task lands on,
+			// from these options; the Applier does not create them on the manager.
+			v := vols[m.Source]
+			mm.Source = v.Name
+			if !v.External {
+				mm.VolumeOptions = &mount.VolumeOptions{Labels: v.Options.Labels}
+				if v.Options.Driver != "local" || len(v.Options.DriverOpts) > 0 {
+					mm.VolumeOptions.DriverConfig = &mount.Driver{Name: v.Options.Driver, Options: v.Options.DriverOpts}
+				}
+			}
+		case stack.BindMount:
+			mm.Source = m.Source
+		case stack.TmpfsMount:
+			if m.TmpfsSize > 0 {
+				mm.TmpfsOptions = &mount.TmpfsOptions{SizeBytes: m.TmpfsSize}
+			}
+		}
+		cs.Mounts = append(cs.Mounts, mm)
+	}
+	if h := svc.Health; h != nil {
+		cs.Healthcheck = &container.HealthConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout,
+			StartPeriod: h.StartPeriod, Retries: h.Retries}
+	}
+	for _, ref := range svc.Secrets {
+		// A relative target lands under /run/secrets; Swarm takes absolute targets as they are.
+		target := ref.Target
+		cs.Secrets = append(cs.Secrets, &swarm.SecretReference{
+			SecretName: secs[ref.Source],
+			File:       &swarm.SecretReferenceFileTarget{Name: target, UID: ref.UID, GID: ref.GID, Mode: os.FileMode(ref.Mode)},
+		})
+	}
+	for _, ref := range svc.Configs {
+		cs.Configs = append(cs.Configs, &swarm.ConfigReference{
+			ConfigName: cfgs[ref.Source],
+			File:       &swarm.ConfigReferenceFileTarget{Name: ref.Target, UID: ref.UID, GID: ref.GID, Mode: os.FileMode(ref.Mode)},
+		})
+	}
+
+	task := swarm.TaskSpec{ContainerSpec: cs}
+	if res := svc.Resources; res != (stack.Resources{}) {
+		task.Resources = &swarm.ResourceRequirements{}
+		if res.CPULimit > 0 || res.MemoryLimit > 0 {
+			task.Resources.Limits = &swarm.Limit{NanoCPUs: nanoCPUs(res.CPULimit), MemoryBytes: res.MemoryLimit}
+		}
+		if res.CPUReservation > 0 || res.MemoryReservation > 0 {
+			task.Resources.Reservations = &swarm.Resources{NanoCPUs: nanoCPUs(res.CPUReservation), MemoryBytes: res.MemoryReservation}
+		}
+	}
+	if p := svc.Placement; len(p.Constraints) > 0 || len(p.Spread) > 0 || p.MaxReplicasPerNode > 0 {
+		task.Placement = &swarm.Placement{Constraints: p.Constraints, MaxReplicas: p.MaxReplicasPerNode}
+		for _, s := range p.Spread {
+			task.Placement.Preferences = append(task.Placement.Preferences,
+				swarm.PlacementPreference{Spread: &swarm.SpreadOver{SpreadDescriptor: s}})
+		}
+	}
+	if rp := svc.Restart; rp != nil {
+		task.RestartPolicy = &swarm.RestartPolicy{Condition: swarm.RestartPolicyCondition(rp.Condition)}
+		if rp.Delay > 0 {
+			task.RestartPolicy.Delay = ptr(rp.Delay)
+		}
+		if rp.MaxAttempts > 0 {
+			task.RestartPolicy.MaxAttempts = ptr(rp.MaxAttempts)
+		}
+		if rp.Window > 0 {
+			task.RestartPolicy.Window = ptr(rp.Window)
+		}
+	}
+	aliases := append([]string{svc.Name}, svc.Aliases...)
+	for _, n := range svc.Networks {
+		task.Networks = append(task.Networks, swarm.NetworkAttachmentConfig{Target: nets[n], Aliases: aliases})
+	}
+
+	spec := swarm.ServiceSpec{
+		Annotations:  swarm.Annotations{Name: name, Labels: r.objectLabels(svc.Name, svc.Labels)},
+		TaskTemplate: task,
+		EndpointSpec: &swarm.EndpointSpec{Mode: swarm.ResolutionMode(svc.EndpointMode)},
+	}
+	for _, p := range svc.Ports {
+		spec.EndpointSpec.Ports = append(spec.EndpointSpec.Ports, swarm.PortConfig{
+			Protocol: portProtocol(p.Protocol), TargetPort: p.Target, PublishedPort: p.Published,
+			PublishMode: swarm.PortConfigPublishMode(p.Mode),
+		})
+	}
+	switch svc.Mode {
+	case stack.Global:
+		spec.Mode.Global = &swarm.GlobalService{}
+	case stack.GlobalJob:
+		spec.Mode.GlobalJob = &swarm.GlobalJob{}
+	case stack.ReplicatedJob:
+		spec.Mode.ReplicatedJob = &swarm.ReplicatedJob{TotalCompletions: ptr(*svc.Replicas)}
+		if svc.MaxConcurrent > 0 {
+			spec.Mode.ReplicatedJob.MaxConcurrent = ptr(svc.MaxConcurrent)
+		} else {
+			spec.Mode.ReplicatedJob.MaxConcurrent = ptr(*svc.Replicas)
+		}
+	default:
+		spec.Mode.Replicated = &swarm.ReplicatedService{Replicas: ptr(*svc.Replicas)}
+	}
+	if !svc.Mode.IsJob() {
+		spec.UpdateConfig = updateConfig(svc.Update)
+		spec.RollbackConfig = updateConfig(svc.Rollback)
+	}
+	if svc.Schedule != "" {
+		spec.Labels[LabelSchedule] = svc.Schedule
+	}
+
+	h, last := specHash(spec)
+	spec.Labels[LabelHash] = h
+	spec.Labels[LabelLastApplied] = last
+	return Service{Name: name, Logical: svc.Name, Spec: spec, Hash: h,
+		DependsOn: append([]string(nil), svc.DependsOn...), Endpoints: svc.Endpoints, Schedule: svc.Schedule}
+}
+
+func updateConfig(u *stack.UpdatePolicy) *swarm.UpdateConfig {
+	if u == nil {
+		return nil
+	}
+	return &swarm.UpdateConfig{
+		Parallelism: u.Parallelism, Delay: u.Delay, FailureAction: swarm.FailureAction(u.FailureAction),
+		Monitor: u.Monitor, MaxFailureRatio: u.MaxFailureRatio, Order: swarm.UpdateOrder(u.Order),
+	}
+}
+
+func portProtocol(p string) network.IPProtocol {
+	if p == "" {
+		return network.TCP
+	}
+	return network.IPProtocol(p)
+}
+
+// specHash returns the hash of a service spec (without Kargo's own bookkeeping labels) and
+// the encoded spec for LabelLastApplied.
+func specHash(spec swarm.ServiceSpec) (hash, lastApplied string) {
+	b := canonicalSpec(spec)
+	sum := sha256.Sum256(b)
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	zw.Write(b)
+	zw.Close()
+	return hex.EncodeToString(sum[:]), base64.StdEncoding.EncodeToString(buf.Bytes())
+}
+
+// canonicalSpec is the JSON of a spec without the labels Kargo manages itself.
+func canonicalSpec(spec swarm.ServiceSpec) []byte {
+	spec.Labels = withoutBookkeeping(spec.Labels)
+	b, _ := json.Marshal(spec)
+	return b
+}
+
+func withoutBookkeeping(l map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range l {
+		if k == LabelHash || k == LabelLastApplied || strings.HasPrefix(k, LabelRunPrefix) {
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// DecodeLastApplied decodes a LabelLastApplied value back into the spec it was made from.
+func DecodeLastApplied(v string) (swarm.ServiceSpec, error) {
+	var spec swarm.ServiceSpec
+	raw, err := base64.StdEncoding.DecodeString(v)
+	if err != nil {
+		return spec, err
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		return spec, err
+	}
+	defer zr.Close()
+	err = json.NewDecoder(zr).Decode(&spec)
+	return spec, err
+}
+
+func hashJSON(v any) string {
+	b, _ := json.Marshal(v)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func envList(env map[string]string) []string {
+	if len(env) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func merge(maps ...map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, m := range maps {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func nanoCPUs(cores float64) int64 { return int64(cores * 1e9) }
+
+func ptr[T any](v T) *T { return &v }
