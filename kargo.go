@@ -1,0 +1,373 @@
+// Package kargo turns a Go program that describes a geospatial infrastructure into a command
+// line tool that deploys it on Docker Swarm.
+//
+//	func main() {
+//		db := postgis.New(postgis.Config{Name: "db"})
+//		kargo.Main(stack.New("maps", db))
+//	}
+//
+// The program then answers `plan`, `apply`, `status`, `rm`, `render`, `logs` and `build`.
+// Run is the testable core of Main.
+package kargo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/kalisio/kargo/stack"
+	"github.com/kalisio/kargo/swarmx"
+	"github.com/moby/moby/client"
+	"github.com/spf13/cobra"
+)
+
+// Exit codes of Main.
+const (
+	ExitOK      = 0
+	ExitFailure = 1
+	ExitUsage   = 2
+)
+
+// Engine is what the CLI needs of a Docker Engine client; *client.Client satisfies it.
+type Engine interface {
+	swarmx.Client
+	swarmx.LogsClient
+}
+
+// Options let tests and embedding tools replace the CLI's edges.
+type Options struct {
+	// Stdout and Stderr default to the process's.
+	Stdout, Stderr io.Writer
+	// Engine connects to the Docker Engine (default: DOCKER_HOST / docker context, with API
+	// version negotiation).
+	Engine func() (Engine, error)
+	// Images provides local images before apply (default: none; see package images).
+	Images swarmx.ImageEnsurer
+	// Source resolves secrets and configs given by file or env var.
+	Source swarmx.Source
+}
+
+// UsageError is a bad command line or an invalid stack; Main exits with code 2 for it.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// Main runs the CLI on os.Args for the stack and exits: 0 on success, 1 on failure, 2 on bad
+// usage or an invalid stack.
+func Main(st *stack.Stack, opts ...func(*Options)) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var o Options
+	for _, f := range opts {
+		f(&o)
+	}
+	err := Run(ctx, os.Args[1:], st, o)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "kargo:", err)
+	}
+	os.Exit(ExitCode(err))
+}
+
+// ExitCode maps an error returned by Run to the process exit code.
+func ExitCode(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var ue *UsageError
+	var ve *stack.ValidationError
+	if errors.As(err, &ue) || errors.As(err, &ve) {
+		return ExitUsage
+	}
+	return ExitFailure
+}
+
+// Run executes one CLI invocation (args without the program name) for the stack.
+func Run(ctx context.Context, args []string, st *stack.Stack, o Options) error {
+	if o.Stdout == nil {
+		o.Stdout = os.Stdout
+	}
+	if o.Stderr == nil {
+		o.Stderr = os.Stderr
+	}
+	if o.Engine == nil {
+		o.Engine = func() (Engine, error) {
+			c, err := swarmx.NewClient()
+			if err != nil {
+				return nil, err
+			}
+			return c, nil
+		}
+	}
+	cmd := newRoot(st, &o)
+	cmd.SetArgs(args)
+	cmd.SetOut(o.Stdout)
+	cmd.SetErr(o.Stderr)
+	err := cmd.ExecuteContext(ctx)
+	if err != nil && isCobraUsage(err) {
+		return &UsageError{Err: err}
+	}
+	return err
+}
+
+func isCobraUsage(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand", "accepts ", "requires ", "invalid argument", "flag needs an argument", "required flag"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+type cli struct {
+	st     *stack.Stack
+	o      *Options
+	output string
+}
+
+func newRoot(st *stack.Stack, o *Options) *cobra.Command {
+	c := &cli{st: st, o: o}
+	name := "kargo"
+	if st != nil && st.Name != "" {
+		name = st.Name
+	}
+	root := &cobra.Command{
+		Use:           name,
+		Short:         "Deploy and operate the " + name + " stack on Docker Swarm",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Long: "Deploy and operate the " + name + " stack on Docker Swarm.\n\n" +
+			"The engine is the one DOCKER_HOST (or the current docker context) names.",
+	}
+	root.PersistentFlags().StringVarP(&c.output, "output", "o", "text", "output format: text or json")
+	root.AddCommand(c.planCmd(), c.applyCmd(), c.statusCmd(), c.rmCmd(), c.renderCmd(), c.logsCmd(), c.validateCmd())
+	return root
+}
+
+func (c *cli) applier() (*swarmx.Applier, Engine, error) {
+	if err := c.st.Validate(); err != nil {
+		return nil, nil, err
+	}
+	e, err := c.o.Engine()
+	if err != nil {
+		return nil, nil, err
+	}
+	return &swarmx.Applier{Client: e, Source: c.o.Source, Progress: c.o.Stderr, Images: c.o.Images}, e, nil
+}
+
+func (c *cli) checkOutput() error {
+	if c.output != "text" && c.output != "json" {
+		return &UsageError{Err: fmt.Errorf("--output must be text or json, got %q", c.output)}
+	}
+	return nil
+}
+
+func (c *cli) printJSON(v any) error {
+	enc := json.NewEncoder(c.o.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func (c *cli) validateCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate",
+		Short: "Check the stack without contacting the engine",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := c.st.Validate(); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.o.Stdout, "stack %s is valid (%d services)\n", c.st.Name, len(c.st.Services))
+			return nil
+		},
+	}
+}
+
+func (c *cli) planCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "plan",
+		Short: "Show what apply would create, update or delete",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := c.checkOutput(); err != nil {
+				return err
+			}
+			a, _, err := c.applier()
+			if err != nil {
+				return err
+			}
+			p, err := a.Plan(cmd.Context(), c.st)
+			if err != nil {
+				return err
+			}
+			if c.output == "json" {
+				return c.printJSON(p)
+			}
+			_, err = io.WriteString(c.o.Stdout, p.String())
+			return err
+		},
+	}
+}
+
+func (c *cli) applyCmd() *cobra.Command {
+	var opts swarmx.ApplyOptions
+	wait := true
+	cmd := &cobra.Command{
+		Use:   "apply",
+		Short: "Create or update the stack and wait until it converges",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := c.checkOutput(); err != nil {
+				return err
+			}
+			a, _, err := c.applier()
+			if err != nil {
+				return err
+			}
+			opts.NoWait = !wait
+			res, err := a.Apply(cmd.Context(), c.st, opts)
+			if err != nil {
+				return err
+			}
+			if c.output == "json" {
+				return c.printJSON(res)
+			}
+			n := len(res.Plan.Changes())
+			fmt.Fprintf(c.o.Stdout, "stack %s applied: %d change(s), %d engine call(s)\n", c.st.Name, n, res.Mutations)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&wait, "wait", true, "wait until every service converges")
+	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 5*time.Minute, "how long to wait for each service")
+	cmd.Flags().BoolVar(&opts.Prune, "prune", false, "remove services and networks no longer in the stack")
+	return cmd
+}
+
+func (c *cli) statusCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "status",
+		Short: "Show each service's tasks, health, last error and published ports",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := c.checkOutput(); err != nil {
+				return err
+			}
+			a, _, err := c.applier()
+			if err != nil {
+				return err
+			}
+			sts, err := a.Status(cmd.Context(), c.st.Name)
+			if err != nil {
+				return err
+			}
+			if c.output == "json" {
+				return c.printJSON(sts)
+			}
+			tw := tabwriter.NewWriter(c.o.Stdout, 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "SERVICE\tMODE\tTASKS\tHEALTH\tPORTS\tLAST RUN\tNOTE")
+			for _, s := range sts {
+				tasks := fmt.Sprintf("%d/%d", s.Running, s.Desired)
+				if s.Mode == "replicated-job" || s.Mode == "global-job" {
+					tasks = fmt.Sprintf("%d/%d done", s.Completed, s.Desired)
+				}
+				run := ""
+				if s.Schedule != "" {
+					run = fmt.Sprintf("%s %s (next %s)", s.LastRun, s.LastResult, s.NextRun)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Mode, tasks, s.Health,
+					strings.Join(s.Ports, ","), run, s.LastError)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func (c *cli) rmCmd() *cobra.Command {
+	var opts swarmx.RemoveOptions
+	cmd := &cobra.Command{
+		Use:   "rm",
+		Short: "Remove the stack's services, networks, secrets and configs (volumes with --volumes)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, _, err := c.applier()
+			if err != nil {
+				return err
+			}
+			if err := a.Remove(cmd.Context(), c.st.Name, opts); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.o.Stdout, "stack %s removed\n", c.st.Name)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&opts.Volumes, "volumes", false, "also remove the stack's volumes (data is lost)")
+	return cmd
+}
+
+func (c *cli) renderCmd() *cobra.Command {
+	var format, out string
+	cmd := &cobra.Command{
+		Use:   "render",
+		Short: "Print the Swarm specs (json) or a compose file for docker stack deploy (compose)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d, err := swarmx.Render(c.st, c.o.Source)
+			if err != nil {
+				return err
+			}
+			switch format {
+			case "json":
+				return c.printJSON(d.Redacted())
+			case "compose":
+				if out == "" {
+					return &UsageError{Err: errors.New("render --format compose needs --out DIR (secrets and configs are written beside the compose file)")}
+				}
+				file, err := swarmx.WriteCompose(d, out)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(c.o.Stdout, "%s\ndeploy with: docker stack deploy -c %s %s\n", file, file, d.Stack)
+				return nil
+			default:
+				return &UsageError{Err: fmt.Errorf("--format must be json or compose, got %q", format)}
+			}
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "json", "json or compose")
+	cmd.Flags().StringVar(&out, "out", "", "directory for the compose file and its secret and config files")
+	return cmd
+}
+
+func (c *cli) logsCmd() *cobra.Command {
+	var follow bool
+	var tail string
+	cmd := &cobra.Command{
+		Use:   "logs SERVICE",
+		Short: "Print a service's logs",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if c.st.Service(args[0]) == nil {
+				return &UsageError{Err: fmt.Errorf("stack %q has no service %q", c.st.Name, args[0])}
+			}
+			_, e, err := c.applier()
+			if err != nil {
+				return err
+			}
+			return swarmx.Logs(cmd.Context(), e, c.st.Name, args[0], follow, tail, c.o.Stdout)
+		},
+	}
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "follow the logs")
+	cmd.Flags().StringVar(&tail, "tail", "all", "number of lines from the end")
+	return cmd
+}
+
+var _ Engine = (*client.Client)(nil)
