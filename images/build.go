@@ -1,0 +1,128 @@
+package images
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/containerd/errdefs"
+	"github.com/moby/moby/client"
+)
+
+// LabelContextHash is the label of a built image holding the hash of its build context.
+const LabelContextHash = "io.kargo.context-hash"
+
+// Client is what the Builder needs of the engine client; *client.Client satisfies it.
+type Client interface {
+	ImageInspect(ctx context.Context, imageID string, opts ...client.ImageInspectOption) (client.ImageInspectResult, error)
+	ImageBuild(ctx context.Context, buildContext io.Reader, options client.ImageBuildOptions) (client.ImageBuildResult, error)
+}
+
+var _ Client = (*client.Client)(nil)
+
+// Builder builds Kargo's images on an engine. It implements swarmx.ImageEnsurer.
+type Builder struct {
+	Client Client
+}
+
+// EnsureImages builds every image of refs that Kargo knows and that is missing on the engine
+// or was built from another context. Other references are left to the engine (a missing
+// upstream image is reported by Swarm when its tasks cannot start).
+func (b *Builder) EnsureImages(ctx context.Context, refs []string, progress io.Writer) error {
+	for _, ref := range refs {
+		img, ok := Lookup(ref)
+		if !ok {
+			continue
+		}
+		if err := b.ensure(ctx, img, false, progress); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Build builds the image of ref (which Kargo must know), even when it exists.
+func (b *Builder) Build(ctx context.Context, ref string, progress io.Writer) error {
+	img, ok := Lookup(ref)
+	if !ok {
+		return fmt.Errorf("image %s: not a Kargo image (known: %s)", ref, strings.Join(Known(), ", "))
+	}
+	return b.ensure(ctx, img, true, progress)
+}
+
+func (b *Builder) ensure(ctx context.Context, img Image, force bool, progress io.Writer) error {
+	if progress == nil {
+		progress = io.Discard
+	}
+	files, err := img.Context(ctx)
+	if err != nil {
+		return fmt.Errorf("image %s: build context: %w", img.Ref, err)
+	}
+	if _, ok := files["Dockerfile"]; !ok {
+		return fmt.Errorf("image %s: build context has no Dockerfile", img.Ref)
+	}
+	tarball, hash, err := Tar(files)
+	if err != nil {
+		return fmt.Errorf("image %s: build context: %w", img.Ref, err)
+	}
+	if !force {
+		insp, err := b.Client.ImageInspect(ctx, img.Ref)
+		switch {
+		case err == nil && insp.Config != nil && insp.Config.Labels[LabelContextHash] == hash:
+			return nil
+		case err != nil && !errdefs.IsNotFound(err):
+			return fmt.Errorf("image %s: inspect: %w", img.Ref, err)
+		}
+	}
+	fmt.Fprintf(progress, "kargo: image %s: build\n", img.Ref)
+	res, err := b.Client.ImageBuild(ctx, bytes.NewReader(tarball), client.ImageBuildOptions{
+		Tags: []string{img.Ref}, Remove: true, ForceRemove: true,
+		Labels: map[string]string{LabelContextHash: hash},
+	})
+	if err != nil {
+		return fmt.Errorf("image %s: build: %w", img.Ref, err)
+	}
+	defer res.Body.Close()
+	if err := readBuildOutput(res.Body, progress); err != nil {
+		return fmt.Errorf("image %s: build: %w", img.Ref, err)
+	}
+	fmt.Fprintf(progress, "kargo: image %s: built\n", img.Ref)
+	return nil
+}
+
+// readBuildOutput decodes the engine's JSON build stream, keeps the last lines for the error
+// message and returns the build error, if any.
+func readBuildOutput(r io.Reader, progress io.Writer) error {
+	dec := json.NewDecoder(r)
+	var tail []string
+	for {
+		var msg struct {
+			Stream      string `json:"stream"`
+			Error       string `json:"error"`
+			ErrorDetail struct {
+				Message string `json:"message"`
+			} `json:"errorDetail"`
+		}
+		if err := dec.Decode(&msg); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		if msg.Stream != "" {
+			for _, l := range strings.Split(strings.TrimRight(msg.Stream, "\n"), "\n") {
+				tail = append(tail, l)
+				if len(tail) > 15 {
+					tail = tail[1:]
+				}
+			}
+		}
+		if msg.Error != "" {
+			return fmt.Errorf("%s\n%s", msg.Error, strings.Join(tail, "\n"))
+		}
+	}
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# test.sh — run every Kargo test: unit tests, examples, and the integration tests that deploy
+# stacks on a real local single-node Swarm (brought up by scripts/local-swarm.sh, which
+# installs and starts what is missing). Integration tests fail, never skip, without an engine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export PATH="$PATH:/usr/local/go/bin"
+command -v go >/dev/null || { echo "test.sh: Go is required (https://go.dev/dl/)" >&2; exit 1; }
+
+bash scripts/local-swarm.sh
+
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "test.sh: gofmt would change: $unformatted" >&2
+  exit 1
+fi
+go vet ./...
+# One package at a time: integration tests of different packages share the Swarm and the
+# machine's two cores.
+go test -count=1 -p 1 -timeout 85m "$@" ./...
