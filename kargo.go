@@ -18,11 +18,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
+	"github.com/kalisio/kargo/images"
 	"github.com/kalisio/kargo/stack"
 	"github.com/kalisio/kargo/swarmx"
 	"github.com/moby/moby/client"
@@ -149,7 +151,7 @@ func newRoot(st *stack.Stack, o *Options) *cobra.Command {
 			"The engine is the one DOCKER_HOST (or the current docker context) names.",
 	}
 	root.PersistentFlags().StringVarP(&c.output, "output", "o", "text", "output format: text or json")
-	root.AddCommand(c.planCmd(), c.applyCmd(), c.statusCmd(), c.rmCmd(), c.renderCmd(), c.logsCmd(), c.validateCmd())
+	root.AddCommand(c.planCmd(), c.applyCmd(), c.statusCmd(), c.rmCmd(), c.renderCmd(), c.logsCmd(), c.validateCmd(), c.buildCmd())
 	return root
 }
 
@@ -161,7 +163,60 @@ func (c *cli) applier() (*swarmx.Applier, Engine, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return &swarmx.Applier{Client: e, Source: c.o.Source, Progress: c.o.Stderr, Images: c.o.Images}, e, nil
+	imgs := c.o.Images
+	if imgs == nil {
+		if ic, ok := e.(images.Client); ok {
+			imgs = &images.Builder{Client: ic}
+		}
+	}
+	return &swarmx.Applier{Client: e, Source: c.o.Source, Progress: c.o.Stderr, Images: imgs}, e, nil
+}
+
+func (c *cli) buildCmd() *cobra.Command {
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "build [IMAGE...]",
+		Short: "Build the Kargo images the stack uses (or the ones named, or --all), even if present",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := c.o.Engine()
+			if err != nil {
+				return err
+			}
+			ic, ok := e.(images.Client)
+			if !ok {
+				return errors.New("this engine client cannot build images")
+			}
+			refs := args
+			switch {
+			case all:
+				refs = images.Known()
+			case len(refs) == 0:
+				d, err := swarmx.Render(c.st, c.o.Source)
+				if err != nil {
+					return err
+				}
+				for _, s := range d.Services {
+					img := s.Spec.TaskTemplate.ContainerSpec.Image
+					if _, ok := images.Lookup(img); ok && !slices.Contains(refs, img) {
+						refs = append(refs, img)
+					}
+				}
+			}
+			b := &images.Builder{Client: ic}
+			for _, ref := range refs {
+				if _, ok := images.Lookup(ref); !ok {
+					return &UsageError{Err: fmt.Errorf("%s is not a Kargo image (known: %s)", ref, strings.Join(images.Known(), ", "))}
+				}
+				if err := b.Build(cmd.Context(), ref, c.o.Stderr); err != nil {
+					return err
+				}
+				fmt.Fprintln(c.o.Stdout, ref)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "build every image Kargo knows")
+	return cmd
 }
 
 func (c *cli) checkOutput() error {
