@@ -18,7 +18,7 @@ import (
 // see stacks Kargo applied.
 type Stack struct {
 	// Name of the stack; prefixes the Swarm name of every object (<stack>_<name>).
-	Name string `validate:"required,dnsname"`
+	Name string `validate:"required"`
 	// Services of the stack, in the order they were added.
 	Services []*Service `validate:"dive"`
 	// Networks declared by the stack. A stack always has the overlay network "default",

@@ -138,18 +138,61 @@ func (v *validation) fields() {
 	}
 }
 
-var indexRE = regexp.MustCompile(`^services\[(\d+)\](.*)$`)
+var (
+	indexRE       = regexp.MustCompile(`^services\[(\d+)\](.*)$`)
+	objectIndexRE = regexp.MustCompile(`^(networks|volumes|secrets|configs)\[(\d+)\](.*)$`)
+)
 
-// rewrite turns "Stack.services[0].mounts[1].target" into "services[db].mounts[1].target".
+// rewrite turns "Stack.services[0].mounts[1].target" into "services[db].mounts[1].target"
+// and "Stack.secrets[2].generate" into "secrets[pgpass].generate", the paths the cross-field
+// rules use.
 func (v *validation) rewrite(ns string) string {
+	s := v.stack
 	ns = strings.TrimPrefix(ns, "Stack.")
 	if m := indexRE.FindStringSubmatch(ns); m != nil {
 		i, _ := strconv.Atoi(m[1])
-		if i < len(v.stack.Services) {
-			return svcPath(v.stack.Services[i], i) + m[2]
+		if i >= len(s.Services) {
+			return ns
+		}
+		svc, rest := s.Services[i], m[2]
+		if svc != nil && strings.HasPrefix(rest, ".declares.") {
+			rest = ".declares." + objectPath(strings.TrimPrefix(rest, ".declares."), svc.Declares)
+		}
+		return svcPath(svc, i) + rest
+	}
+	return objectPath(ns, Objects{Networks: s.Networks, Volumes: s.Volumes, Secrets: s.Secrets, Configs: s.Configs})
+}
+
+// objectPath names a declared object by its name rather than its index.
+func objectPath(p string, o Objects) string {
+	m := objectIndexRE.FindStringSubmatch(p)
+	if m == nil {
+		return p
+	}
+	i, _ := strconv.Atoi(m[2])
+	var names []string
+	switch m[1] {
+	case "networks":
+		for _, x := range o.Networks {
+			names = append(names, x.Name)
+		}
+	case "volumes":
+		for _, x := range o.Volumes {
+			names = append(names, x.Name)
+		}
+	case "secrets":
+		for _, x := range o.Secrets {
+			names = append(names, x.Name)
+		}
+	case "configs":
+		for _, x := range o.Configs {
+			names = append(names, x.Name)
 		}
 	}
-	return ns
+	if i >= len(names) {
+		return p
+	}
+	return m[1] + "[" + keyName(names[i], i) + "]" + m[3]
 }
 
 func tagMessage(fe validator.FieldError) string {
