@@ -1,0 +1,127 @@
+package krawler
+
+import (
+	"time"
+
+	"github.com/kalisio/kargo/services/mongodb"
+	"github.com/kalisio/kargo/stack"
+)
+
+// Vigicrues preset (kalisio/k-vigicrues@v1.4.0: dockerfile, jobfile.js; Kargo v0.18
+// deploy/vigicrues.yml and .env.default; UPSTREAM.md §1.8, §4.1).
+const (
+	VigicruesImage = "kalisio/k-vigicrues:1.4.0"
+	// VigicruesCron is the image's ENV CRON and Kargo's VIGICRUES_CRON: every 3 hours.
+	VigicruesCron = "0 0 */3 * * *"
+	// VigicruesCommand is the image's CMD, run again when secrets must be exported first.
+	VigicruesCommand = `node /opt/krawler --run --cron "$CRON" jobfile.js`
+	// VigicruesTTL is Kargo's VIGICRUES_TTL (30 days); the job's own default is 7 days.
+	VigicruesTTL = 30 * 24 * time.Hour
+)
+
+// Collections written by the Vigicrues job (jobfile.js at v1.4.0; its README says
+// "vigicrues", the code writes these two).
+const (
+	// VigicruesSections: flood-watch river sections, upserted by properties.gid, 2dsphere.
+	VigicruesSections = "vigicrues-sections"
+	// VigicruesForecasts: one feature per section per run (time, properties.gid,
+	// NivSituVigiCruEnt...), expiring after TTL.
+	VigicruesForecasts = "vigicrues-forecasts"
+)
+
+// Teleray preset (kalisio/k-teleray@v1.2.0: dockerfile, jobfile.js; Kargo v0.18
+// deploy/teleray.yml and .env.default; UPSTREAM.md §1.8, §4.2).
+const (
+	TelerayImage = "kalisio/k-teleray:1.2.0"
+	// TelerayCron is the image's ENV CRON and Kargo's TELERAY_CRON: every 10 minutes.
+	TelerayCron = "0 */10 * * * *"
+	// TelerayCommand is the image's CMD.
+	TelerayCommand = `node /opt/krawler --cron "$CRON" --run jobfile.js`
+	// TelerayTTL is Kargo's TELERAY_MEASUREMENTS_TTL (30 days); the job's default is 7 days.
+	TelerayTTL = 30 * 24 * time.Hour
+)
+
+// Collections written by the Teleray job (jobfile.js at v1.2.0, unchanged through v1.6.0;
+// its README says measurements/sensors, the code uses the teleray- prefix).
+const (
+	// TelerayMeasurements: new radiation measures, unique per (time, properties.irsnId),
+	// expiring after TTL.
+	TelerayMeasurements = "teleray-measurements"
+	// TeleraySensors: the IRSN sensors, upserted by properties.irsnId, 2dsphere.
+	TeleraySensors = "teleray-sensors"
+)
+
+// PresetConfig configures a preset job (Vigicrues, Teleray). The zero value plus a MongoDB
+// service is a complete job.
+type PresetConfig struct {
+	// Name of the service; default the product name ("vigicrues", "teleray").
+	Name string
+	// Image overrides the preset's image.
+	Image string
+	// Mongo and Database give DB_URL (Database defaults to the product name); or DBURL.
+	Mongo    *mongodb.Service
+	Database string
+	DBURL    string
+	// Cron overrides the image's schedule (6 fields, seconds first).
+	Cron string
+	// TTL of the time series in the database; default the preset's (30 days, as Kargo).
+	TTL time.Duration
+	// Subdomain, Debug, SlackWebhook, Health, Env, Replicas, Placement, Resources and
+	// Networks are as in Config.
+	Subdomain    string
+	Debug        string
+	SlackWebhook *stack.Secret
+	Health       HealthConfig
+	Env          map[string]string
+	Replicas     uint64
+	Placement    stack.Placement
+	Resources    stack.Resources
+	Networks     []string
+}
+
+// VigicruesConfig configures the Vigicrues job.
+type VigicruesConfig = PresetConfig
+
+// TelerayConfig configures the Teleray job.
+type TelerayConfig = PresetConfig
+
+// Vigicrues builds the k-vigicrues job: French flood-watch sections and their alert levels,
+// every 3 hours, into the vigicrues-sections and vigicrues-forecasts collections.
+func Vigicrues(cfg VigicruesConfig) *stack.Service {
+	return preset(cfg, "vigicrues", VigicruesImage, VigicruesCron, VigicruesTTL, VigicruesCommand)
+}
+
+// Teleray builds the k-teleray job: IRSN ambient gamma dose rate measures, every 10
+// minutes, into the teleray-measurements and teleray-sensors collections.
+func Teleray(cfg TelerayConfig) *stack.Service {
+	return preset(cfg, "teleray", TelerayImage, TelerayCron, TelerayTTL, TelerayCommand)
+}
+
+func preset(cfg PresetConfig, product, image, cron string, ttl time.Duration, cmd string) *stack.Service {
+	j := job{
+		name:     orString(cfg.Name, product),
+		image:    orString(cfg.Image, image),
+		cron:     orString(cfg.Cron, cron),
+		database: product,
+		common: Config{
+			Mongo: cfg.Mongo, Database: cfg.Database, DBURL: cfg.DBURL,
+			Subdomain: cfg.Subdomain, Debug: cfg.Debug, SlackWebhook: cfg.SlackWebhook, Health: cfg.Health,
+			Env: cfg.Env, Replicas: cfg.Replicas, Placement: cfg.Placement, Resources: cfg.Resources, Networks: cfg.Networks,
+		},
+	}
+	svc := j.build()
+	if cfg.Mongo == nil && cfg.DBURL == "" {
+		// The job would write to its built-in default, mongodb://127.0.0.1:27017/<product>,
+		// which is nothing inside a Swarm task.
+		svc.Problemf("config.mongo", "a database is required (Mongo or DBURL)")
+	}
+	if cfg.TTL < 0 {
+		svc.Problemf("config.ttl", "must be positive, got %v", cfg.TTL)
+	}
+	if cfg.TTL > 0 {
+		ttl = cfg.TTL
+	}
+	svc.Env["TTL"] = seconds(ttl)
+	j.setCommand(svc, cmd, false)
+	return svc
+}
