@@ -615,8 +615,9 @@ func (a *Applier) cleanup(ctx context.Context, d *Desired, cur *Current, prune b
 	return nil
 }
 
-// referenced returns the IDs of secrets and configs that services of the namespace use now
-// (including a rolled-back service's spec).
+// referenced returns the IDs of secrets and configs that services of the namespace use now,
+// and those of a previous spec Swarm may still roll back to (an update in progress or paused).
+// Once an update completed, the previous spec's versions are unused and can be removed.
 func (a *Applier) referenced(ctx context.Context, stackName string) (map[string]bool, error) {
 	svcs, err := a.Client.ServiceList(ctx, client.ServiceListOptions{Filters: namespaceFilter(stackName)})
 	if err != nil {
@@ -624,7 +625,10 @@ func (a *Applier) referenced(ctx context.Context, stackName string) (map[string]
 	}
 	used := map[string]bool{}
 	for _, s := range svcs.Items {
-		specs := []*swarm.ServiceSpec{&s.Spec, s.PreviousSpec}
+		specs := []*swarm.ServiceSpec{&s.Spec}
+		if s.UpdateStatus == nil || s.UpdateStatus.State != swarm.UpdateStateCompleted {
+			specs = append(specs, s.PreviousSpec)
+		}
 		for _, sp := range specs {
 			if sp == nil || sp.TaskTemplate.ContainerSpec == nil {
 				continue

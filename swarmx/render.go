@@ -121,7 +121,9 @@ func (s Service) Replicas() uint64 {
 }
 
 // IsJob reports whether the service runs to completion.
-func (s Service) IsJob() bool { return s.Spec.Mode.ReplicatedJob != nil || s.Spec.Mode.GlobalJob != nil }
+func (s Service) IsJob() bool {
+	return s.Spec.Mode.ReplicatedJob != nil || s.Spec.Mode.GlobalJob != nil
+}
 
 // Env returns the container environment as a map.
 func (s Service) Env() map[string]string {
