@@ -1,0 +1,449 @@
+// Package weacast builds Weacast, the weather forecast API of Kalisio, as a Kargo component:
+// the Weacast API service plus one loader service per weather model.
+//
+// Contracts followed:
+//   - API: weacast/weacast-api:1.6.0 (weacast/weacast-api@v1.6.0: dockerfile, config/default.js,
+//     src/main.js; Kargo v0.18 deploy/weacast.yml; UPSTREAM.md §1.6, §2.1): CMD `npm run prod`
+//     in /opt/weacast-api, HTTP on 8081 (internal), feathers-distributed on BASE_PORT 10000
+//     published as Kargo did, env LOG_LEVEL, DEBUG, DB_URL, DATA_DB_URL, COTE_*, BASE_PORT,
+//     HIGHEST_PORT, APP_SECRET, LAUNCH_DELAY, SUBDOMAIN, health `curl -f
+//     http://localhost:8081/api/healthcheck` every 1m, 10s timeout, 3 retries.
+//   - Loaders: weacast/weacast-loader@v1.7.0 images (Krawler 1.2.0 jobs; Kargo v0.18
+//     deploy/<model>-loader.yml; UPSTREAM.md §1.7, §2.2): env DB_URL, SYNC_DB_URL,
+//     WORKERS_LIMIT, REQUEST_DELAY, TTL, OLDEST_RUN_INTERVAL, KEEP_PAST_RUNS, UPPER_LIMIT,
+//     DEBUG, S3_*, METEO_FRANCE_TOKEN, SUBDOMAIN, SLACK_WEBHOOK_URL; CRON left to the image
+//     unless overridden; health `node /opt/krawler/healthcheck.js --success-rate 0.75`.
+//
+// Better than Kargo v0.18, which passed every secret as a plain env value: APP_SECRET,
+// METEO_FRANCE_TOKEN, S3_SECRET_ACCESS_KEY and the MongoDB password inside DB_URL are Docker
+// secrets mounted as files. Neither image reads *_FILE variables, so the container command is
+// wrapped in `sh -c` that exports each variable from its file, then execs the image's own
+// command (`npm run prod`, `node /opt/krawler --cron "$CRON" jobfile-<model>.js`).
+// Loaders also publish their events on SYNC_DB_URL (the API's database by default), which the
+// API listens to when it embeds no loader.
+package weacast
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/kalisio/kargo/services/krawler"
+	"github.com/kalisio/kargo/services/mongodb"
+	"github.com/kalisio/kargo/stack"
+)
+
+// API image contract (weacast/weacast-api@v1.6.0 and Kargo v0.18 deploy/weacast.yml).
+const (
+	DefaultImage = "weacast/weacast-api:1.6.0"
+	// Port is the API's HTTP port (EXPOSE 8081); it is not published.
+	Port = 8081
+	// Command is the image's CMD.
+	Command = "npm run prod"
+	// BasePort and HighestPort bound feathers-distributed's ports (Kargo's values).
+	BasePort    = 10000
+	HighestPort = 10500
+	// CoteDelay is Kargo's COTE_DELAY.
+	CoteDelay = 90 * time.Second
+	// LoaderSuccessRate is the --success-rate of the loaders' health check.
+	LoaderSuccessRate = 0.75
+)
+
+// Default resources.
+var (
+	DefaultResources = stack.Resources{CPULimit: 1, MemoryLimit: 1 * stack.GiB,
+		CPUReservation: 0.25, MemoryReservation: 256 * stack.MiB}
+	DefaultLoaderResources = stack.Resources{CPULimit: 1, MemoryLimit: 2 * stack.GiB,
+		CPUReservation: 0.25, MemoryReservation: 512 * stack.MiB}
+)
+
+// Config describes a Weacast component.
+type Config struct {
+	// Name of the API service; default "weacast".
+	Name string
+	// Image overrides DefaultImage.
+	Image string
+	// Replicas of the API; 0 means 1.
+	Replicas uint64
+	// Mongo and Database (default "weacast") give DB_URL to the API and the loaders; DBURL
+	// gives it as a plain URL (without password) instead. One is required.
+	Mongo    *mongodb.Service
+	Database string
+	DBURL    string
+	// DataDatabase (on Mongo) or DataDBURL sets DATA_DB_URL, the secondary database the
+	// elements service reads; unset by default.
+	DataDatabase string
+	DataDBURL    string
+	// AppSecret is the JWT secret (APP_SECRET); default a generated 64-character secret
+	// "<name>-app-secret". Without it the image falls back to a string hard-coded in its source.
+	AppSecret stack.Secret
+	// LogLevel is LOG_LEVEL; default "verbose" (Kargo's WEACAST_LOG_LEVEL).
+	LogLevel string
+	// Debug is DEBUG (debug namespaces) for the API.
+	Debug string
+	// RedisURL sets COTE_DISCOVERY_REDIS_URL (Kargo: redis://redis:6379) for the
+	// feathers-distributed discovery; unset by default.
+	RedisURL string
+	// LaunchDelay is LAUNCH_DELAY, waited before the API starts.
+	LaunchDelay time.Duration
+	// Subdomain is SUBDOMAIN (JWT audience, public domain weacast.<subdomain>).
+	Subdomain string
+	// NoPublish does not publish BasePort (Kargo published it for feathers-distributed).
+	NoPublish bool
+	// Models chooses the loaders, one service per model.
+	Models []Model
+	// Loaders tunes the loader of a model listed in Models.
+	Loaders map[Model]Loader
+	// MeteoFranceToken is the Météo-France API token the ARPEGE and AROME loaders need
+	// (METEO_FRANCE_TOKEN); a Loader may override it. Named "<name>-meteo-france-token" when
+	// its name is empty.
+	MeteoFranceToken stack.Secret
+	// S3 archives raw forecasts (when Bucket is set).
+	S3 *S3
+	// NoSync leaves SYNC_DB_URL unset on the loaders.
+	NoSync bool
+	// SlackWebhook is the secret with the Slack webhook URL the loaders' health check alerts.
+	SlackWebhook *stack.Secret
+	// Env adds environment variables to every service (HTTP_PROXY...).
+	Env map[string]string
+	// Placement of the API (Kargo v0.18: node.role==worker, which never schedules on a
+	// single-node Swarm; none by default). Loaders have their own.
+	Placement stack.Placement
+	// Resources of the API; DefaultResources when zero.
+	Resources stack.Resources
+	// Networks every service joins; empty means the stack's default network.
+	Networks []string
+}
+
+// S3 is where loaders archive raw data as COG (archive/<model>/YYYY/MM/DD/HH/...).
+type S3 struct {
+	Endpoint  string
+	Bucket    string
+	AccessKey string
+	// SecretAccessKey is the secret key; named "<api>-s3-secret-access-key" when unnamed.
+	SecretAccessKey stack.Secret
+}
+
+// Loader tunes one model's loader. Zero fields keep the image's or Kargo's defaults.
+type Loader struct {
+	// Name of the service; default "<model>-loader".
+	Name string
+	// Image overrides the model's image.
+	Image string
+	// Cron overrides the image's ENV CRON (6 fields, seconds first).
+	Cron string
+	// UpperLimit is the forecast horizon (UPPER_LIMIT); default Kargo's per model. It must be
+	// a multiple of the model's step and at most the job file's horizon.
+	UpperLimit time.Duration
+	// TTL of forecasts (TTL); default the model's step.
+	TTL time.Duration
+	// OldestRunInterval (OLDEST_RUN_INTERVAL); the job's default is 1 day.
+	OldestRunInterval time.Duration
+	// KeepPastRuns sets KEEP_PAST_RUNS=true. (The job treats any non-empty value as true,
+	// so it is unset otherwise.)
+	KeepPastRuns bool
+	// WorkersLimit (WORKERS_LIMIT); the job's default is 2.
+	WorkersLimit int
+	// RequestDelay before each request (REQUEST_DELAY, ms); the job's default is 3 s.
+	RequestDelay time.Duration
+	// Debug (DEBUG), e.g. "krawler*".
+	Debug string
+	// MeteoFranceToken overrides Config.MeteoFranceToken for this loader.
+	MeteoFranceToken *stack.Secret
+	// Placement and Resources (DefaultLoaderResources when zero).
+	Placement stack.Placement
+	Resources stack.Resources
+}
+
+// Weacast is the component: the API service and the loaders. Add it to a stack as is.
+type Weacast struct {
+	API     *stack.Service
+	Loaders []*stack.Service
+}
+
+// AddTo adds the API and the loaders to the stack.
+func (w *Weacast) AddTo(s *stack.Stack) {
+	for _, svc := range w.Services() {
+		svc.AddTo(s)
+	}
+}
+
+// Services returns the API then the loaders.
+func (w *Weacast) Services() []*stack.Service {
+	return append([]*stack.Service{w.API}, w.Loaders...)
+}
+
+// Loader returns the loader service of a model, or nil.
+func (w *Weacast) Loader(m Model) *stack.Service {
+	for _, l := range w.Loaders {
+		if l.Labels["io.kargo.weacast.model"] == string(m) {
+			return l
+		}
+	}
+	return nil
+}
+
+// New builds the Weacast component. Problems (an unknown model, a missing token, an upper
+// limit beyond the model's horizon) are recorded on the services with paths such as
+// config.models[2] and reported by Validate.
+func New(cfg Config) *Weacast {
+	name := or(cfg.Name, "weacast")
+	res := cfg.Resources
+	if res == (stack.Resources{}) {
+		res = DefaultResources
+	}
+	api := &stack.Service{
+		Name:         name,
+		Image:        or(cfg.Image, DefaultImage),
+		Env:          map[string]string{},
+		Placement:    cfg.Placement,
+		Resources:    res,
+		Networks:     cfg.Networks,
+		EndpointMode: stack.DNSRR,
+		Restart:      &stack.RestartPolicy{Condition: "on-failure"},
+		Endpoints:    []stack.Endpoint{{Kind: stack.HTTP, Port: Port, Path: "/api/healthcheck"}},
+	}
+	if cfg.Replicas > 0 {
+		api.Replicas = stack.Ptr(cfg.Replicas)
+	}
+	for k, v := range cfg.Env {
+		api.Env[k] = v
+	}
+	env := api.Env
+	env["LOG_LEVEL"] = or(cfg.LogLevel, "verbose")
+	if cfg.Debug != "" {
+		env["DEBUG"] = cfg.Debug
+	}
+	if cfg.RedisURL != "" {
+		env["COTE_DISCOVERY_REDIS_URL"] = cfg.RedisURL
+	}
+	env["COTE_DELAY"] = millis(CoteDelay)
+	env["BASE_PORT"] = strconv.Itoa(BasePort)
+	env["HIGHEST_PORT"] = strconv.Itoa(HighestPort)
+	if cfg.LaunchDelay < 0 {
+		api.Problemf("config.launchDelay", "must be positive, got %v", cfg.LaunchDelay)
+	}
+	if cfg.LaunchDelay > 0 {
+		env["LAUNCH_DELAY"] = millis(cfg.LaunchDelay)
+	}
+	env["SUBDOMAIN"] = cfg.Subdomain
+	if !cfg.NoPublish {
+		api.Ports = []stack.Port{{Target: BasePort, Published: BasePort}}
+	}
+
+	var exports []krawler.SecretEnv
+	appSecret := cfg.AppSecret
+	appSecret.Name = or(appSecret.Name, name+"-app-secret")
+	if appSecret.Data == nil && appSecret.File == "" && appSecret.Env == "" && appSecret.Generate == 0 && !appSecret.External {
+		appSecret.Generate = 64
+	}
+	api.Declares.Secrets = append(api.Declares.Secrets, appSecret)
+	api.Secrets = append(api.Secrets, krawler.ClientSecret(appSecret.Name))
+	exports = append(exports, krawler.FromFile("APP_SECRET", "/run/secrets/"+appSecret.Name))
+
+	// Databases.
+	db := or(cfg.Database, "weacast")
+	var dbConn *mongodb.Conn
+	switch {
+	case cfg.Mongo != nil && cfg.DBURL != "":
+		api.Problemf("config.dbURL", "give Mongo or DBURL, not both")
+	case cfg.Mongo != nil:
+		c := cfg.Mongo.Conn(db)
+		dbConn = &c
+		api.DependsOn = append(api.DependsOn, cfg.Mongo.Name)
+		exports = append(exports, krawler.MongoEnv(api, "DB_URL", c)...)
+	case cfg.DBURL != "":
+		env["DB_URL"] = cfg.DBURL
+	default:
+		api.Problemf("config.mongo", "a database is required (Mongo or DBURL): loaders default to 127.0.0.1")
+	}
+	switch {
+	case cfg.DataDatabase != "" && cfg.DataDBURL != "":
+		api.Problemf("config.dataDBURL", "give DataDatabase or DataDBURL, not both")
+	case cfg.DataDatabase != "" && cfg.Mongo == nil:
+		api.Problemf("config.dataDatabase", "needs Mongo")
+	case cfg.DataDatabase != "":
+		exports = append(exports, krawler.MongoEnv(api, "DATA_DB_URL", cfg.Mongo.Conn(cfg.DataDatabase))...)
+	case cfg.DataDBURL != "":
+		env["DATA_DB_URL"] = cfg.DataDBURL
+	}
+	api.Args = krawler.ShellCommand(Command, exports...)
+	api.Health = &stack.Health{
+		Test:     []string{"CMD", "curl", "-f", fmt.Sprintf("http://localhost:%d/api/healthcheck", Port)},
+		Interval: time.Minute, Timeout: 10 * time.Second, Retries: 3,
+		// Not in Kargo v0.18: the API only listens after LAUNCH_DELAY.
+		StartPeriod: cfg.LaunchDelay + 30*time.Second,
+	}
+
+	w := &Weacast{API: api}
+	seen := map[Model]int{}
+	for i, m := range cfg.Models {
+		info, ok := m.Info()
+		if !ok {
+			api.Problemf(fmt.Sprintf("config.models[%d]", i), "unknown model %q (known: %v)", m, Models())
+			continue
+		}
+		if j, dup := seen[m]; dup {
+			api.Problemf(fmt.Sprintf("config.models[%d]", i), "model %q is already listed at config.models[%d]", m, j)
+			continue
+		}
+		seen[m] = i
+		w.Loaders = append(w.Loaders, newLoader(cfg, m, info, cfg.Loaders[m], dbConn))
+	}
+	var extra []string
+	for m := range cfg.Loaders {
+		if _, ok := seen[m]; !ok {
+			extra = append(extra, string(m))
+		}
+	}
+	sort.Strings(extra)
+	for _, m := range extra {
+		api.Problemf("config.loaders["+m+"]", "model %q is not in config.models", m)
+	}
+	return w
+}
+
+func newLoader(cfg Config, m Model, info ModelInfo, lc Loader, db *mongodb.Conn) *stack.Service {
+	res := lc.Resources
+	if res == (stack.Resources{}) {
+		res = DefaultLoaderResources
+	}
+	svc := &stack.Service{
+		Name:         or(lc.Name, string(m)+"-loader"),
+		Image:        or(lc.Image, info.Image),
+		Env:          map[string]string{},
+		Placement:    lc.Placement,
+		Resources:    res,
+		Networks:     cfg.Networks,
+		EndpointMode: stack.DNSRR,
+		Restart:      &stack.RestartPolicy{Condition: "on-failure"},
+		Labels:       map[string]string{"io.kargo.weacast.model": string(m)},
+	}
+	for k, v := range cfg.Env {
+		svc.Env[k] = v
+	}
+	env := svc.Env
+	var exports []krawler.SecretEnv
+
+	// CRON: the image's ENV unless overridden (Kargo v0.18 passed none).
+	if lc.Cron != "" {
+		if _, err := stack.CronParser.Parse(lc.Cron); err != nil {
+			svc.Problemf("config.cron", "invalid 6-field cron %q (seconds first): %v", lc.Cron, err)
+		}
+		env["CRON"] = lc.Cron
+	}
+	upper := lc.UpperLimit
+	if upper == 0 {
+		upper = info.UpperLimit
+	}
+	switch {
+	case upper < 0 || upper%info.Interval != 0:
+		svc.Problemf("config.upperLimit", "%v is not a positive multiple of the %s step (%v)", upper, m, info.Interval)
+	case upper > info.MaxUpperLimit:
+		svc.Problemf("config.upperLimit", "%v is beyond the %s horizon (%v)", upper, m, info.MaxUpperLimit)
+	}
+	env["UPPER_LIMIT"] = seconds(upper)
+	for _, d := range []struct {
+		path, env string
+		v         time.Duration
+		unit      func(time.Duration) string
+	}{
+		{"config.ttl", "TTL", lc.TTL, seconds},
+		{"config.oldestRunInterval", "OLDEST_RUN_INTERVAL", lc.OldestRunInterval, seconds},
+		{"config.requestDelay", "REQUEST_DELAY", lc.RequestDelay, millis},
+	} {
+		if d.v < 0 {
+			svc.Problemf(d.path, "must be positive, got %v", d.v)
+		} else if d.v > 0 {
+			env[d.env] = d.unit(d.v)
+		}
+	}
+	if lc.KeepPastRuns {
+		env["KEEP_PAST_RUNS"] = "true"
+	}
+	if lc.WorkersLimit < 0 {
+		svc.Problemf("config.workersLimit", "must be positive, got %d", lc.WorkersLimit)
+	} else if lc.WorkersLimit > 0 {
+		env["WORKERS_LIMIT"] = strconv.Itoa(lc.WorkersLimit)
+	}
+	if lc.Debug != "" {
+		env["DEBUG"] = lc.Debug
+	}
+	env["SUBDOMAIN"] = cfg.Subdomain
+
+	// Database and sync channel.
+	switch {
+	case db != nil:
+		svc.DependsOn = append(svc.DependsOn, cfg.Mongo.Name)
+		exports = append(exports, krawler.MongoEnv(svc, "DB_URL", *db)...)
+		if !cfg.NoSync {
+			exports = append(exports, krawler.MongoEnv(svc, "SYNC_DB_URL", *db)...)
+		}
+	case cfg.DBURL != "":
+		env["DB_URL"] = cfg.DBURL
+		if !cfg.NoSync {
+			env["SYNC_DB_URL"] = cfg.DBURL
+		}
+	}
+
+	// Météo-France token.
+	if info.MeteoFrance {
+		tok := cfg.MeteoFranceToken
+		if lc.MeteoFranceToken != nil {
+			tok = *lc.MeteoFranceToken
+		}
+		if tok.Data == nil && tok.File == "" && tok.Env == "" && !tok.External {
+			svc.Problemf("config.meteoFranceToken", "model %s needs a Météo-France API token (Data, File, Env or External secret)", m)
+		} else {
+			tok.Name = or(tok.Name, or(cfg.Name, "weacast")+"-meteo-france-token")
+			svc.Declares.Secrets = append(svc.Declares.Secrets, tok)
+			svc.Secrets = append(svc.Secrets, krawler.ClientSecret(tok.Name))
+			exports = append(exports, krawler.FromFile("METEO_FRANCE_TOKEN", "/run/secrets/"+tok.Name))
+		}
+	}
+
+	// S3 archive.
+	if s3 := cfg.S3; s3 != nil && s3.Bucket != "" {
+		env["S3_BUCKET"] = s3.Bucket
+		if s3.Endpoint != "" {
+			env["S3_ENDPOINT"] = s3.Endpoint
+		}
+		if s3.AccessKey != "" {
+			env["S3_ACCESS_KEY"] = s3.AccessKey
+		}
+		sk := s3.SecretAccessKey
+		if sk.Data != nil || sk.File != "" || sk.Env != "" || sk.External {
+			sk.Name = or(sk.Name, or(cfg.Name, "weacast")+"-s3-secret-access-key")
+			svc.Declares.Secrets = append(svc.Declares.Secrets, sk)
+			svc.Secrets = append(svc.Secrets, krawler.ClientSecret(sk.Name))
+			exports = append(exports, krawler.FromFile("S3_SECRET_ACCESS_KEY", "/run/secrets/"+sk.Name))
+		}
+	}
+
+	slackFile := ""
+	if s := cfg.SlackWebhook; s != nil {
+		sec := *s
+		sec.Name = or(sec.Name, or(cfg.Name, "weacast")+"-slack-webhook")
+		svc.Declares.Secrets = append(svc.Declares.Secrets, sec)
+		svc.Secrets = append(svc.Secrets, krawler.ClientSecret(sec.Name))
+		slackFile = "/run/secrets/" + sec.Name
+	}
+	svc.Health = krawler.Health(krawler.HealthConfig{SuccessRate: LoaderSuccessRate}, slackFile)
+
+	// The image's CMD (shell form, no --run: the first run waits for the next tick).
+	if len(exports) > 0 {
+		svc.Args = krawler.ShellCommand(fmt.Sprintf(`node %s --cron "$CRON" %s`, krawler.Dir, info.JobFile), exports...)
+	}
+	return svc
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func seconds(d time.Duration) string { return strconv.FormatInt(int64(d/time.Second), 10) }
+func millis(d time.Duration) string  { return strconv.FormatInt(d.Milliseconds(), 10) }
