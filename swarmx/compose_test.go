@@ -1,0 +1,197 @@
+package swarmx_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/kalisio/kargo/stack"
+	"github.com/kalisio/kargo/swarmx"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
+)
+
+func composeStack() *stack.Stack {
+	db := svc("db")
+	db.Mounts = []stack.Mount{{Source: "pgdata", Target: "/data"}, {Type: stack.TmpfsMount, Target: "/tmp", TmpfsSize: 1 << 20}}
+	db.Secrets = []stack.FileRef{{Source: "pgpass"}}
+	db.Networks = []string{"back"}
+	db.Aliases = []string{"postgres"}
+	db.Health = &stack.Health{Test: []string{"CMD-SHELL", "pg_isready"}, Interval: 10 * time.Second}
+	db.Resources = stack.Resources{CPULimit: 1.5, MemoryLimit: 2 * stack.GiB, MemoryReservation: 512 * stack.MiB}
+	db.Placement = stack.Placement{Constraints: []string{"node.labels.db==true"}, Spread: []string{"node.labels.zone"}}
+	db.StopGracePeriod = 30 * time.Second
+	db.Labels = map[string]string{"backup": "daily"}
+	ms := svc("mapserver")
+	ms.Replicas = stack.Ptr(uint64(2))
+	ms.Ports = []stack.Port{{Target: 80, Published: 8080}}
+	ms.Configs = []stack.FileRef{{Source: "mapfile", Target: "/etc/mapserver/app.map"}}
+	ms.Command = []string{"/entry"}
+	ms.Args = []string{"serve"}
+	ms.Env = map[string]string{"MS_MAPFILE": "/etc/mapserver/app.map"}
+	job := svc("loader")
+	job.Mode = stack.ReplicatedJob
+	job.Replicas = stack.Ptr(uint64(3))
+	job.Schedule = "0 0 * * * *"
+	agent := svc("agent")
+	agent.Mode = stack.Global
+	once := svc("once")
+	once.Mode = stack.GlobalJob
+	return stack.New("maps", db, ms, job, agent, once,
+		stack.Network{Name: "back", Internal: true},
+		stack.Network{Name: "traefik", External: true},
+		stack.Volume{Name: "pgdata", Labels: map[string]string{"keep": "yes"}},
+		stack.Secret{Name: "pgpass", Data: []byte("pg-secret")},
+		stack.Secret{Name: "gen", Generate: 12},
+		stack.Secret{Name: "tls", External: true},
+		stack.Config{Name: "mapfile", Data: []byte("MAP END")},
+	)
+}
+
+func TestToCompose(t *testing.T) {
+	d := render(t, composeStack())
+	c := swarmx.ToCompose(d)
+	assert.Equal(t, "3.8", c.Version)
+	require.Len(t, c.Services, 5)
+
+	db := c.Services["db"]
+	assert.Equal(t, "example/db:1", db.Image)
+	assert.Equal(t, "replicated", db.Deploy.Mode)
+	assert.Equal(t, uint64(1), *db.Deploy.Replicas)
+	assert.Equal(t, "dnsrr", db.Deploy.EndpointMode)
+	assert.Equal(t, map[string]swarmx.ComposeNetRef{"back": {Aliases: []string{"postgres"}}}, db.Networks,
+		"network keys are logical names; the service name is an implicit alias")
+	assert.Equal(t, []swarmx.ComposeMount{
+		{Type: "volume", Source: "pgdata", Target: "/data"},
+		{Type: "tmpfs", Target: "/tmp", Tmpfs: map[string]int64{"size": 1 << 20}},
+	}, db.Volumes)
+	require.Len(t, db.Secrets, 1)
+	assert.Equal(t, swarmx.ComposeFileRef{Source: "pgpass", Target: "pgpass", UID: "0", GID: "0", Mode: "0400"}, db.Secrets[0])
+	assert.Equal(t, &swarmx.ComposeHealth{Test: []string{"CMD-SHELL", "pg_isready"}, Interval: "10s"}, db.Healthcheck)
+	assert.Equal(t, &swarmx.ComposeResources{
+		Limits:       &swarmx.ComposeResource{CPUs: "1.5", Memory: "2147483648b"},
+		Reservations: &swarmx.ComposeResource{Memory: "536870912b"},
+	}, db.Deploy.Resources)
+	assert.Equal(t, &swarmx.ComposePlacement{Constraints: []string{"node.labels.db==true"},
+		Preferences: []map[string]string{{"spread": "node.labels.zone"}}}, db.Deploy.Placement)
+	assert.Equal(t, "30s", db.StopGracePeriod)
+	assert.Equal(t, "daily", db.Deploy.Labels["backup"])
+	require.NotNil(t, db.Deploy.UpdateConfig)
+	assert.Equal(t, "rollback", db.Deploy.UpdateConfig.FailureAction)
+	assert.Equal(t, "on-failure", db.Deploy.RestartPolicy.Condition)
+
+	ms := c.Services["mapserver"]
+	assert.Equal(t, uint64(2), *ms.Deploy.Replicas)
+	assert.Equal(t, []swarmx.ComposePort{{Target: 80, Published: 8080, Protocol: "tcp", Mode: "host"}}, ms.Ports)
+	assert.Equal(t, []string{"/entry"}, ms.Entrypoint)
+	assert.Equal(t, []string{"serve"}, ms.Command)
+	assert.Equal(t, []string{"MS_MAPFILE=/etc/mapserver/app.map"}, ms.Environment)
+	assert.Equal(t, []swarmx.ComposeFileRef{{Source: "mapfile", Target: "/etc/mapserver/app.map", UID: "0", GID: "0", Mode: "0444"}}, ms.Configs)
+	assert.Equal(t, map[string]swarmx.ComposeNetRef{"default": {}}, ms.Networks)
+	assert.Equal(t, "stop-first", ms.Deploy.UpdateConfig.Order, "host ports")
+
+	loader := c.Services["loader"]
+	assert.Equal(t, "replicated-job", loader.Deploy.Mode)
+	assert.Equal(t, uint64(3), *loader.Deploy.Replicas)
+	assert.Nil(t, loader.Deploy.UpdateConfig)
+	assert.Equal(t, "0 0 * * * *", loader.Deploy.Labels[swarmx.LabelSchedule])
+	assert.Equal(t, "global", c.Services["agent"].Deploy.Mode)
+	assert.Nil(t, c.Services["agent"].Deploy.Replicas)
+	assert.Equal(t, "global-job", c.Services["once"].Deploy.Mode)
+
+	// Top-level objects: logical keys, Swarm names, secret and config files beside the compose file.
+	assert.Equal(t, swarmx.ComposeObject{Name: "maps_back", Driver: "overlay", Attachable: true, Internal: true,
+		Labels: map[string]string{swarmx.LabelName: "back"}}, c.Networks["back"])
+	assert.Equal(t, swarmx.ComposeObject{Name: "traefik", External: true}, c.Networks["traefik"])
+	assert.Equal(t, "maps_pgdata", c.Volumes["pgdata"].Name)
+	assert.Equal(t, "yes", c.Volumes["pgdata"].Labels["keep"])
+	pg := c.Secrets["pgpass"]
+	assert.Equal(t, "./secrets/pgpass", pg.File)
+	assert.Regexp(t, `^maps_pgpass_[0-9a-f]{10}$`, pg.Name)
+	assert.Equal(t, "./secrets/gen", c.Secrets["gen"].File)
+	assert.Equal(t, swarmx.ComposeObject{Name: "tls", External: true}, c.Secrets["tls"])
+	assert.Equal(t, "./configs/mapfile", c.Configs["mapfile"].File)
+
+	// No bookkeeping labels anywhere: a stack deployed from compose plans as "not applied by kargo".
+	out, err := swarmx.MarshalCompose(c)
+	require.NoError(t, err)
+	for _, l := range []string{swarmx.LabelHash, swarmx.LabelLastApplied, swarmx.LabelNamespace} {
+		assert.NotContains(t, string(out), l)
+	}
+	assert.NotContains(t, string(out), "pg-secret", "no secret value in the compose file")
+}
+
+func TestComposeYAMLRoundTrip(t *testing.T) {
+	c := swarmx.ToCompose(render(t, composeStack()))
+	b, err := swarmx.MarshalCompose(c)
+	require.NoError(t, err)
+	var back swarmx.Compose
+	require.NoError(t, yaml.Unmarshal(b, &back))
+	assert.Empty(t, cmp.Diff(c, &back))
+
+	// It reads as a compose file: keys docker stack deploy knows.
+	var raw map[string]any
+	require.NoError(t, yaml.Unmarshal(b, &raw))
+	svcs := raw["services"].(map[string]any)
+	loader := svcs["loader"].(map[string]any)
+	deploy := loader["deploy"].(map[string]any)
+	assert.Equal(t, "replicated-job", deploy["mode"])
+	assert.Equal(t, 3, deploy["replicas"])
+	db := svcs["db"].(map[string]any)
+	assert.Equal(t, "dnsrr", db["deploy"].(map[string]any)["endpoint_mode"])
+	assert.Contains(t, string(b), "stop_grace_period: 30s")
+}
+
+func TestWriteCompose(t *testing.T) {
+	dir := t.TempDir()
+	d := render(t, composeStack())
+	file, err := swarmx.WriteCompose(d, dir)
+	require.NoError(t, err)
+	assert.Equal(t, filepath.Join(dir, "docker-compose.yml"), file)
+
+	b, err := os.ReadFile(file)
+	require.NoError(t, err)
+	var c swarmx.Compose
+	require.NoError(t, yaml.Unmarshal(b, &c))
+	assert.Len(t, c.Services, 5)
+
+	check := func(rel, want string, mode os.FileMode) {
+		t.Helper()
+		p := filepath.Join(dir, rel)
+		got, err := os.ReadFile(p)
+		require.NoError(t, err)
+		if want != "" {
+			assert.Equal(t, want, string(got))
+		}
+		fi, err := os.Stat(p)
+		require.NoError(t, err)
+		assert.Equal(t, mode, fi.Mode().Perm(), rel)
+	}
+	check("secrets/pgpass", "pg-secret", 0o600)
+	check("secrets/gen", "", 0o600)
+	check("configs/mapfile", "MAP END", 0o644)
+	gen, _ := os.ReadFile(filepath.Join(dir, "secrets/gen"))
+	assert.Len(t, gen, 12, "generated secrets get a fresh value of their length")
+	_, err = os.Stat(filepath.Join(dir, "secrets/tls"))
+	assert.True(t, os.IsNotExist(err), "external secrets are not written")
+
+	// Every file a compose entry names exists, relative to the compose file.
+	for name, s := range c.Secrets {
+		if s.External {
+			continue
+		}
+		_, err := os.Stat(filepath.Join(dir, strings.TrimPrefix(s.File, "./")))
+		assert.NoError(t, err, name)
+	}
+
+	// An unwritable directory gives an error naming the stack.
+	blocker := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(blocker, nil, 0o600))
+	_, err = swarmx.WriteCompose(d, blocker)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `stack "maps"`)
+}
