@@ -202,6 +202,8 @@ func (j *job) build() *stack.Service {
 			svc.Problemf("config.database", "a database name is required with Mongo")
 		}
 		j.secretEnv = append(j.secretEnv, MongoEnv(svc, "DB_URL", c.Mongo.Conn(db))...)
+		// Applied after MongoDB has converged (the job's first run needs it).
+		svc.DependsOn = append(svc.DependsOn, c.Mongo.Name)
 	case c.DBURL != "":
 		if hasPassword(c.DBURL) {
 			svc.Problemf("config.dbURL", "must not hold a password: give Mongo (its password stays a secret file)")

@@ -93,6 +93,7 @@ func TestTelerayWithMongo(t *testing.T) {
 	assert.Contains(t, script, `/run/secrets/mongodb-root-password)@mongodb:27017/teleray?authSource=admin"; export DB_URL; `)
 	assert.True(t, strings.HasSuffix(script, `exec node /opt/krawler --cron "$CRON" --run jobfile.js`), script)
 	assertKargoHealth(t, svc)
+	assert.Equal(t, []string{"mongodb"}, svc.DependsOn)
 }
 
 func TestPresetProblems(t *testing.T) {
