@@ -1,0 +1,280 @@
+// Package gateway builds the single public entry of a stack: Caddy 2.6 routing path prefixes
+// to the services behind it, over HTTP and HTTPS, with optional basic authentication, CORS and
+// an access log.
+//
+// Caddy resolves tasks.<service> every 2 seconds and balances round-robin over the tasks it
+// finds, retrying another task for up to 5 seconds when one fails. So the routed services run
+// in dnsrr endpoint mode (Kargo's default) and the gateway needs no IPVS; rolling updates of a
+// routed service lose no request. Every response carries X-Upstream, the task address that
+// served it.
+//
+// The image is kargo/gateway:2.6 (Caddy from Debian, with the upstream caddy image's contract:
+// /etc/caddy/Caddyfile, /data, /config). The builder generates the Caddyfile and ships it as a
+// Swarm config; the TLS private key is a Swarm secret.
+package gateway
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/kalisio/kargo/images"
+	"github.com/kalisio/kargo/stack"
+)
+
+// Paths of the image's contract and of the files the builder ships.
+const (
+	CaddyfilePath = "/etc/caddy/Caddyfile"
+	CertPath      = "/etc/caddy/tls/cert.pem"
+	// KeyPath is where the TLS private key (a secret) is mounted.
+	KeyPath = "/run/secrets/gateway-key.pem"
+	// HealthPath answers 200 without authentication; the health check uses it.
+	HealthPath = "/healthz"
+	httpPort   = 80
+	httpsPort  = 443
+)
+
+// Route sends requests whose path starts with Prefix (a whole path segment: "/wms" matches
+// /wms and /wms/..., not /wmsx) to a port of a service.
+type Route struct {
+	// Prefix of the public path, e.g. "/wms". "/" routes everything no other route takes.
+	Prefix string
+	// Service the requests go to, balanced over its tasks.
+	Service *stack.Service
+	// Port of the service.
+	Port uint32
+	// Path replaces the prefix on the way to the service (e.g. Prefix "/wmts" and Path
+	// "/mapcache/wmts"). It may hold a query (e.g. "/?map=/etc/mapserver/roads.map"), which
+	// is put before the request's own.
+	Path string
+	// StripPrefix removes the prefix on the way to the service (when Path is empty).
+	StripPrefix bool
+}
+
+// OGC returns one route per endpoint of the given parts (services, or components such as
+// mapcache's) that has a Public prefix: Public → the endpoint's port and path.
+func OGC(parts ...stack.Part) []Route {
+	tmp := &stack.Stack{}
+	for _, p := range parts {
+		if p != nil {
+			p.AddTo(tmp)
+		}
+	}
+	var out []Route
+	for _, svc := range tmp.Services {
+		if svc == nil {
+			continue
+		}
+		for _, ep := range svc.Endpoints {
+			if ep.Public == "" {
+				continue
+			}
+			out = append(out, Route{Prefix: ep.Public, Service: svc, Port: ep.Port, Path: ep.Path})
+		}
+	}
+	return out
+}
+
+// TLS gives the gateway's certificate. Either both CertFile and KeyFile (paths read when the
+// stack is rendered), or both Cert and Key (PEM content); with neither, the gateway uses a
+// self-signed certificate generated once (see SelfSignedDir).
+type TLS struct {
+	CertFile, KeyFile string
+	Cert, Key         []byte
+	// Hosts are the DNS names and IP addresses of a generated certificate
+	// (default localhost and 127.0.0.1).
+	Hosts []string
+	// SelfSignedDir keeps the generated certificate and key (cert.pem, key.pem, created once
+	// and reused on every later run, so applying again changes nothing). Default:
+	// <user config dir>/kargo/tls/<gateway name>. Delete the files to get a new certificate.
+	SelfSignedDir string
+	// ServerName is the name whose certificate is served to clients that send no SNI (such as
+	// clients connecting to an IP address). Default: the certificate's first DNS name.
+	ServerName string
+}
+
+// BasicAuth protects every route (not /healthz, not CORS preflight requests) with one user.
+// The password is hashed with bcrypt by New and never stored in clear: the Caddyfile holds
+// the hash only. The bcrypt salt is derived from the password and user, so the hash (and the
+// gateway's configuration) is the same on every run and applying again changes nothing.
+type BasicAuth struct {
+	User     string
+	Password string
+	// PasswordHash is a bcrypt hash to use instead of Password.
+	PasswordHash string
+	// Realm shown by browsers (default "restricted").
+	Realm string
+}
+
+// CORS adds cross-origin headers to every response and answers preflight requests.
+type CORS struct {
+	// Origins allowed; empty means any origin ("*").
+	Origins []string
+	// Methods allowed (default GET, POST, OPTIONS); Headers allowed (default any).
+	Methods []string
+	Headers []string
+}
+
+// Config describes the gateway.
+type Config struct {
+	// Name of the service (default "gateway").
+	Name string
+	// Image defaults to kargo/gateway:2.6.
+	Image string
+	// HTTPPort is the node port serving HTTP (default 80). HTTPSPort is the node port serving
+	// HTTPS; 0 means no HTTPS unless TLS is set (then 443). Both serve every route: HTTP is not
+	// redirected, so clients can use either. Ports are published in host mode.
+	HTTPPort  uint32
+	HTTPSPort uint32
+	// Routes to the services behind the gateway, e.g. append(gateway.OGC(ms, tiles), ...).
+	Routes []Route
+	// TLS certificate; nil with HTTPSPort set means a generated self-signed certificate.
+	TLS *TLS
+	// BasicAuth, when set, requires credentials on every route.
+	BasicAuth *BasicAuth
+	// CORS, when set, adds cross-origin headers.
+	CORS *CORS
+	// AccessLog writes one JSON line per request to the service's stdout.
+	AccessLog bool
+	// Replicas of the gateway (default 1); with host-mode ports, at most one per node.
+	Replicas uint64
+	// Resources default to 1 CPU and 256 MiB.
+	Resources *stack.Resources
+	// Placement of the gateway (e.g. node.role==manager, or a node label for edge nodes).
+	Placement stack.Placement
+}
+
+var prefixRE = regexp.MustCompile(`^/([A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*)?$`)
+
+// New builds the gateway service. Problems (a route without a service, two routes with the
+// same prefix, half-given TLS or credentials) are recorded on the service and reported by the
+// stack's Validate with their path.
+func New(cfg Config) *stack.Service {
+	if cfg.Name == "" {
+		cfg.Name = "gateway"
+	}
+	if cfg.Image == "" {
+		cfg.Image = images.Ref("gateway")
+	}
+	if cfg.HTTPPort == 0 {
+		cfg.HTTPPort = httpPort
+	}
+	if cfg.HTTPSPort == 0 && cfg.TLS != nil {
+		cfg.HTTPSPort = httpsPort
+	}
+	if cfg.Replicas == 0 {
+		cfg.Replicas = 1
+	}
+	res := stack.Resources{CPULimit: 1, MemoryLimit: 256 * stack.MiB, MemoryReservation: 32 * stack.MiB}
+	if cfg.Resources != nil {
+		res = *cfg.Resources
+	}
+	svc := &stack.Service{
+		Name:      cfg.Name,
+		Image:     cfg.Image,
+		Replicas:  stack.Ptr(cfg.Replicas),
+		Resources: res,
+		Placement: cfg.Placement,
+		Ports:     []stack.Port{{Target: httpPort, Published: cfg.HTTPPort, Mode: stack.HostPort}},
+		Health: &stack.Health{
+			Test:        []string{"CMD", "curl", "-fsS", "-o", "/dev/null", fmt.Sprintf("http://127.0.0.1:%d%s", httpPort, HealthPath)},
+			Interval:    5 * time.Second,
+			Timeout:     3 * time.Second,
+			StartPeriod: 5 * time.Second,
+			Retries:     3,
+		},
+		Endpoints: []stack.Endpoint{{Kind: stack.HTTP, Port: httpPort, Path: HealthPath}},
+	}
+	if cfg.Replicas > 1 && svc.Placement.MaxReplicasPerNode == 0 {
+		svc.Placement.MaxReplicasPerNode = 1
+	}
+
+	routes := checkRoutes(svc, cfg.Routes)
+	deps := map[string]bool{}
+	for _, r := range cfg.Routes {
+		if r.Service != nil && r.Service.Name != "" && r.Service.Name != cfg.Name && !deps[r.Service.Name] {
+			deps[r.Service.Name] = true
+			svc.DependsOn = append(svc.DependsOn, r.Service.Name)
+		}
+	}
+
+	var tlsOn bool
+	var serverName string
+	if cfg.HTTPSPort != 0 {
+		tlsOn = true
+		svc.Ports = append(svc.Ports, stack.Port{Target: httpsPort, Published: cfg.HTTPSPort, Mode: stack.HostPort})
+		serverName = tlsFiles(svc, cfg)
+	}
+
+	var auth *authLine
+	if a := cfg.BasicAuth; a != nil {
+		auth = basicAuth(svc, a)
+	}
+	if c := cfg.CORS; c != nil {
+		for i, o := range c.Origins {
+			if u, err := url.Parse(o); o != "*" && (err != nil || u.Scheme == "" || u.Host == "" || u.Path != "") {
+				svc.Problemf(fmt.Sprintf("config.cors.origins[%d]", i), "%q is not an origin such as https://example.org", o)
+			}
+		}
+	}
+
+	data := Caddyfile(caddyInput{
+		Routes: routes, TLS: tlsOn, ServerName: serverName, Auth: auth, CORS: cfg.CORS, AccessLog: cfg.AccessLog,
+	})
+	svc.Configs = append(svc.Configs, stack.FileRef{Source: cfg.Name + "-caddyfile", Target: CaddyfilePath})
+	svc.Declares.Configs = append(svc.Declares.Configs, stack.Config{Name: cfg.Name + "-caddyfile", Data: data})
+	return svc
+}
+
+// checkRoutes validates the routes and returns them ordered for Caddy: longer prefixes first,
+// "/" last.
+func checkRoutes(svc *stack.Service, routes []Route) []Route {
+	seen := map[string]int{}
+	var ok []Route
+	for i, r := range routes {
+		p := fmt.Sprintf("config.routes[%d]", i)
+		bad := false
+		if !prefixRE.MatchString(r.Prefix) {
+			svc.Problemf(p+".prefix", "%q must be \"/\" or a path such as /wms (letters, digits, '.', '_', '~', '-'), without a trailing slash", r.Prefix)
+			bad = true
+		} else if j, dup := seen[r.Prefix]; dup {
+			svc.Problemf(p+".prefix", "%q clashes with config.routes[%d]", r.Prefix, j)
+			bad = true
+		} else {
+			seen[r.Prefix] = i
+		}
+		if r.Service == nil || r.Service.Name == "" {
+			svc.Problemf(p+".service", "is required")
+			bad = true
+		}
+		if r.Port == 0 || r.Port > 65535 {
+			svc.Problemf(p+".port", "must be between 1 and 65535, got %d", r.Port)
+			bad = true
+		}
+		if r.Path != "" && (!strings.HasPrefix(r.Path, "/") || strings.ContainsAny(r.Path, " \t\n{}\"#")) {
+			svc.Problemf(p+".path", "%q must start with / and hold no spaces, braces, quotes or '#'", r.Path)
+			bad = true
+		}
+		if r.Path != "" && r.StripPrefix {
+			svc.Problemf(p+".stripPrefix", "cannot be set with path (path already replaces the prefix)")
+			bad = true
+		}
+		if !bad {
+			ok = append(ok, r)
+		}
+	}
+	sort.SliceStable(ok, func(i, j int) bool {
+		a, b := ok[i].Prefix, ok[j].Prefix
+		if (a == "/") != (b == "/") {
+			return b == "/"
+		}
+		if len(a) != len(b) {
+			return len(a) > len(b)
+		}
+		return a < b
+	})
+	return ok
+}

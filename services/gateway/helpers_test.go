@@ -1,0 +1,5 @@
+package gateway
+
+import "time"
+
+func timeNow() time.Time { return time.Now() }

@@ -1,0 +1,452 @@
+// Package mapcache builds a MapCache tile cache service in front of a WMS source: WMTS (KVP and
+// RESTful), TMS and a WMS facade over tiles kept on a named volume, plus an optional seeding job.
+//
+// The image is kargo/mapcache:1.14 (MapCache from Debian as an Apache module), which keeps the
+// camptocamp/mapcache contract: configuration in /etc/mapcache/mapcache.xml, served under
+// /mapcache. The builder generates mapcache.xml (one tileset per source layer) and ships it as
+// a Swarm config; tiles live on a volume mounted at /var/cache/mapcache.
+package mapcache
+
+import (
+	"bytes"
+	"encoding/xml"
+	"fmt"
+	"math"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kalisio/kargo/images"
+	"github.com/kalisio/kargo/stack"
+)
+
+// Grid is a tiling scheme MapCache knows natively.
+type Grid string
+
+// Grids built into MapCache.
+const (
+	// GoogleMapsCompatible is the WMTS well-known Web Mercator grid (EPSG:3857, 256 px tiles),
+	// the one web maps use.
+	GoogleMapsCompatible Grid = "GoogleMapsCompatible"
+	// WGS84 is the geographic grid (EPSG:4326, 2x1 tiles at level 0).
+	WGS84 Grid = "WGS84"
+	// GoogleCRS84Quad is the WMTS well-known geographic quad tree (EPSG:4326, 1 tile at level 0).
+	GoogleCRS84Quad Grid = "GoogleCRS84Quad"
+	// G is MapCache's own name for Web Mercator ("g"), as the TMS and KML services use it.
+	G Grid = "g"
+)
+
+// Grids returns the grids Kargo accepts, in a stable order.
+func Grids() []Grid { return []Grid{GoogleMapsCompatible, WGS84, GoogleCRS84Quad, G} }
+
+func (g Grid) valid() bool {
+	for _, k := range Grids() {
+		if g == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Format is the image format of the cached tiles.
+type Format string
+
+// Tile formats built into MapCache.
+const (
+	PNG  Format = "PNG"
+	JPEG Format = "JPEG"
+	// Mixed stores opaque tiles as JPEG and others as PNG.
+	Mixed Format = "mixed"
+)
+
+// Paths of the image's contract.
+const (
+	// ConfigPath is where MapCache reads its configuration.
+	ConfigPath = "/etc/mapcache/mapcache.xml"
+	// CacheDir is where the disk cache keeps tiles; the volume is mounted there.
+	CacheDir = "/var/cache/mapcache"
+	// Alias is the URL path MapCache is served under.
+	Alias = "/mapcache"
+	// Port is the HTTP port of the image.
+	Port uint32 = 80
+)
+
+// Seed describes a seeding job: mapcache_seed run once, in Swarm replicated-job mode, against
+// the same configuration and volume as the cache service.
+type Seed struct {
+	// BBox is the area to seed in longitude/latitude (EPSG:4326): min lon, min lat, max lon,
+	// max lat. It is converted to each grid's coordinates. The zero value seeds the whole grid.
+	BBox [4]float64
+	// MinZoom and MaxZoom are the zoom levels to seed, inclusive.
+	MinZoom, MaxZoom int
+	// Grids to seed; empty means every grid of the cache.
+	Grids []Grid
+	// Layers to seed; empty means every layer of the cache.
+	Layers []string
+	// Threads is mapcache_seed's number of fetching threads (default 2).
+	Threads int
+	// Force recreates tiles that already exist.
+	Force bool
+}
+
+// Config describes a MapCache service.
+type Config struct {
+	// Name of the service (default "mapcache"). The seeding job is named <Name>-seed.
+	Name string
+	// Image defaults to kargo/mapcache:1.14.
+	Image string
+	// Source is the service whose WMS endpoint the tiles are rendered from (a MapServer
+	// service, for example); it is reached over the stack's network at
+	// http://<name>:<port><path>.
+	Source *stack.Service
+	// SourceURL is a WMS URL to use instead of Source (for a WMS outside the stack).
+	SourceURL string
+	// Layers are the WMS layers of the source to cache; each becomes a tileset of that name.
+	Layers []string
+	// Grids of the tilesets (default GoogleMapsCompatible).
+	Grids []Grid
+	// Format of the tiles (default PNG).
+	Format Format
+	// MetaTile is the number of tiles (columns, rows) fetched from the source at once
+	// (default 1x1: one WMS request per tile). Larger values cut labels less at tile edges.
+	MetaTile [2]int
+	// Expires is how long clients may keep a tile (HTTP Expires and Cache-Control), default 1h.
+	Expires time.Duration
+	// PublicURL is the URL the capabilities documents advertise, e.g.
+	// "https://maps.example.org/" when a gateway routes /wmts and /tms to this service.
+	// Empty means the URL each request came in with.
+	PublicURL string
+	// Volume holding the tiles (default "<name>-cache").
+	Volume string
+	// Replicas of the cache service (default 1). Replicas share the volume, so on several
+	// nodes use a shared volume driver or pin the service with Placement.
+	Replicas uint64
+	// Seed, when set, adds a seeding job.
+	Seed *Seed
+	// Resources default to 1 CPU and 512 MiB.
+	Resources *stack.Resources
+	// Placement of the cache service and the seeding job.
+	Placement stack.Placement
+}
+
+// Cache is the component New returns: the cache service and, when seeding was asked, the
+// seeding job. Add it to a stack as a whole; pass it to gateway.OGC to route /wmts and /tms.
+type Cache struct {
+	// Service is the MapCache service.
+	Service *stack.Service
+	// Seed is the seeding job, or nil.
+	Seed *stack.Service
+	// XML is the generated mapcache.xml.
+	XML []byte
+}
+
+// AddTo adds the cache service and its seeding job to the stack.
+func (c *Cache) AddTo(s *stack.Stack) {
+	if c == nil {
+		return
+	}
+	c.Service.AddTo(s)
+	if c.Seed != nil {
+		c.Seed.AddTo(s)
+	}
+}
+
+var layerRE = regexp.MustCompile(`^[A-Za-z0-9_.:-]+$`)
+
+// New builds the MapCache component. Problems in the configuration (no source, a source
+// without a WMS endpoint, an unknown grid, bad zoom levels) are recorded on the service and
+// reported by the stack's Validate with their path.
+func New(cfg Config) *Cache {
+	if cfg.Name == "" {
+		cfg.Name = "mapcache"
+	}
+	if cfg.Image == "" {
+		cfg.Image = images.Ref("mapcache")
+	}
+	if len(cfg.Grids) == 0 {
+		cfg.Grids = []Grid{GoogleMapsCompatible}
+	}
+	if cfg.Format == "" {
+		cfg.Format = PNG
+	}
+	if cfg.MetaTile == [2]int{} {
+		cfg.MetaTile = [2]int{1, 1}
+	}
+	if cfg.Expires == 0 {
+		cfg.Expires = time.Hour
+	}
+	if cfg.Volume == "" {
+		cfg.Volume = cfg.Name + "-cache"
+	}
+	if cfg.Replicas == 0 {
+		cfg.Replicas = 1
+	}
+	res := stack.Resources{CPULimit: 1, MemoryLimit: 512 * stack.MiB, MemoryReservation: 64 * stack.MiB}
+	if cfg.Resources != nil {
+		res = *cfg.Resources
+	}
+
+	svc := &stack.Service{
+		Name:      cfg.Name,
+		Image:     cfg.Image,
+		Replicas:  stack.Ptr(cfg.Replicas),
+		Resources: res,
+		Placement: cfg.Placement,
+		Mounts:    []stack.Mount{{Type: stack.VolumeMount, Source: cfg.Volume, Target: CacheDir}},
+		Configs:   []stack.FileRef{{Source: cfg.Name + "-xml", Target: ConfigPath}},
+		Health: &stack.Health{
+			Test:        []string{"CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1" + Alias + "/wmts/1.0.0/WMTSCapabilities.xml"},
+			Interval:    5 * time.Second,
+			Timeout:     5 * time.Second,
+			StartPeriod: 10 * time.Second,
+			Retries:     3,
+		},
+		Endpoints: []stack.Endpoint{
+			{Kind: stack.WMTS, Port: Port, Path: Alias + "/wmts", Layers: cfg.Layers, Public: "/wmts"},
+			{Kind: stack.TMS, Port: Port, Path: Alias + "/tms", Layers: cfg.Layers, Public: "/tms"},
+			{Kind: stack.WMS, Port: Port, Path: Alias, Layers: cfg.Layers},
+		},
+		Declares: stack.Objects{Volumes: []stack.Volume{{Name: cfg.Volume}}},
+	}
+
+	sourceURL := cfg.SourceURL
+	switch {
+	case cfg.Source != nil && cfg.SourceURL != "":
+		svc.Problemf("config.sourceURL", "give either a source service or a source URL, not both")
+	case cfg.Source != nil:
+		ep, ok := wmsEndpoint(cfg.Source)
+		if !ok {
+			svc.Problemf("config.source", "service %q has no WMS endpoint", cfg.Source.Name)
+		} else {
+			sourceURL = fmt.Sprintf("http://%s:%d%s", cfg.Source.Name, ep.Port, ep.Path)
+		}
+		svc.DependsOn = []string{cfg.Source.Name}
+	case cfg.SourceURL != "":
+		if u, err := url.Parse(cfg.SourceURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			svc.Problemf("config.sourceURL", "%q is not an http(s) URL", cfg.SourceURL)
+		}
+	default:
+		svc.Problemf("config.source", "is required (a service with a WMS endpoint, or sourceURL)")
+	}
+	if len(cfg.Layers) == 0 {
+		svc.Problemf("config.layers", "at least one layer is required")
+	}
+	seen := map[string]bool{}
+	for i, l := range cfg.Layers {
+		if !layerRE.MatchString(l) {
+			svc.Problemf(fmt.Sprintf("config.layers[%d]", i), "%q is not a valid layer name (letters, digits, '_', '.', ':', '-')", l)
+		}
+		if seen[l] {
+			svc.Problemf(fmt.Sprintf("config.layers[%d]", i), "layer %q is listed twice", l)
+		}
+		seen[l] = true
+	}
+	checkGrids(svc, "config.grids", cfg.Grids, nil)
+	switch cfg.Format {
+	case PNG, JPEG, Mixed:
+	default:
+		svc.Problemf("config.format", "unknown format %q (want PNG, JPEG or mixed)", cfg.Format)
+	}
+	if cfg.MetaTile[0] < 1 || cfg.MetaTile[1] < 1 || cfg.MetaTile[0] > 16 || cfg.MetaTile[1] > 16 {
+		svc.Problemf("config.metaTile", "must be between 1x1 and 16x16, got %dx%d", cfg.MetaTile[0], cfg.MetaTile[1])
+	}
+	if cfg.PublicURL != "" {
+		if u, err := url.Parse(cfg.PublicURL); err != nil || u.Scheme == "" || u.Host == "" {
+			svc.Problemf("config.publicURL", "%q is not an absolute URL", cfg.PublicURL)
+		}
+	}
+
+	data := Render(cfg, sourceURL)
+	svc.Declares.Configs = []stack.Config{{Name: cfg.Name + "-xml", Data: data}}
+	c := &Cache{Service: svc, XML: data}
+
+	if cfg.Seed != nil {
+		c.Seed = seedJob(cfg, svc)
+	}
+	return c
+}
+
+func checkGrids(svc *stack.Service, path string, grids []Grid, allowed []Grid) {
+	for i, g := range grids {
+		if !g.valid() {
+			svc.Problemf(fmt.Sprintf("%s[%d]", path, i), "unknown grid %q (known: %s)", g, gridList(Grids()))
+			continue
+		}
+		if allowed != nil && !containsGrid(allowed, g) {
+			svc.Problemf(fmt.Sprintf("%s[%d]", path, i), "grid %q is not a grid of the cache (%s)", g, gridList(allowed))
+		}
+	}
+}
+
+func containsGrid(gs []Grid, g Grid) bool {
+	for _, x := range gs {
+		if x == g {
+			return true
+		}
+	}
+	return false
+}
+
+func gridList(gs []Grid) string {
+	s := make([]string, len(gs))
+	for i, g := range gs {
+		s[i] = string(g)
+	}
+	return strings.Join(s, ", ")
+}
+
+// wmsEndpoint returns the first WMS endpoint of a service.
+func wmsEndpoint(s *stack.Service) (stack.Endpoint, bool) {
+	for _, ep := range s.Endpoints {
+		if ep.Kind == stack.WMS {
+			return ep, true
+		}
+	}
+	return stack.Endpoint{}, false
+}
+
+func seedJob(cfg Config, svc *stack.Service) *stack.Service {
+	sd := *cfg.Seed
+	job := &stack.Service{
+		Name:      cfg.Name + "-seed",
+		Image:     cfg.Image,
+		Mode:      stack.ReplicatedJob,
+		Replicas:  stack.Ptr(uint64(1)),
+		User:      "www-data",
+		Resources: svc.Resources,
+		Placement: cfg.Placement,
+		Mounts:    svc.Mounts,
+		Configs:   svc.Configs,
+		Health:    &stack.Health{Test: []string{"NONE"}},
+		DependsOn: []string{cfg.Name},
+	}
+	if sd.Threads == 0 {
+		sd.Threads = 2
+	}
+	grids := sd.Grids
+	if len(grids) == 0 {
+		grids = cfg.Grids
+	}
+	layers := sd.Layers
+	if len(layers) == 0 {
+		layers = cfg.Layers
+	}
+	if sd.MinZoom < 0 || sd.MaxZoom < sd.MinZoom || sd.MaxZoom > 30 {
+		svc.Problemf("config.seed", "zoom levels must satisfy 0 <= minZoom <= maxZoom <= 30, got %d..%d", sd.MinZoom, sd.MaxZoom)
+	}
+	if b := sd.BBox; b != [4]float64{} && (b[0] >= b[2] || b[1] >= b[3] || b[0] < -180 || b[2] > 180 || b[1] < -90 || b[3] > 90) {
+		svc.Problemf("config.seed.bbox", "must be min lon, min lat, max lon, max lat within [-180,180]x[-90,90], got %v", b)
+	}
+	if sd.Threads < 1 || sd.Threads > 64 {
+		svc.Problemf("config.seed.threads", "must be between 1 and 64, got %d", sd.Threads)
+	}
+	checkGrids(svc, "config.seed.grids", sd.Grids, cfg.Grids)
+	for i, l := range sd.Layers {
+		found := false
+		for _, k := range cfg.Layers {
+			found = found || k == l
+		}
+		if !found {
+			svc.Problemf(fmt.Sprintf("config.seed.layers[%d]", i), "layer %q is not a layer of the cache", l)
+		}
+	}
+	// One mapcache_seed run per tileset and grid, one after the other; the job fails when one
+	// of them fails.
+	var cmds []string
+	for _, l := range layers {
+		for _, g := range grids {
+			args := []string{"mapcache_seed", "-c", ConfigPath, "-t", l, "-g", string(g),
+				"-z", fmt.Sprintf("%d,%d", sd.MinZoom, sd.MaxZoom), "-n", strconv.Itoa(sd.Threads), "-b"}
+			if sd.BBox != [4]float64{} {
+				args = append(args, "-e", extent(g, sd.BBox))
+			}
+			if sd.Force {
+				args = append(args, "-f")
+			}
+			cmds = append(cmds, strings.Join(args, " "))
+		}
+	}
+	job.Command = []string{"sh", "-ec", strings.Join(cmds, "\n")}
+	return job
+}
+
+// extent converts a lon/lat box to the coordinates of the grid, clamped to its bounds.
+func extent(g Grid, b [4]float64) string {
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+	switch g {
+	case GoogleMapsCompatible, G:
+		x0, y0 := mercator(b[0], b[1])
+		x1, y1 := mercator(b[2], b[3])
+		return f(round(x0)) + "," + f(round(y0)) + "," + f(round(x1)) + "," + f(round(y1))
+	}
+	return f(b[0]) + "," + f(b[1]) + "," + f(b[2]) + "," + f(b[3])
+}
+
+const earthRadius = 6378137.0
+
+// maxLat is the latitude where Web Mercator's square world ends.
+var maxLat = 2*math.Atan(math.Exp(math.Pi))*180/math.Pi - 90
+
+func mercator(lon, lat float64) (x, y float64) {
+	lat = math.Max(-maxLat, math.Min(maxLat, lat))
+	x = earthRadius * lon * math.Pi / 180
+	y = earthRadius * math.Log(math.Tan(math.Pi/4+lat*math.Pi/360))
+	return x, y
+}
+
+func round(v float64) float64 { return math.Round(v*100) / 100 }
+
+// Render returns the mapcache.xml of a configuration whose WMS source is at sourceURL. New
+// calls it; it is exported for tests and for users who mount their own configuration.
+func Render(cfg Config, sourceURL string) []byte {
+	var b bytes.Buffer
+	esc := func(s string) string {
+		var e bytes.Buffer
+		_ = xml.EscapeText(&e, []byte(s))
+		return e.String()
+	}
+	b.WriteString("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- Generated by Kargo's mapcache builder. -->\n<mapcache>\n")
+	if cfg.PublicURL != "" {
+		u := cfg.PublicURL
+		if !strings.HasSuffix(u, "/") {
+			u += "/"
+		}
+		fmt.Fprintf(&b, "  <metadata>\n    <url>%s</url>\n  </metadata>\n", esc(u))
+	}
+	fmt.Fprintf(&b, "  <cache name=\"disk\" type=\"disk\">\n    <base>%s</base>\n    <symlink_blank/>\n  </cache>\n", CacheDir)
+	mime := "image/png"
+	if cfg.Format == JPEG {
+		mime = "image/jpeg"
+	}
+	for _, l := range cfg.Layers {
+		fmt.Fprintf(&b, "  <source name=\"%s\" type=\"wms\">\n", esc(l))
+		fmt.Fprintf(&b, "    <getmap>\n      <params>\n        <FORMAT>%s</FORMAT>\n        <LAYERS>%s</LAYERS>\n", mime, esc(l))
+		if cfg.Format != JPEG {
+			b.WriteString("        <TRANSPARENT>true</TRANSPARENT>\n")
+		}
+		b.WriteString("      </params>\n    </getmap>\n")
+		fmt.Fprintf(&b, "    <http>\n      <url>%s</url>\n      <connection_timeout>10</connection_timeout>\n      <timeout>60</timeout>\n    </http>\n", esc(sourceURL))
+		b.WriteString("  </source>\n")
+	}
+	for _, l := range cfg.Layers {
+		fmt.Fprintf(&b, "  <tileset name=\"%s\">\n    <source>%s</source>\n    <cache>disk</cache>\n", esc(l), esc(l))
+		for _, g := range cfg.Grids {
+			fmt.Fprintf(&b, "    <grid>%s</grid>\n", esc(string(g)))
+		}
+		fmt.Fprintf(&b, "    <format>%s</format>\n    <metatile>%d %d</metatile>\n    <metabuffer>0</metabuffer>\n    <expires>%d</expires>\n",
+			esc(string(cfg.Format)), cfg.MetaTile[0], cfg.MetaTile[1], int(cfg.Expires/time.Second))
+		fmt.Fprintf(&b, "    <metadata>\n      <title>%s</title>\n    </metadata>\n  </tileset>\n", esc(l))
+	}
+	fmt.Fprintf(&b, "  <default_format>%s</default_format>\n", esc(string(cfg.Format)))
+	for _, s := range []struct {
+		name string
+		on   bool
+	}{{"wmts", true}, {"tms", true}, {"wms", true}, {"demo", true}, {"kml", false}, {"gmaps", false}, {"ve", false}} {
+		fmt.Fprintf(&b, "  <service type=\"%s\" enabled=\"%t\"/>\n", s.name, s.on)
+	}
+	b.WriteString("  <errors>report</errors>\n  <locker type=\"disk\">\n    <directory>/tmp</directory>\n    <timeout>60</timeout>\n  </locker>\n")
+	b.WriteString("  <threaded_fetching>true</threaded_fetching>\n  <log_level>warn</log_level>\n</mapcache>\n")
+	return b.Bytes()
+}

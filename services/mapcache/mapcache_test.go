@@ -1,0 +1,169 @@
+package mapcache
+
+import (
+	"encoding/xml"
+	"strings"
+	"testing"
+
+	"github.com/kalisio/kargo/stack"
+	"github.com/kalisio/kargo/swarmx"
+)
+
+func wmsSource() *stack.Service {
+	return &stack.Service{Name: "ms", Image: "kargo/mapserver:8.0",
+		Endpoints: []stack.Endpoint{{Kind: stack.WMS, Port: 8080, Path: "/wms", Public: "/wms"}}}
+}
+
+func TestMapCacheRender(t *testing.T) {
+	ms := wmsSource()
+	tiles := New(Config{Name: "tiles", Source: ms, Layers: []string{"roads", "rivers"},
+		Grids: []Grid{GoogleMapsCompatible, WGS84}, Volume: "tilecache", Replicas: 2,
+		PublicURL: "https://maps.example.org/",
+		Seed:      &Seed{BBox: [4]float64{-5, 41, 10, 51}, MinZoom: 0, MaxZoom: 5, Layers: []string{"roads"}, Grids: []Grid{GoogleMapsCompatible}}})
+	d, err := swarmx.Render(stack.New("mc", ms, tiles), swarmx.Source{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, ok := d.Service("tiles")
+	if !ok {
+		t.Fatal("no tiles service")
+	}
+	if svc.Replicas() != 2 {
+		t.Errorf("replicas %d", svc.Replicas())
+	}
+	var conf string
+	for _, c := range d.Configs {
+		if c.Logical == "tiles-xml" {
+			conf = string(c.Spec.Data)
+		}
+	}
+	// The configuration is well-formed XML with the source URL, layers and grids.
+	var doc struct {
+		Sources []struct {
+			Name   string `xml:"name,attr"`
+			URL    string `xml:"http>url"`
+			Layers string `xml:"getmap>params>LAYERS"`
+		} `xml:"source"`
+		Tilesets []struct {
+			Name   string   `xml:"name,attr"`
+			Grids  []string `xml:"grid"`
+			Format string   `xml:"format"`
+			Cache  string   `xml:"cache"`
+		} `xml:"tileset"`
+		Cache struct {
+			Base string `xml:"base"`
+		} `xml:"cache"`
+		URL string `xml:"metadata>url"`
+	}
+	if err := xml.Unmarshal([]byte(conf), &doc); err != nil {
+		t.Fatalf("mapcache.xml: %v\n%s", err, conf)
+	}
+	if len(doc.Sources) != 2 || doc.Sources[0].URL != "http://ms:8080/wms" || doc.Sources[0].Layers != "roads" {
+		t.Errorf("sources %+v", doc.Sources)
+	}
+	if len(doc.Tilesets) != 2 || doc.Tilesets[1].Name != "rivers" || strings.Join(doc.Tilesets[1].Grids, ",") != "GoogleMapsCompatible,WGS84" ||
+		doc.Tilesets[0].Format != "PNG" || doc.Tilesets[0].Cache != "disk" {
+		t.Errorf("tilesets %+v", doc.Tilesets)
+	}
+	if doc.Cache.Base != CacheDir || doc.URL != "https://maps.example.org/" {
+		t.Errorf("cache %q url %q", doc.Cache.Base, doc.URL)
+	}
+	cs := svc.Spec.TaskTemplate.ContainerSpec
+	if len(cs.Configs) != 1 || cs.Configs[0].File.Name != ConfigPath {
+		t.Errorf("configs %+v", cs.Configs)
+	}
+	if len(cs.Mounts) != 1 || cs.Mounts[0].Target != CacheDir || cs.Mounts[0].Source != "mc_tilecache" {
+		t.Errorf("mounts %+v", cs.Mounts)
+	}
+	if cs.Healthcheck == nil || !strings.Contains(strings.Join(cs.Healthcheck.Test, " "), "WMTSCapabilities.xml") {
+		t.Errorf("health %+v", cs.Healthcheck)
+	}
+	if strings.Join(svc.DependsOn, ",") != "ms" {
+		t.Errorf("dependsOn %v", svc.DependsOn)
+	}
+	pub := map[stack.EndpointKind]string{}
+	for _, ep := range svc.Endpoints {
+		pub[ep.Kind] = ep.Public
+		if strings.Join(ep.Layers, ",") != "roads,rivers" {
+			t.Errorf("endpoint %s layers %v", ep.Kind, ep.Layers)
+		}
+	}
+	if pub[stack.WMTS] != "/wmts" || pub[stack.TMS] != "/tms" || pub[stack.WMS] != "" {
+		t.Errorf("public prefixes %v", pub)
+	}
+
+	// The seeding job: a replicated job on the same config and volume, as www-data.
+	job, ok := d.Service("tiles-seed")
+	if !ok {
+		t.Fatal("no seeding job")
+	}
+	if !job.IsJob() || job.Spec.Mode.ReplicatedJob == nil {
+		t.Fatalf("mode %+v", job.Spec.Mode)
+	}
+	jcs := job.Spec.TaskTemplate.ContainerSpec
+	if jcs.User != "www-data" || jcs.Mounts[0].Source != "mc_tilecache" || jcs.Configs[0].ConfigName != cs.Configs[0].ConfigName {
+		t.Errorf("job container %+v", jcs)
+	}
+	cmd := strings.Join(jcs.Command, " ")
+	for _, want := range []string{"mapcache_seed -c " + ConfigPath + " -t roads -g GoogleMapsCompatible -z 0,5",
+		"-e -556597.45,5012341.66,1113194.91,6621293.72"} {
+		if !strings.Contains(cmd, want) {
+			t.Errorf("seed command lacks %q: %s", want, cmd)
+		}
+	}
+	if strings.Contains(cmd, "rivers") {
+		t.Errorf("seed command seeds a layer not asked for: %s", cmd)
+	}
+}
+
+func TestMapCacheValidation(t *testing.T) {
+	noWMS := &stack.Service{Name: "db", Image: "kargo/postgis:15-3.3"}
+	cases := []struct {
+		name  string
+		parts func() []stack.Part
+		path  string
+	}{
+		{"no source", func() []stack.Part { return []stack.Part{New(Config{Layers: []string{"a"}})} }, "config.source"},
+		{"source without WMS", func() []stack.Part {
+			return []stack.Part{noWMS, New(Config{Source: noWMS, Layers: []string{"a"}})}
+		}, "config.source"},
+		{"unknown grid", func() []stack.Part {
+			return []stack.Part{wmsSource(), New(Config{Source: wmsSource(), Layers: []string{"a"}, Grids: []Grid{WGS84, "Mercator"}})}
+		}, "config.grids[1]"},
+		{"no layers", func() []stack.Part { return []stack.Part{wmsSource(), New(Config{Source: wmsSource()})} }, "config.layers"},
+		{"bad layer", func() []stack.Part {
+			return []stack.Part{wmsSource(), New(Config{Source: wmsSource(), Layers: []string{"a b"}})}
+		}, "config.layers[0]"},
+		{"bad zoom", func() []stack.Part {
+			return []stack.Part{wmsSource(), New(Config{Source: wmsSource(), Layers: []string{"a"}, Seed: &Seed{MinZoom: 4, MaxZoom: 2}})}
+		}, "config.seed"},
+		{"seed grid not cached", func() []stack.Part {
+			return []stack.Part{wmsSource(), New(Config{Source: wmsSource(), Layers: []string{"a"}, Seed: &Seed{Grids: []Grid{WGS84}}})}
+		}, "config.seed.grids[0]"},
+		{"bad bbox", func() []stack.Part {
+			return []stack.Part{wmsSource(), New(Config{Source: wmsSource(), Layers: []string{"a"}, Seed: &Seed{BBox: [4]float64{10, 0, 5, 1}}})}
+		}, "config.seed.bbox"},
+		{"bad format", func() []stack.Part {
+			return []stack.Part{wmsSource(), New(Config{Source: wmsSource(), Layers: []string{"a"}, Format: "GIF"})}
+		}, "config.format"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := stack.New("mc", tc.parts()...).Validate()
+			ve, ok := err.(*stack.ValidationError)
+			want := "services[mapcache]." + tc.path
+			if !ok || !ve.Has(want) {
+				t.Fatalf("want a problem at %s, got %v", want, err)
+			}
+		})
+	}
+}
+
+func TestMercatorExtent(t *testing.T) {
+	if got := extent(WGS84, [4]float64{-5, 41, 10, 51}); got != "-5,41,10,51" {
+		t.Errorf("WGS84 extent %s", got)
+	}
+	if got := extent(GoogleMapsCompatible, [4]float64{-180, -90, 180, 90}); got != "-20037508.34,-20037508.34,20037508.34,20037508.34" {
+		t.Errorf("world extent %s", got)
+	}
+}
