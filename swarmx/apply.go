@@ -485,11 +485,15 @@ func (t TaskSummary) String() string {
 
 func summarize(svc swarm.Service, tasks []swarm.Task) TaskSummary {
 	var t TaskSummary
-	want, _ := json.Marshal(svc.Spec.TaskTemplate)
-	current := func(task swarm.Task) bool {
-		got, _ := json.Marshal(task.Spec)
-		return string(got) == string(want)
+	// The engine reports Runtime "container" on a service spec holding configs but not on
+	// its tasks' specs: compare without it.
+	specJSON := func(ts swarm.TaskSpec) string {
+		ts.Runtime = ""
+		b, _ := json.Marshal(ts)
+		return string(b)
 	}
+	want := specJSON(svc.Spec.TaskTemplate)
+	current := func(task swarm.Task) bool { return specJSON(task.Spec) == want }
 	sort.Slice(tasks, func(i, j int) bool { return tasks[i].UpdatedAt.Before(tasks[j].UpdatedAt) })
 	job := svc.Spec.Mode.ReplicatedJob != nil || svc.Spec.Mode.GlobalJob != nil
 	stale := 0
