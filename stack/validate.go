@@ -103,7 +103,15 @@ func (s *Stack) Validate() error {
 	if len(v.problems) == 0 {
 		return nil
 	}
-	sort.SliceStable(v.problems, func(i, j int) bool { return v.problems[i].Path < v.problems[j].Path })
+	// Sorted by path, then message: problems found while ranging over maps (env, labels)
+	// must come out in the same order every time.
+	sort.SliceStable(v.problems, func(i, j int) bool {
+		a, b := v.problems[i], v.problems[j]
+		if a.Path != b.Path {
+			return a.Path < b.Path
+		}
+		return a.Message < b.Message
+	})
 	return &ValidationError{Stack: s.Name, Problems: dedup(v.problems)}
 }
 

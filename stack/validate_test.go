@@ -572,3 +572,16 @@ func TestFindCycle(t *testing.T) {
 	c.DependsOn = []string{"c", "ghost"}
 	assert.Nil(t, stack.FindCycle([]*stack.Service{a, b, c, nil}))
 }
+
+func TestValidateIsDeterministic(t *testing.T) {
+	build := func() *stack.Stack {
+		a := svc("a")
+		a.Env = map[string]string{"": "1", "A=B": "2", "C=D": "3", "E=F": "4"}
+		a.Labels = map[string]string{"x y": "1", "p q": "2", "m n": "3"}
+		return stack.New("s", a)
+	}
+	first := build().Validate().Error()
+	for i := 0; i < 50; i++ {
+		require.Equal(t, first, build().Validate().Error(), "problems came out in another order")
+	}
+}
