@@ -1,0 +1,184 @@
+package gateway_test
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kalisio/kargo/images"
+	"github.com/kalisio/kargo/internal/enginetest"
+	"github.com/kalisio/kargo/services/gateway"
+	"github.com/kalisio/kargo/stack"
+	"github.com/kalisio/kargo/swarmx"
+)
+
+// echo is a backend made of the gateway image itself: Caddy answering with its task's
+// hostname and the path it received.
+func echo(replicas uint64) *stack.Service {
+	return &stack.Service{
+		Name: "echo", Image: images.Ref("gateway"), Replicas: stack.Ptr(replicas),
+		Configs: []stack.FileRef{{Source: "echo-caddyfile", Target: "/etc/caddy/Caddyfile"}},
+		Health: &stack.Health{Test: []string{"CMD", "curl", "-fsS", "http://127.0.0.1:8080/"},
+			Interval: 2 * time.Second, Timeout: 2 * time.Second, Retries: 3},
+		Declares: stack.Objects{Configs: []stack.Config{{Name: "echo-caddyfile", Data: []byte(
+			"{\n\tauto_https off\n}\n:8080 {\n\trespond \"host={system.hostname} path={path} query={query}\" 200\n}\n")}}},
+	}
+}
+
+type httpc struct {
+	t *testing.T
+	c *http.Client
+}
+
+func (c httpc) do(method, url string, auth bool, hdr map[string]string) (*http.Response, string) {
+	c.t.Helper()
+	if !strings.HasPrefix(url, "http://127.0.0.1:") && !strings.HasPrefix(url, "https://127.0.0.1:") {
+		c.t.Fatalf("tests only talk to 127.0.0.1, not %s", url)
+	}
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if auth {
+		req.SetBasicAuth("alice", "s3cret")
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.c.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func TestGatewayOnSwarm(t *testing.T) {
+	a := enginetest.Applier(t)
+	const name = "kargo-it-gateway"
+	enginetest.Cleanup(t, a, name)
+	dir := t.TempDir()
+	be := echo(3)
+	gw := gateway.New(gateway.Config{
+		HTTPPort: 28080, HTTPSPort: 28443,
+		Routes:    []gateway.Route{{Prefix: "/echo", Service: be, Port: 8080, StripPrefix: true}, {Prefix: "/keep", Service: be, Port: 8080}},
+		TLS:       &gateway.TLS{SelfSignedDir: dir},
+		BasicAuth: &gateway.BasicAuth{User: "alice", Password: "s3cret"},
+		CORS:      &gateway.CORS{},
+		AccessLog: true,
+	})
+	st := stack.New(name, be, gw)
+	enginetest.Apply(t, a, st, swarmx.ApplyOptions{})
+
+	c := httpc{t, &http.Client{Timeout: 10 * time.Second}}
+	enginetest.Get(t, "http://127.0.0.1:28080/healthz", time.Minute)
+
+	// Without credentials, or with wrong ones: 401. With them: 200.
+	if resp, _ := c.do("GET", "http://127.0.0.1:28080/echo/", false, nil); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("without credentials: status %d, want 401", resp.StatusCode)
+	}
+	req, _ := http.NewRequest("GET", "http://127.0.0.1:28080/echo/", nil)
+	req.SetBasicAuth("alice", "wrong")
+	if resp, err := c.c.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong password: %v %v, want 401", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+
+	// Requests spread over the three tasks; the prefix is stripped, the query kept.
+	upstreams := map[string]int{}
+	hosts := map[string]bool{}
+	for i := 0; i < 30; i++ {
+		resp, body := c.do("GET", "http://127.0.0.1:28080/echo/a/b?x=1", true, map[string]string{"Origin": "https://app.example"})
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("request %d: status %d: %s", i, resp.StatusCode, body)
+		}
+		if !strings.Contains(body, "path=/a/b query=x=1") {
+			t.Fatalf("prefix not stripped or query lost: %q", body)
+		}
+		if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "*" {
+			t.Fatalf("CORS header %q", got)
+		}
+		upstreams[resp.Header.Get("X-Upstream")]++
+		hosts[strings.Fields(body)[0]] = true
+	}
+	t.Logf("upstreams: %v", upstreams)
+	if len(upstreams) != 3 || len(hosts) != 3 {
+		t.Fatalf("30 requests reached %d upstreams (%v) and %d hosts, want 3", len(upstreams), upstreams, len(hosts))
+	}
+	for u, n := range upstreams {
+		if n < 5 {
+			t.Errorf("upstream %s got only %d of 30 requests", u, n)
+		}
+	}
+	// Without StripPrefix the path goes through unchanged; /echo does not match /echoes.
+	if resp, body := c.do("GET", "http://127.0.0.1:28080/keep/x", true, nil); resp.StatusCode != 200 || !strings.Contains(body, "path=/keep/x ") {
+		t.Fatalf("/keep/x: %d %q", resp.StatusCode, body)
+	}
+	if resp, _ := c.do("GET", "http://127.0.0.1:28080/echoes", true, nil); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("/echoes: status %d, want 404", resp.StatusCode)
+	}
+	// CORS preflight answers without credentials.
+	if resp, _ := c.do("OPTIONS", "http://127.0.0.1:28080/echo/", false, map[string]string{
+		"Origin": "https://app.example", "Access-Control-Request-Method": "GET"}); resp.StatusCode != http.StatusNoContent ||
+		resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Fatalf("preflight: status %d, headers %v", resp.StatusCode, resp.Header)
+	}
+
+	// HTTPS answers with the generated certificate, which verifies for 127.0.0.1.
+	pemCert, err := os.ReadFile(filepath.Join(dir, "cert.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemCert) {
+		t.Fatal("bad generated certificate")
+	}
+	hc := httpc{t, &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}}
+	resp, body := hc.do("GET", "https://127.0.0.1:28443/echo/tls", true, nil)
+	if resp.StatusCode != 200 || !strings.Contains(body, "path=/tls") {
+		t.Fatalf("https: %d %q", resp.StatusCode, body)
+	}
+	if resp.TLS == nil || len(resp.TLS.PeerCertificates) == 0 {
+		t.Fatal("no TLS state")
+	}
+	blk := resp.TLS.PeerCertificates[0].Raw
+	want, _ := pem.Decode(pemCert)
+	if want == nil || string(blk) != string(want.Bytes) {
+		t.Fatal("the gateway serves another certificate than the generated one")
+	}
+	if resp, _ := hc.do("GET", "https://127.0.0.1:28443/echo/", false, nil); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("https without credentials: %d", resp.StatusCode)
+	}
+
+	// The access log goes to the service's output.
+	logs := enginetest.Docker(t, "service", "logs", "--raw", name+"_gateway")
+	if !strings.Contains(logs, `"uri":"/echo/a/b?x=1"`) {
+		t.Errorf("no access log line for /echo/a/b in:\n%.2000s", logs)
+	}
+
+	// Applying the same stack again (a new program run: new builder call) changes nothing.
+	gw2 := gateway.New(gateway.Config{
+		HTTPPort: 28080, HTTPSPort: 28443,
+		Routes:    []gateway.Route{{Prefix: "/echo", Service: be, Port: 8080, StripPrefix: true}, {Prefix: "/keep", Service: be, Port: 8080}},
+		TLS:       &gateway.TLS{SelfSignedDir: dir},
+		BasicAuth: &gateway.BasicAuth{User: "alice", Password: "s3cret"},
+		CORS:      &gateway.CORS{},
+		AccessLog: true,
+	})
+	plan, err := a.Plan(t.Context(), stack.New(name, be, gw2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch := plan.Changes(); len(ch) > 0 {
+		t.Errorf("second run plans changes:\n%v", plan)
+	}
+}
