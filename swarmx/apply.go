@@ -489,6 +489,17 @@ func summarize(svc swarm.Service, tasks []swarm.Task) TaskSummary {
 	// its tasks' specs: compare without it.
 	specJSON := func(ts swarm.TaskSpec) string {
 		ts.Runtime = ""
+		// Nor does it copy an empty Placement or DNSConfig into the tasks.
+		if ts.Placement != nil && len(ts.Placement.Constraints) == 0 && len(ts.Placement.Preferences) == 0 &&
+			ts.Placement.MaxReplicas == 0 && len(ts.Placement.Platforms) == 0 {
+			ts.Placement = nil
+		}
+		if cs := ts.ContainerSpec; cs != nil && cs.DNSConfig != nil && len(cs.DNSConfig.Nameservers) == 0 &&
+			len(cs.DNSConfig.Search) == 0 && len(cs.DNSConfig.Options) == 0 {
+			c := *cs
+			c.DNSConfig = nil
+			ts.ContainerSpec = &c
+		}
 		b, _ := json.Marshal(ts)
 		return string(b)
 	}
