@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kalisio/kargo/stack"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
 )
@@ -179,6 +180,7 @@ func (a *Applier) Status(ctx context.Context, stackName string) ([]ServiceStatus
 			} else if t.JobFailed {
 				st.Health = "failing"
 			}
+			scheduledRun(&st, t, time.Now())
 		case t.Converged:
 			st.Health = "healthy"
 		case t.CurrentFailed > 0:
@@ -195,6 +197,31 @@ func (a *Applier) Status(ctx context.Context, stackName string) ([]ServiceStatus
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// scheduledRun completes the run fields of a scheduled job. The scheduler writes the run labels
+// when it starts a run (a label-only update of a job service would start another run), so the
+// result label says "running"; the live result comes from the tasks of the job's current
+// iteration. A next-run time in the past (the scheduler skipped that tick because the run was
+// still going) is replaced by the schedule's next tick. Before the scheduler's first run there
+// is no next-run time: without a scheduler service, a scheduled job runs only when applied.
+func scheduledRun(st *ServiceStatus, t TaskSummary, now time.Time) {
+	if st.Schedule == "" {
+		return
+	}
+	if st.LastResult == "running" {
+		switch {
+		case t.Converged:
+			st.LastResult = "succeeded"
+		case t.JobFailed:
+			st.LastResult = "failed"
+		}
+	}
+	if next, err := time.Parse(time.RFC3339, st.NextRun); st.LastRun != "" && (err != nil || next.Before(now)) {
+		if sched, err := stack.CronParser.Parse(st.Schedule); err == nil {
+			st.NextRun = sched.Next(now).UTC().Format(time.RFC3339)
+		}
+	}
 }
 
 func modeName(m swarm.ServiceMode) string {

@@ -1,0 +1,77 @@
+// Command kargo-scheduler re-runs the scheduled job services of one Kargo stack on their cron
+// schedules. It runs as the "scheduler" service of the stack (see package
+// github.com/kalisio/kargo/services/scheduler), with the Docker socket mounted and
+// KARGO_STACK naming the stack.
+//
+//	kargo-scheduler run      watch and run the jobs (default)
+//	kargo-scheduler health   exit 0 when the run loop wrote its heartbeat recently
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/kalisio/kargo/services/scheduler"
+	"github.com/moby/moby/client"
+)
+
+// heartbeat is touched by the run loop; the health check reads its modification time.
+const heartbeat = "/run/kargo/heartbeat"
+
+func main() {
+	cmd := "run"
+	if len(os.Args) > 1 {
+		cmd = os.Args[1]
+	}
+	switch cmd {
+	case "run":
+		if err := run(); err != nil {
+			fmt.Fprintln(os.Stderr, "kargo-scheduler:", err)
+			os.Exit(1)
+		}
+	case "health":
+		fi, err := os.Stat(heartbeat)
+		if err != nil || time.Since(fi.ModTime()) > time.Minute {
+			fmt.Fprintln(os.Stderr, "kargo-scheduler: no recent heartbeat")
+			os.Exit(1)
+		}
+	default:
+		fmt.Fprintf(os.Stderr, "usage: kargo-scheduler [run|health]\n")
+		os.Exit(2)
+	}
+}
+
+func run() error {
+	stackName := os.Getenv(scheduler.EnvStack)
+	if stackName == "" {
+		return fmt.Errorf("%s is not set", scheduler.EnvStack)
+	}
+	refresh := 5 * time.Second
+	if v := os.Getenv("KARGO_SCHEDULER_REFRESH"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("KARGO_SCHEDULER_REFRESH: %w", err)
+		}
+		refresh = d
+	}
+	c, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	r := &scheduler.Runner{Client: c, Stack: stackName, Log: os.Stdout, Refresh: refresh, Heartbeat: beat}
+	return r.Run(ctx)
+}
+
+// beat touches the heartbeat file; the run loop calls it at least every refresh interval.
+func beat() {
+	if f, err := os.Create(heartbeat); err == nil {
+		f.Close()
+	}
+}

@@ -1,0 +1,95 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+
+	"github.com/kalisio/kargo/images"
+)
+
+// Tag is the tag of the scheduler image Kargo builds.
+const Tag = "0.1"
+
+// ImageRef is the scheduler image Kargo builds: FROM scratch with the static kargo-scheduler
+// binary.
+const ImageRef = images.Prefix + "scheduler:" + Tag
+
+// Package is the import path of the scheduler's main package.
+const Package = "github.com/kalisio/kargo/cmd/kargo-scheduler"
+
+const dockerfile = `FROM scratch
+COPY kargo-scheduler /kargo-scheduler
+ENTRYPOINT ["/kargo-scheduler"]
+CMD ["run"]
+`
+
+func init() {
+	images.Register(images.Image{Ref: ImageRef, Context: Context})
+}
+
+// Context returns the build context of the scheduler image. It compiles the scheduler with the
+// Go toolchain of this machine ("go" on PATH, or $GOROOT/bin/go): a static linux binary for the
+// engine's architecture (GOARCH of the deploy program, override with KARGO_SCHEDULER_GOARCH),
+// built reproducibly (-trimpath, no VCS stamp) so that the context hash, and so the image,
+// only changes when the code does. It builds from the module this file belongs to when its
+// source is on disk (a checkout or the module cache), else from the working directory, whose
+// module must require github.com/kalisio/kargo.
+func Context(ctx context.Context) (map[string]images.File, error) {
+	goBin, err := goTool()
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp("", "kargo-scheduler-build-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	out := filepath.Join(tmp, "kargo-scheduler")
+	arch := os.Getenv("KARGO_SCHEDULER_GOARCH")
+	if arch == "" {
+		arch = runtime.GOARCH
+	}
+	cmd := exec.CommandContext(ctx, goBin, "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", out, Package)
+	cmd.Dir = sourceDir()
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("go build %s (in %s): %v\n%s", Package, cmd.Dir, err, b)
+	}
+	bin, err := os.ReadFile(out)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]images.File{
+		"Dockerfile":      {Data: []byte(dockerfile), Mode: 0o644},
+		"kargo-scheduler": {Data: bin, Mode: 0o755},
+	}, nil
+}
+
+func goTool() (string, error) {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p, nil
+	}
+	p := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if _, err := os.Stat(p); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("building %s needs the Go toolchain (go on PATH): the scheduler image is compiled on this machine", ImageRef)
+}
+
+// sourceDir is the directory of this package's source when it exists (so the scheduler built
+// is the one this deploy program was compiled with), else the working directory.
+func sourceDir() string {
+	_, file, _, ok := runtime.Caller(0)
+	if ok {
+		dir := filepath.Dir(file)
+		if _, err := os.Stat(filepath.Join(dir, "scheduler.go")); err == nil {
+			return dir
+		}
+	}
+	wd, _ := os.Getwd()
+	return wd
+}

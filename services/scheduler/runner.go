@@ -1,0 +1,372 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kalisio/kargo/stack"
+	"github.com/kalisio/kargo/swarmx"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
+	"github.com/robfig/cron/v3"
+)
+
+// Labels the scheduler writes on the job services it runs. Status reads the first three.
+const (
+	// LabelLast is the start time (RFC 3339, UTC) of the run the scheduler started last.
+	LabelLast = swarmx.LabelRunPrefix + "last"
+	// LabelResult is "running" when written; Status derives the live result of that run from
+	// its tasks (see Result values).
+	LabelResult = swarmx.LabelRunPrefix + "result"
+	// LabelNext is the time of the next tick after the last run.
+	LabelNext = swarmx.LabelRunPrefix + "next"
+	// LabelPrevious is the result of the run before the last one, computed from its tasks
+	// when the last one was started.
+	LabelPrevious = swarmx.LabelRunPrefix + "previous"
+	// LabelRuns counts the runs the scheduler started.
+	LabelRuns = swarmx.LabelRunPrefix + "runs"
+	// LabelSkipped counts the ticks skipped because a run was still going.
+	LabelSkipped = swarmx.LabelRunPrefix + "skipped"
+)
+
+// Results of a run.
+const (
+	ResultRunning   = "running"
+	ResultSucceeded = "succeeded"
+	ResultFailed    = "failed"
+	// ResultUnknown is a run none of whose tasks are left to look at.
+	ResultUnknown = "unknown"
+)
+
+// Client is what the Runner needs of the Engine API client; *client.Client satisfies it.
+type Client interface {
+	ServiceList(ctx context.Context, options client.ServiceListOptions) (client.ServiceListResult, error)
+	ServiceInspect(ctx context.Context, serviceID string, options client.ServiceInspectOptions) (client.ServiceInspectResult, error)
+	ServiceUpdate(ctx context.Context, serviceID string, options client.ServiceUpdateOptions) (client.ServiceUpdateResult, error)
+	TaskList(ctx context.Context, options client.TaskListOptions) (client.TaskListResult, error)
+}
+
+var _ Client = (*client.Client)(nil)
+
+// Runner re-runs the scheduled job services of one stack.
+//
+// On the Docker Engine, every update of a job service's spec starts a new job iteration and
+// stops the tasks of the previous one, label-only updates included. So the Runner never
+// writes a label on its own: it starts a run with one update that bumps the task template's
+// ForceUpdate counter and writes the run labels together, and it never updates a job whose
+// current run still has a task that is not in a terminal state (that tick is skipped and
+// counted in LabelSkipped at the next run).
+type Runner struct {
+	Client Client
+	// Stack is the namespace (com.docker.stack.namespace) whose services the Runner touches.
+	Stack string
+	// Log receives one line per run, skipped tick and error (nil: discarded).
+	Log io.Writer
+	// Refresh is how often the list of scheduled services is re-read (default 5s).
+	Refresh time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Heartbeat, when set, is called on every turn of the loop (at least every Refresh); the
+	// scheduler's health check watches it.
+	Heartbeat func()
+
+	mu   sync.Mutex
+	jobs map[string]*job
+}
+
+type job struct {
+	id, name string
+	spec     string
+	schedule cron.Schedule
+	next     time.Time
+	// skipped counts ticks skipped since the last run this Runner started.
+	skipped int
+}
+
+// Stats are a job's counters, as the Runner saw them.
+type Stats struct {
+	Service string
+	Next    time.Time
+	Skipped int
+}
+
+func (r *Runner) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+func (r *Runner) logf(format string, args ...any) {
+	if r.Log != nil {
+		fmt.Fprintf(r.Log, "%s kargo-scheduler: %s\n", r.now().UTC().Format(time.RFC3339), fmt.Sprintf(format, args...))
+	}
+}
+
+// Run loops until ctx ends: it re-reads the scheduled services every Refresh and ticks each
+// job when its schedule says so. Errors of one tick are logged, never fatal.
+func (r *Runner) Run(ctx context.Context) error {
+	if r.Stack == "" {
+		return errors.New("kargo-scheduler: no stack namespace given")
+	}
+	refresh := r.Refresh
+	if refresh <= 0 {
+		refresh = 5 * time.Second
+	}
+	r.logf("watching scheduled jobs of stack %q", r.Stack)
+	lastSync := time.Time{}
+	for {
+		now := r.now()
+		if now.Sub(lastSync) >= refresh {
+			if err := r.Sync(ctx); err != nil {
+				r.logf("list services: %v", err)
+			}
+			lastSync = now
+		}
+		r.TickDue(ctx)
+		if r.Heartbeat != nil {
+			r.Heartbeat()
+		}
+		wake := lastSync.Add(refresh)
+		r.mu.Lock()
+		for _, j := range r.jobs {
+			if j.next.Before(wake) {
+				wake = j.next
+			}
+		}
+		r.mu.Unlock()
+		d := wake.Sub(r.now())
+		if d < 10*time.Millisecond {
+			d = 10 * time.Millisecond
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(d):
+		}
+	}
+}
+
+// Sync reads the scheduled job services of the stack: new ones get their next tick, changed
+// schedules are re-parsed, removed services are forgotten.
+func (r *Runner) Sync(ctx context.Context) error {
+	res, err := r.Client.ServiceList(ctx, client.ServiceListOptions{Filters: client.Filters{}.
+		Add("label", swarmx.LabelNamespace+"="+r.Stack).Add("label", swarmx.LabelSchedule)})
+	if err != nil {
+		return err
+	}
+	now := r.now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.jobs == nil {
+		r.jobs = map[string]*job{}
+	}
+	seen := map[string]bool{}
+	for _, svc := range res.Items {
+		// The filter is the engine's; check again so a fake or an old engine cannot make the
+		// Runner touch another stack.
+		if svc.Spec.Labels[swarmx.LabelNamespace] != r.Stack || !isJob(svc.Spec.Mode) {
+			continue
+		}
+		spec := svc.Spec.Labels[swarmx.LabelSchedule]
+		seen[svc.ID] = true
+		if j := r.jobs[svc.ID]; j != nil && j.spec == spec {
+			continue
+		}
+		sched, err := stack.CronParser.Parse(spec)
+		if err != nil {
+			r.logf("service %s: invalid schedule %q: %v", svc.Spec.Name, spec, err)
+			delete(r.jobs, svc.ID)
+			continue
+		}
+		j := &job{id: svc.ID, name: svc.Spec.Name, spec: spec, schedule: sched, next: sched.Next(now)}
+		r.jobs[svc.ID] = j
+		r.logf("service %s: schedule %q, next run %s", j.name, spec, j.next.UTC().Format(time.RFC3339))
+	}
+	for id, j := range r.jobs {
+		if !seen[id] {
+			r.logf("service %s: no longer scheduled", j.name)
+			delete(r.jobs, id)
+		}
+	}
+	return nil
+}
+
+// TickDue ticks every job whose next tick has come, and moves its next tick past now (ticks
+// missed while the scheduler was down or busy are not made up).
+func (r *Runner) TickDue(ctx context.Context) {
+	now := r.now()
+	r.mu.Lock()
+	var due []*job
+	for _, j := range r.jobs {
+		if !j.next.After(now) {
+			due = append(due, j)
+			j.next = j.schedule.Next(now)
+		}
+	}
+	r.mu.Unlock()
+	sort.Slice(due, func(i, k int) bool { return due[i].name < due[k].name })
+	for _, j := range due {
+		if err := r.tick(ctx, j, now); err != nil {
+			r.logf("service %s: %v", j.name, err)
+		}
+	}
+}
+
+// Stats returns the counters of every job the Runner knows, sorted by service name.
+func (r *Runner) Stats() []Stats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []Stats
+	for _, j := range r.jobs {
+		out = append(out, Stats{Service: j.name, Next: j.next, Skipped: j.skipped})
+	}
+	sort.Slice(out, func(i, k int) bool { return out[i].Service < out[k].Service })
+	return out
+}
+
+func (r *Runner) tick(ctx context.Context, j *job, now time.Time) error {
+	insp, err := r.Client.ServiceInspect(ctx, j.id, client.ServiceInspectOptions{})
+	if err != nil {
+		return fmt.Errorf("inspect: %w", err)
+	}
+	svc := insp.Service
+	if svc.Spec.Labels[swarmx.LabelNamespace] != r.Stack || !isJob(svc.Spec.Mode) {
+		return errors.New("not a job of this stack anymore")
+	}
+	tasks, err := r.Client.TaskList(ctx, client.TaskListOptions{Filters: client.Filters{}.Add("service", svc.ID)})
+	if err != nil {
+		return fmt.Errorf("list tasks: %w", err)
+	}
+	if n := Active(tasks.Items); n > 0 {
+		r.mu.Lock()
+		j.skipped++
+		skipped := j.skipped
+		r.mu.Unlock()
+		r.logf("service %s: tick skipped, the previous run is still going (%d task(s) active; %d tick(s) skipped since it started)",
+			j.name, n, skipped)
+		return nil
+	}
+	prev := Result(svc, tasks.Items)
+	spec := svc.Spec
+	labels := map[string]string{}
+	for k, v := range spec.Labels {
+		labels[k] = v
+	}
+	r.mu.Lock()
+	skipped := j.skipped
+	next := j.next
+	r.mu.Unlock()
+	labels[LabelLast] = now.UTC().Format(time.RFC3339)
+	labels[LabelResult] = ResultRunning
+	labels[LabelNext] = next.UTC().Format(time.RFC3339)
+	labels[LabelPrevious] = prev
+	labels[LabelRuns] = strconv.Itoa(atoi(labels[LabelRuns]) + 1)
+	labels[LabelSkipped] = strconv.Itoa(atoi(labels[LabelSkipped]) + skipped)
+	spec.Labels = labels
+	// The engine starts a new job iteration on any update; bumping ForceUpdate as well makes
+	// the intent explicit and keeps the new tasks distinct from the previous run's.
+	spec.TaskTemplate.ForceUpdate++
+	if _, err := r.Client.ServiceUpdate(ctx, svc.ID, client.ServiceUpdateOptions{Version: svc.Version, Spec: spec}); err != nil {
+		return fmt.Errorf("start run: %w", err)
+	}
+	r.mu.Lock()
+	j.skipped = 0
+	r.mu.Unlock()
+	r.logf("service %s: run %s started (previous run: %s; next tick %s)", j.name, labels[LabelRuns], prev, labels[LabelNext])
+	return nil
+}
+
+// Active counts the tasks that are not in a terminal state: while there is one, a run is going.
+func Active(tasks []swarm.Task) int {
+	n := 0
+	for _, t := range tasks {
+		if !terminal(t.Status.State) {
+			n++
+		}
+	}
+	return n
+}
+
+func terminal(s swarm.TaskState) bool {
+	switch s {
+	case swarm.TaskStateComplete, swarm.TaskStateShutdown, swarm.TaskStateFailed,
+		swarm.TaskStateRejected, swarm.TaskStateRemove, swarm.TaskStateOrphaned:
+		return true
+	}
+	return false
+}
+
+// Result is the result of the job's current iteration from its tasks: running while one of them
+// is not in a terminal state, succeeded when as many completed as the job asks (every task for
+// a global job), failed otherwise.
+func Result(svc swarm.Service, tasks []swarm.Task) string {
+	var iter uint64
+	if svc.JobStatus != nil {
+		iter = svc.JobStatus.JobIteration.Index
+	}
+	var completed, total, active uint64
+	for _, t := range tasks {
+		if t.JobIteration != nil && t.JobIteration.Index != iter {
+			continue
+		}
+		total++
+		switch {
+		case !terminal(t.Status.State):
+			active++
+		case t.Status.State == swarm.TaskStateComplete:
+			completed++
+		}
+	}
+	switch {
+	case active > 0:
+		return ResultRunning
+	case total == 0:
+		return ResultUnknown
+	}
+	want := uint64(0)
+	if rj := svc.Spec.Mode.ReplicatedJob; rj != nil {
+		want = 1
+		if rj.TotalCompletions != nil {
+			want = *rj.TotalCompletions
+		}
+	} else {
+		// A global job completes when no task failed; failed tasks retried on the same node
+		// stay in the list, so count nodes that completed against nodes that have tasks.
+		nodes, done := map[string]bool{}, map[string]bool{}
+		for _, t := range tasks {
+			if t.JobIteration != nil && t.JobIteration.Index != iter {
+				continue
+			}
+			nodes[t.NodeID] = true
+			if t.Status.State == swarm.TaskStateComplete {
+				done[t.NodeID] = true
+			}
+		}
+		if len(done) == len(nodes) {
+			return ResultSucceeded
+		}
+		return ResultFailed
+	}
+	if completed >= want {
+		return ResultSucceeded
+	}
+	return ResultFailed
+}
+
+func isJob(m swarm.ServiceMode) bool { return m.ReplicatedJob != nil || m.GlobalJob != nil }
+
+func atoi(s string) int {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
+}
