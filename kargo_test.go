@@ -1,0 +1,269 @@
+package kargo_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kalisio/kargo"
+	"github.com/kalisio/kargo/internal/fakeengine"
+	"github.com/kalisio/kargo/stack"
+	"github.com/kalisio/kargo/swarmx"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var _ kargo.Engine = (*fakeengine.Engine)(nil)
+
+const secretValue = "TOP-SECRET-PG-PASSWORD"
+
+func mapsStack() *stack.Stack {
+	db := &stack.Service{Name: "db", Image: "postgis/postgis:15-3.3",
+		Env:     map[string]string{"POSTGRES_PASSWORD_FILE": "/run/secrets/pgpass"},
+		Secrets: []stack.FileRef{{Source: "pgpass"}},
+		Mounts:  []stack.Mount{{Source: "pgdata", Target: "/var/lib/postgresql/data"}}}
+	ms := &stack.Service{Name: "mapserver", Image: "camptocamp/mapserver:8.0", Replicas: stack.Ptr(uint64(2)),
+		DependsOn: []string{"db"}, Ports: []stack.Port{{Target: 80, Published: 8080}}}
+	return stack.New("maps", db, ms, stack.Secret{Name: "pgpass", Data: []byte(secretValue)})
+}
+
+// cli runs the CLI against a fake engine.
+type cli struct {
+	t       *testing.T
+	engine  *fakeengine.Engine
+	opened  int
+	openErr error
+}
+
+func newCLI(t *testing.T) *cli { return &cli{t: t, engine: fakeengine.New()} }
+
+func (c *cli) run(st *stack.Stack, args ...string) (stdout, stderr string, err error) {
+	var out, errb bytes.Buffer
+	err = kargo.Run(context.Background(), args, st, kargo.Options{
+		Stdout: &out, Stderr: &errb,
+		Engine: func() (kargo.Engine, error) {
+			c.opened++
+			if c.openErr != nil {
+				return nil, c.openErr
+			}
+			return c.engine, nil
+		},
+	})
+	return out.String(), errb.String(), err
+}
+
+func TestValidateCommand(t *testing.T) {
+	c := newCLI(t)
+	out, _, err := c.run(mapsStack(), "validate")
+	require.NoError(t, err)
+	assert.Equal(t, kargo.ExitOK, kargo.ExitCode(err))
+	assert.Equal(t, "stack maps is valid (2 services)\n", out)
+	assert.Zero(t, c.opened, "validate never contacts the engine")
+
+	bad := mapsStack()
+	bad.Service("mapserver").DependsOn = []string{"ghost"}
+	_, _, err = c.run(bad, "validate")
+	require.Error(t, err)
+	assert.Equal(t, kargo.ExitUsage, kargo.ExitCode(err))
+	var ve *stack.ValidationError
+	require.ErrorAs(t, err, &ve)
+	assert.Contains(t, err.Error(), `services[mapserver].dependsOn[0]: unknown service "ghost"`)
+}
+
+func TestUsageErrors(t *testing.T) {
+	tests := [][]string{
+		{"frobnicate"},
+		{"plan", "--bogus"},
+		{"plan", "extra-arg"},
+		{"plan", "--output", "xml"},
+		{"render", "--format", "yaml"},
+		{"render", "--format", "compose"}, // needs --out
+		{"logs"},
+		{"logs", "ghost"},
+	}
+	for _, args := range tests {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			c := newCLI(t)
+			_, _, err := c.run(mapsStack(), args...)
+			require.Error(t, err)
+			assert.Equal(t, kargo.ExitUsage, kargo.ExitCode(err), "%v", err)
+			assert.Empty(t, c.engine.Mutations())
+		})
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	assert.Equal(t, kargo.ExitOK, kargo.ExitCode(nil))
+	assert.Equal(t, kargo.ExitFailure, kargo.ExitCode(errors.New("engine down")))
+	assert.Equal(t, kargo.ExitUsage, kargo.ExitCode(&kargo.UsageError{Err: errors.New("bad flag")}))
+	assert.Equal(t, kargo.ExitUsage, kargo.ExitCode(&stack.ValidationError{Stack: "s"}))
+	wrapped := errors.Join(errors.New("context"), &stack.ValidationError{Stack: "s"})
+	assert.Equal(t, kargo.ExitUsage, kargo.ExitCode(wrapped))
+}
+
+func TestEngineErrorExitsOne(t *testing.T) {
+	c := newCLI(t)
+	c.openErr = errors.New("cannot connect to the Docker daemon")
+	_, _, err := c.run(mapsStack(), "plan")
+	require.Error(t, err)
+	assert.Equal(t, kargo.ExitFailure, kargo.ExitCode(err))
+	assert.Contains(t, err.Error(), "cannot connect")
+
+	c = newCLI(t)
+	c.engine.Fail["ServiceList"] = errors.New("permission denied")
+	_, _, err = c.run(mapsStack(), "status")
+	require.Error(t, err)
+	assert.Equal(t, kargo.ExitFailure, kargo.ExitCode(err))
+	assert.Contains(t, err.Error(), "permission denied")
+}
+
+func TestInvalidStackNeverReachesTheEngine(t *testing.T) {
+	bad := mapsStack()
+	bad.Service("db").Image = ""
+	for _, cmd := range []string{"plan", "apply", "status", "rm"} {
+		t.Run(cmd, func(t *testing.T) {
+			c := newCLI(t)
+			_, _, err := c.run(bad, cmd)
+			assert.Equal(t, kargo.ExitUsage, kargo.ExitCode(err))
+			assert.Zero(t, c.opened)
+			assert.Empty(t, c.engine.Calls())
+		})
+	}
+}
+
+func TestRenderJSONHasNoSecretValue(t *testing.T) {
+	c := newCLI(t)
+	out, _, err := c.run(mapsStack(), "render", "--format", "json")
+	require.NoError(t, err)
+	assert.NotContains(t, out, secretValue)
+	var d swarmx.Desired
+	require.NoError(t, json.Unmarshal([]byte(out), &d))
+	assert.Equal(t, "maps", d.Stack)
+	require.Len(t, d.Services, 2)
+	assert.Equal(t, "maps_db", d.Services[0].Name)
+	require.Len(t, d.Secrets, 1)
+	assert.Nil(t, d.Secrets[0].Spec.Data)
+	assert.Zero(t, c.opened, "render never contacts the engine")
+
+	// json is the default format.
+	out2, _, err := c.run(mapsStack(), "render")
+	require.NoError(t, err)
+	assert.Equal(t, out, out2)
+}
+
+func TestRenderCompose(t *testing.T) {
+	c := newCLI(t)
+	dir := t.TempDir()
+	out, _, err := c.run(mapsStack(), "render", "--format", "compose", "--out", dir)
+	require.NoError(t, err)
+	file := filepath.Join(dir, "docker-compose.yml")
+	assert.Contains(t, out, file)
+	assert.Contains(t, out, "docker stack deploy -c "+file+" maps")
+	b, err := os.ReadFile(file)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), "mapserver:")
+	assert.NotContains(t, string(b), secretValue)
+	sec, err := os.ReadFile(filepath.Join(dir, "secrets", "pgpass"))
+	require.NoError(t, err)
+	assert.Equal(t, secretValue, string(sec))
+}
+
+func TestPlanJSON(t *testing.T) {
+	c := newCLI(t)
+	out, _, err := c.run(mapsStack(), "plan", "--output", "json")
+	require.NoError(t, err)
+	var p swarmx.Plan
+	require.NoError(t, json.Unmarshal([]byte(out), &p))
+	assert.Equal(t, "maps", p.Stack)
+	act, ok := p.Find(swarmx.KindService, "maps_mapserver")
+	require.True(t, ok)
+	assert.Equal(t, swarmx.Create, act.Op)
+	assert.NotContains(t, out, secretValue)
+	assert.Empty(t, c.engine.Mutations(), "plan never mutates")
+
+	// -o is the short form.
+	out2, _, err := c.run(mapsStack(), "plan", "-o", "json")
+	require.NoError(t, err)
+	assert.JSONEq(t, out, out2)
+}
+
+func TestApplyThenPlanUnchanged(t *testing.T) {
+	c := newCLI(t)
+	out, stderr, err := c.run(mapsStack(), "apply")
+	require.NoError(t, err, "stderr: %s", stderr)
+	assert.Contains(t, out, "stack maps applied")
+	assert.Contains(t, stderr, "service maps_db: create", "progress goes to stderr")
+	assert.NotContains(t, stderr, secretValue)
+	svcs := c.engine.Services()
+	require.Len(t, svcs, 2)
+
+	out, _, err = c.run(mapsStack(), "plan")
+	require.NoError(t, err)
+	assert.Contains(t, out, "stack maps: 0 to create, 0 to update, 0 to delete")
+	assert.Contains(t, out, "= service maps_mapserver")
+
+	c.engine.Reset()
+	out, _, err = c.run(mapsStack(), "apply", "-o", "json")
+	require.NoError(t, err)
+	assert.Empty(t, c.engine.Mutations())
+	var res swarmx.Result
+	require.NoError(t, json.Unmarshal([]byte(out), &res))
+	assert.Zero(t, res.Mutations)
+
+	// A change shows in the plan with its field.
+	changed := mapsStack()
+	changed.Service("mapserver").Replicas = stack.Ptr(uint64(3))
+	out, _, err = c.run(changed, "plan")
+	require.NoError(t, err)
+	assert.Contains(t, out, "~ service maps_mapserver (Mode.Replicated.Replicas)")
+}
+
+func TestStatusAndRemove(t *testing.T) {
+	c := newCLI(t)
+	_, _, err := c.run(mapsStack(), "apply", "--wait=false")
+	require.NoError(t, err)
+
+	out, _, err := c.run(mapsStack(), "status")
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 3)
+	assert.Contains(t, lines[0], "SERVICE")
+	assert.Contains(t, lines[2], "maps_mapserver")
+	assert.Contains(t, lines[2], "2/2")
+	assert.Contains(t, lines[2], "healthy")
+	assert.Contains(t, lines[2], "8080:80/tcp (host)")
+
+	out, _, err = c.run(mapsStack(), "status", "-o", "json")
+	require.NoError(t, err)
+	var sts []swarmx.ServiceStatus
+	require.NoError(t, json.Unmarshal([]byte(out), &sts))
+	require.Len(t, sts, 2)
+	assert.Equal(t, "maps_db", sts[0].Name)
+
+	c.engine.Reset()
+	out, _, err = c.run(mapsStack(), "rm")
+	require.NoError(t, err)
+	assert.Equal(t, "stack maps removed\n", out)
+	assert.Empty(t, c.engine.Services())
+	assert.Empty(t, c.engine.SecretNames())
+	assert.Equal(t, []string{"maps_pgdata"}, c.engine.VolumeNames(), "volumes kept without --volumes")
+
+	_, _, err = c.run(mapsStack(), "rm", "--volumes")
+	require.NoError(t, err)
+	assert.Empty(t, c.engine.VolumeNames())
+}
+
+func TestLogsCommand(t *testing.T) {
+	c := newCLI(t)
+	_, _, err := c.run(mapsStack(), "apply")
+	require.NoError(t, err)
+	c.engine.Logs["maps_db"] = "database system is ready to accept connections\n"
+	out, _, err := c.run(mapsStack(), "logs", "db")
+	require.NoError(t, err)
+	assert.Equal(t, "database system is ready to accept connections\n", out)
+}
