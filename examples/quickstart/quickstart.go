@@ -1,0 +1,192 @@
+// Command quickstart deploys Kargo's quickstart infrastructure on a Docker Swarm: PostGIS
+// loaded at first start with a small vector dataset over France (cities, roads, zones), a
+// MapServer serving it with an elevation raster (WMS, WFS, WCS), MapCache tiling the roads
+// and cities (WMTS, TMS), and a gateway on 127.0.0.1:8080 (HTTP) and 127.0.0.1:8443 (HTTPS,
+// self-signed).
+//
+//	go run ./examples/quickstart apply   # build the images if needed, deploy, print the URLs
+//	go run ./examples/quickstart status
+//	go run ./examples/quickstart rm
+//
+// The data are made by `go run ./gendata` (in this directory) and embedded.
+package main
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/kalisio/kargo"
+	"github.com/kalisio/kargo/images"
+	"github.com/kalisio/kargo/services/mapserver"
+	"github.com/kalisio/kargo/services/postgis"
+	"github.com/kalisio/kargo/stack"
+	"github.com/kalisio/kargo/swarmx"
+)
+
+//go:generate go run ./gendata
+
+var (
+	//go:embed data/quickstart.sql
+	dataSQL []byte
+	//go:embed data/elevation.asc
+	elevationGrid []byte
+)
+
+// Name of the stack.
+const Name = "quickstart"
+
+// Ports of the gateway on the host.
+const (
+	HTTPPort  = 8080
+	HTTPSPort = 8443
+)
+
+// Dataset facts (see gendata), checked by the integration tests.
+const (
+	Cities = 300
+	Roads  = 89
+	Zones  = 20
+)
+
+// ElevationTIFF is where the MapServer tasks write the GeoTIFF they make from the grid.
+const ElevationTIFF = "/var/lib/mapserver/elevation.tif"
+
+// Options vary the quickstart for tests and experiments; the zero value is the quickstart.
+type Options struct {
+	// MapServerReplicas, default 2.
+	MapServerReplicas uint64
+	// PostGISEnv adds environment variables to the PostGIS service (an update that keeps
+	// the data).
+	PostGISEnv map[string]string
+}
+
+// Stack returns the quickstart stack.
+func Stack(o Options) *stack.Stack {
+	replicas := o.MapServerReplicas
+	if replicas == 0 {
+		replicas = 2
+	}
+	db := postgis.New(postgis.Config{
+		Name:          "db",
+		Database:      "gis",
+		User:          "gis",
+		Volume:        "pgdata",
+		Init:          []postgis.InitFile{{Name: "20_quickstart.sql", Data: dataSQL}},
+		SharedBuffers: "64MB",
+		Env:           o.PostGISEnv,
+		Resources:     stack.Resources{CPULimit: 1, MemoryLimit: 512 * stack.MiB, MemoryReservation: 128 * stack.MiB},
+	})
+	ms := mapserver.New(mapserver.Config{
+		Name:     "mapserver",
+		Replicas: replicas,
+		Maps:     []mapserver.Map{QuickstartMap()},
+		Database: db,
+		Files: []mapserver.File{
+			{Target: "/etc/mapserver/data/elevation.asc", Data: elevationGrid},
+			{Target: "/docker-entrypoint.d/10-elevation.sh", Data: []byte(elevationScript)},
+		},
+		Resources: stack.Resources{CPULimit: 1, MemoryLimit: 256 * stack.MiB, MemoryReservation: 32 * stack.MiB},
+	})
+	return stack.New(Name, db, ms)
+}
+
+// elevationScript makes the GeoTIFF served by the elevation layer from the embedded grid,
+// with GDAL, when a MapServer task starts.
+const elevationScript = `#!/bin/sh
+set -e
+gdal_translate -q -of GTiff -ot Int16 -a_srs EPSG:4326 -co COMPRESS=DEFLATE -co TILED=YES \
+  /etc/mapserver/data/elevation.asc ` + ElevationTIFF + `
+chown www-data:www-data ` + ElevationTIFF + `
+`
+
+// Colours of the layers, checked on rendered maps by the integration tests.
+const (
+	CityColor     = "#d7191c"
+	TownColor     = "#7b3294"
+	VillageColor  = "#404040"
+	MotorwayColor = "#2b83ba"
+	RoadColor     = "#80b1d3"
+	ZoneColor     = "#fdae61"
+)
+
+// FranceExtent is the extent of the map (EPSG:4326).
+var FranceExtent = mapserver.Extent{-5, 41, 10, 52}
+
+// QuickstartMap is the map MapServer serves: zones, roads and cities from PostGIS over an
+// elevation raster.
+func QuickstartMap() mapserver.Map {
+	return mapserver.Map{
+		Name:     "quickstart",
+		Title:    "Kargo quickstart",
+		Abstract: "Generated cities, roads and zones over France, and an elevation model.",
+		Extent:   FranceExtent,
+		Layers: []mapserver.Layer{
+			{
+				Name: "elevation", Title: "Elevation (m)", Type: mapserver.Raster, File: ElevationTIFF,
+				Extent: FranceExtent,
+				Classes: []mapserver.Class{{Name: "elevation", ColorRange: [2]string{"#1a9641", "#a6611a"}, DataRange: [2]float64{0, 3500}}},
+			},
+			{
+				Name: "zones", Title: "Zones", Type: mapserver.Polygon, Table: "zones", Opacity: 50,
+				Classes: []mapserver.Class{{Name: "zone", Color: ZoneColor, OutlineColor: "#000000"}},
+			},
+			{
+				Name: "roads", Title: "Roads", Type: mapserver.Line, Table: "roads",
+				Classes: []mapserver.Class{
+					{Name: "motorway", Expression: "('[class]' = 'motorway')", Color: MotorwayColor, Width: 3},
+					{Name: "secondary", Color: RoadColor, Width: 1.5},
+				},
+			},
+			{
+				Name: "cities", Title: "Cities", Type: mapserver.Point, Table: "cities",
+				Classes: []mapserver.Class{
+					{Name: "city", Expression: "('[kind]' = 'city')", Color: CityColor, OutlineColor: "#ffffff", Size: 12},
+					{Name: "town", Expression: "('[kind]' = 'town')", Color: TownColor, Size: 7},
+					{Name: "village", Color: VillageColor, Size: 4},
+				},
+			},
+		},
+	}
+}
+
+// URLs are the public endpoints of the quickstart.
+func URLs() []string {
+	base := fmt.Sprintf("http://127.0.0.1:%d", HTTPPort)
+	return []string{
+		base + "/wms?SERVICE=WMS&REQUEST=GetCapabilities",
+		base + "/wfs?SERVICE=WFS&REQUEST=GetCapabilities",
+		base + "/wcs?SERVICE=WCS&REQUEST=GetCapabilities",
+		base + "/wmts?SERVICE=WMTS&REQUEST=GetCapabilities",
+		base + "/wmts/1.0.0/WMTSCapabilities.xml",
+		base + "/tms/1.0.0/",
+		fmt.Sprintf("https://127.0.0.1:%d/wms?SERVICE=WMS&REQUEST=GetCapabilities", HTTPSPort),
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var o kargo.Options
+	if c, err := swarmx.NewClient(); err == nil {
+		o.Images = &images.Builder{Client: c}
+	}
+	err := kargo.Run(ctx, os.Args[1:], Stack(Options{}), o)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "kargo:", err)
+	} else if len(os.Args) > 1 && os.Args[1] == "apply" {
+		printURLs(os.Stdout)
+	}
+	os.Exit(kargo.ExitCode(err))
+}
+
+func printURLs(w io.Writer) {
+	fmt.Fprintln(w, "quickstart endpoints:")
+	for _, u := range URLs() {
+		fmt.Fprintln(w, "  "+u)
+	}
+}

@@ -1,0 +1,330 @@
+// Package mapserver builds a MapServer service for a Kargo stack: WMS, WFS and WCS over maps
+// given as a directory of mapfiles or as Go values (Map, Layer, Class) rendered to mapfiles.
+//
+// The image contract is camptocamp/mapserver 8's: mapfiles under /etc/mapserver, a MapServer 8
+// CONFIG file at /etc/mapserver.conf (MAPSERVER_CONFIG_FILE) whose MS_MAPFILE is the default
+// map, MS_MAP_PATTERN lets ?map=/etc/mapserver/x.map pick another and MAPS aliases let
+// ?map=NAME pick one by name, every URL path answered by mapserv, port 80 as root. Kargo's image
+// (images/contexts/mapserver, kargo/mapserver:8.0) keeps that contract and adds what the
+// builder relies on: curl for the health check, scripts in /docker-entrypoint.d run at start,
+// and a libpq password file made at start from a secret.
+//
+// Database password: no mapfile, config or env value holds it. PostGIS layers connect with
+// CONNECTION "host=… dbname=… user=…" only; the service mounts the PostGIS password secret
+// and sets PGPASSWORD_FILE, from which the image's entry point writes a libpq password file
+// (mode 0600, owned by the mapserv user) at container start, and mapserv reads it through
+// PGPASSFILE. Upstream camptocamp images lack that step: with them, put the password in the
+// CONNECTION of your own mapfiles at your own risk.
+//
+// Readiness: the health check asks GetCapabilities and requires every layer of the WMS
+// endpoint to be listed, so Swarm (and Kargo's Apply, which waits for healthy tasks) reports
+// a task ready only when it serves its layers, on whatever node it runs.
+package mapserver
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kalisio/kargo/images"
+	"github.com/kalisio/kargo/services/postgis"
+	"github.com/kalisio/kargo/stack"
+)
+
+// Image contract constants.
+const (
+	// Port is the port Apache listens on when run as root.
+	Port = 80
+	// MapDir is where mapfiles live.
+	MapDir = "/etc/mapserver"
+	// ConfigFile is the MapServer 8 CONFIG file (MAPSERVER_CONFIG_FILE).
+	ConfigFile = "/etc/mapserver.conf"
+	// MapPattern is MS_MAP_PATTERN: any mapfile under /etc/mapserver may be asked for.
+	MapPattern = `^/etc/mapserver/([^.][-_A-Za-z0-9.]*/{0,1})*[-_A-Za-z0-9]+[.]map$`
+	// ServedByHeader is the response header naming the container that answered.
+	ServedByHeader = "X-Served-By"
+)
+
+// DefaultImage is Kargo's MapServer image built from Debian packages.
+func DefaultImage() string { return images.Ref("mapserver") }
+
+// DefaultResources of a MapServer service (per task).
+var DefaultResources = stack.Resources{
+	CPULimit: 1, MemoryLimit: 512 * stack.MiB,
+	CPUReservation: 0.1, MemoryReservation: 64 * stack.MiB,
+}
+
+// File is a file shipped to every task as a config: data (a small raster, a fontset, a
+// symbol file), or a script run at start when its Target is /docker-entrypoint.d/*.sh.
+// Exactly one of Data and Source (a path read by the deploy program when it renders the
+// stack) gives its content; Swarm limits a config to 500 KB.
+type File struct {
+	// Target is the absolute path in the container.
+	Target string
+	Data   []byte
+	Source string
+	// Mode of the file (default 0444; scripts under /docker-entrypoint.d default to 0555).
+	Mode uint32
+}
+
+// Config describes a MapServer service.
+type Config struct {
+	// Name of the service; default "mapserver".
+	Name string
+	// Image overrides DefaultImage(); it must keep the camptocamp/mapserver 8 contract.
+	Image string
+	// Replicas of the service (0 means 1). Replicas serve the same maps.
+	Replicas uint64
+	// MaxReplicasPerNode limits tasks on one node (0 = no limit).
+	MaxReplicasPerNode uint64
+	// Mapfiles is a directory of the deploy program holding mapfiles (*.map) and the small
+	// files they use; each regular file is shipped to /etc/mapserver/<file>. The default map
+	// is mapserver.map when present, otherwise the first *.map in name order.
+	Mapfiles string
+	// Maps are maps given as Go values, shipped as /etc/mapserver/<name>.map. When both are
+	// set, the first of Maps is the default map.
+	Maps []Map
+	// Layers are further layer names the services must list to be ready (layers of typed
+	// Maps are known already; list those of Mapfiles here).
+	Layers []string
+	// Database is the PostGIS service the PostGIS layers read; the service mounts its
+	// password secret and depends on it.
+	Database *postgis.Service
+	// Files are further files shipped as configs.
+	Files []File
+	// PublishedPort publishes port 80 on the nodes in host mode (0 = not published; the
+	// gateway reaches the tasks over the overlay network). With host mode, one task per node.
+	PublishedPort uint32
+	// MinProcesses and MaxProcesses bound the mapserv FastCGI processes per task (defaults
+	// 1 and 5, the image's).
+	MinProcesses int
+	MaxProcesses int
+	// Env adds environment variables.
+	Env map[string]string
+	// Placement of the tasks.
+	Placement stack.Placement
+	// Resources per task; DefaultResources when zero.
+	Resources stack.Resources
+	// Networks the service joins; empty means the stack's default network.
+	Networks []string
+}
+
+var fileNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+
+// New builds the MapServer service. Configuration problems are recorded on the service
+// (stack.Service.Problemf) and reported by Validate.
+func New(cfg Config) *stack.Service {
+	name := cfg.Name
+	if name == "" {
+		name = "mapserver"
+	}
+	image := cfg.Image
+	if image == "" {
+		image = DefaultImage()
+	}
+	res := cfg.Resources
+	if res == (stack.Resources{}) {
+		res = DefaultResources
+	}
+	replicas := cfg.Replicas
+	if replicas == 0 {
+		replicas = 1
+	}
+	placement := cfg.Placement
+	if cfg.MaxReplicasPerNode > 0 {
+		placement.MaxReplicasPerNode = cfg.MaxReplicasPerNode
+	}
+	svc := &stack.Service{
+		Name:         name,
+		Image:        image,
+		Replicas:     stack.Ptr(replicas),
+		Env:          map[string]string{},
+		Placement:    placement,
+		Resources:    res,
+		Networks:     cfg.Networks,
+		EndpointMode: stack.DNSRR,
+	}
+	for k, v := range cfg.Env {
+		if strings.HasPrefix(k, "PGPASSWORD") && k != "PGPASSWORD_FILE" {
+			svc.Problemf("config.env."+k, "the database password is a secret: set Config.Database")
+			continue
+		}
+		svc.Env[k] = v
+	}
+	if cfg.MinProcesses < 0 || cfg.MaxProcesses < 0 || (cfg.MaxProcesses > 0 && cfg.MinProcesses > cfg.MaxProcesses) {
+		svc.Problemf("config.maxProcesses", "need 0 <= MinProcesses <= MaxProcesses (got %d, %d)", cfg.MinProcesses, cfg.MaxProcesses)
+	}
+	if cfg.MinProcesses > 0 {
+		svc.Env["MIN_PROCESSES"] = strconv.Itoa(cfg.MinProcesses)
+	}
+	if cfg.MaxProcesses > 0 {
+		svc.Env["MAX_PROCESSES"] = strconv.Itoa(cfg.MaxProcesses)
+	}
+	if cfg.PublishedPort > 0 {
+		svc.Ports = []stack.Port{{Target: Port, Published: cfg.PublishedPort, Mode: stack.HostPort}}
+	}
+
+	dsn := ""
+	if db := cfg.Database; db != nil {
+		dsn = db.DSN()
+		sec := db.PasswordSecret()
+		svc.Secrets = append(svc.Secrets, stack.FileRef{Source: sec, Target: name + "-db-password", Mode: 0o400})
+		svc.Env["PGPASSWORD_FILE"] = "/run/secrets/" + name + "-db-password"
+		svc.Env["PGPASS_HOST"] = db.Host()
+		svc.Env["PGPASS_PORT"] = strconv.Itoa(db.Port())
+		svc.Env["PGPASS_DATABASE"] = db.Database()
+		svc.Env["PGPASS_USER"] = db.User()
+		svc.DependsOn = append(svc.DependsOn, db.Name)
+	}
+
+	var maps []string // mapfile names, default first
+	var layers, vector, raster []string
+	targets := map[string]string{} // target -> config path, to catch collisions
+	addConfig := func(p, cname, target string, data []byte, source string, mode uint32) {
+		if prev, ok := targets[target]; ok {
+			svc.Problemf(p, "%s is also shipped by %s", target, prev)
+			return
+		}
+		targets[target] = p
+		svc.Declares.Configs = append(svc.Declares.Configs, stack.Config{Name: cname, Data: data, File: source})
+		svc.Configs = append(svc.Configs, stack.FileRef{Source: cname, Target: target, Mode: mode})
+	}
+	for i, m := range cfg.Maps {
+		p := fmt.Sprintf("config.maps[%d]", i)
+		probs := m.Problems(cfg.Database != nil)
+		for _, pr := range probs {
+			svc.Problemf(p+"."+pr[0], "%s", pr[1])
+		}
+		if len(probs) > 0 {
+			continue
+		}
+		file := m.name() + ".map"
+		maps = append(maps, file)
+		addConfig(p, configName(name, "map", m.name()), path.Join(MapDir, file), []byte(m.Render(dsn)), "", 0o444)
+		vector = append(vector, m.VectorLayers()...)
+		raster = append(raster, m.RasterLayers()...)
+	}
+	if cfg.Mapfiles != "" {
+		entries, err := os.ReadDir(cfg.Mapfiles)
+		if err != nil {
+			svc.Problemf("config.mapfiles", "%v", err)
+		}
+		var dirMaps []string
+		for _, e := range entries {
+			if !e.Type().IsRegular() || !fileNameRE.MatchString(e.Name()) {
+				continue
+			}
+			if strings.HasSuffix(e.Name(), ".map") {
+				dirMaps = append(dirMaps, e.Name())
+			}
+			addConfig("config.mapfiles", configName(name, "file", e.Name()),
+				path.Join(MapDir, e.Name()), nil, filepath.Join(cfg.Mapfiles, e.Name()), 0o444)
+		}
+		sort.Strings(dirMaps)
+		for i, f := range dirMaps {
+			if f == "mapserver.map" {
+				dirMaps[0], dirMaps[i] = dirMaps[i], dirMaps[0]
+			}
+		}
+		if err == nil && len(dirMaps) == 0 {
+			svc.Problemf("config.mapfiles", "no *.map file in %s", cfg.Mapfiles)
+		}
+		maps = append(maps, dirMaps...)
+	}
+	if cfg.Mapfiles == "" && len(cfg.Maps) == 0 {
+		svc.Problemf("config", "give Mapfiles (a directory) or Maps (Go values)")
+	}
+	for i, f := range cfg.Files {
+		p := fmt.Sprintf("config.files[%d]", i)
+		if !path.IsAbs(f.Target) || path.Clean(f.Target) != f.Target {
+			svc.Problemf(p+".target", "%q must be a clean absolute path", f.Target)
+			continue
+		}
+		if (f.Data != nil) == (f.Source != "") {
+			svc.Problemf(p, "exactly one of Data and Source must be set")
+			continue
+		}
+		mode := f.Mode
+		if mode == 0 {
+			mode = 0o444
+			if strings.HasPrefix(f.Target, "/docker-entrypoint.d/") {
+				mode = 0o555
+			}
+		}
+		addConfig(p, configName(name, "f"+strconv.Itoa(i), path.Base(f.Target)), f.Target, f.Data, f.Source, mode)
+	}
+	if len(maps) > 0 {
+		addConfig("config", name+"-conf", ConfigFile, []byte(configFile(maps)), "", 0o444)
+	}
+
+	layers = append(append(append(layers, vector...), raster...), cfg.Layers...)
+	svc.Endpoints = []stack.Endpoint{
+		{Kind: stack.WMS, Port: Port, Path: "/wms", Public: "/wms", Layers: layers},
+		{Kind: stack.WFS, Port: Port, Path: "/wfs", Public: "/wfs", Layers: vector},
+		{Kind: stack.WCS, Port: Port, Path: "/wcs", Public: "/wcs", Layers: raster},
+	}
+	probe := ""
+	if len(vector) > 0 {
+		probe = vector[0]
+	}
+	svc.Health = &stack.Health{
+		Test:        []string{"CMD-SHELL", HealthCommand(layers, probe)},
+		Interval:    10 * time.Second,
+		Timeout:     10 * time.Second,
+		Retries:     3,
+		StartPeriod: 30 * time.Second,
+	}
+	return svc
+}
+
+// configName is the name of a config the service ships: short enough for Swarm's 64
+// characters once prefixed by the stack and suffixed by a content hash.
+func configName(svc, kind, file string) string {
+	n := svc + "-" + kind + "-" + strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '-'
+	}, file)
+	if len(n) > 36 {
+		n = n[:36]
+	}
+	return strings.TrimRight(n, "-_")
+}
+
+// HealthCommand is the shell health check: WMS GetCapabilities of the default map must
+// answer and list every given layer; when dbLayer is set, a WFS hits query on it must count
+// its features (so a task that cannot read PostGIS is not healthy).
+func HealthCommand(layers []string, dbLayer string) string {
+	var b strings.Builder
+	b.WriteString(`c=$(curl -fsS --max-time 8 'http://127.0.0.1/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetCapabilities') && echo "$c" | grep -q '<WMS_Capabilities'`)
+	for _, l := range layers {
+		fmt.Fprintf(&b, ` && echo "$c" | grep -qF '<Name>%s</Name>'`, l)
+	}
+	if dbLayer != "" {
+		fmt.Fprintf(&b, ` && curl -fsS --max-time 8 'http://127.0.0.1/wfs?SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&RESULTTYPE=hits&TYPENAMES=%s' | grep -q 'numberMatched="[0-9]'`, dbLayer)
+	}
+	return b.String()
+}
+
+// configFile is the MapServer 8 CONFIG file: the first map is the default; each map has an
+// alias (its name in upper case, e.g. ?map=QUICKSTART).
+func configFile(maps []string) string {
+	var b strings.Builder
+	b.WriteString("# Generated by Kargo (services/mapserver).\nCONFIG\n  ENV\n")
+	fmt.Fprintf(&b, "    MS_MAPFILE %s\n", q(path.Join(MapDir, maps[0])))
+	fmt.Fprintf(&b, "    MS_MAP_PATTERN %s\n", q(MapPattern))
+	b.WriteString("  END\n  MAPS\n")
+	for _, m := range maps {
+		alias := strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(strings.TrimSuffix(m, ".map")))
+		fmt.Fprintf(&b, "    %s %s\n", q(alias), q(path.Join(MapDir, m)))
+	}
+	b.WriteString("  END\nEND\n")
+	return b.String()
+}
