@@ -128,7 +128,7 @@ func QuickstartMap() mapserver.Map {
 		Layers: []mapserver.Layer{
 			{
 				Name: "elevation", Title: "Elevation (m)", Type: mapserver.Raster, File: ElevationTIFF,
-				Extent: FranceExtent,
+				Extent:  FranceExtent,
 				Classes: []mapserver.Class{{Name: "elevation", ColorRange: [2]string{"#1a9641", "#a6611a"}, DataRange: [2]float64{0, 3500}}},
 			},
 			{
