@@ -508,9 +508,15 @@ func summarize(svc swarm.Service, tasks []swarm.Task) TaskSummary {
 	sort.Slice(tasks, func(i, j int) bool { return tasks[i].UpdatedAt.Before(tasks[j].UpdatedAt) })
 	job := svc.Spec.Mode.ReplicatedJob != nil || svc.Spec.Mode.GlobalJob != nil
 	stale := 0
+	// Tasks Swarm wants on some node: the desired count of a global service when the engine
+	// gives no ServiceStatus (it only does on a list with status, never on inspect).
+	wanted := uint64(0)
 	for _, task := range tasks {
 		if job && svc.JobStatus != nil && task.JobIteration != nil && task.JobIteration.Index != svc.JobStatus.JobIteration.Index {
 			continue
+		}
+		if task.DesiredState == swarm.TaskStateRunning || task.DesiredState == swarm.TaskStateComplete {
+			wanted++
 		}
 		switch task.Status.State {
 		case swarm.TaskStateFailed, swarm.TaskStateRejected:
@@ -546,6 +552,7 @@ func summarize(svc swarm.Service, tasks []swarm.Task) TaskSummary {
 		}
 		t.JobFailed = !t.Converged && uint64(t.CurrentFailed) >= max*maxU(t.Desired-t.Completed, 1) && t.Running == 0
 	default: // global modes: every node with a task runs it
+		t.Desired = wanted
 		if svc.ServiceStatus != nil {
 			t.Desired = svc.ServiceStatus.DesiredTasks
 		}

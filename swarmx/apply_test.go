@@ -587,3 +587,20 @@ func TestStatus(t *testing.T) {
 func clientUpdate(s swarm.Service) client.ServiceUpdateOptions {
 	return client.ServiceUpdateOptions{Version: s.Version, Spec: s.Spec}
 }
+
+func TestApplyGlobalConverges(t *testing.T) {
+	a, e := applier(t)
+	e.Nodes = 3
+	g := svc("agent")
+	g.Mode = stack.Global
+	gj := svc("once")
+	gj.Mode = stack.GlobalJob
+	_, err := a.Apply(context.Background(), stack.New("maps", g, gj), swarmx.ApplyOptions{Timeout: 2 * time.Second})
+	require.NoError(t, err, "global services converge although inspect gives no ServiceStatus")
+	sts, err := a.Status(context.Background(), "maps")
+	require.NoError(t, err)
+	require.Len(t, sts, 2)
+	assert.Equal(t, uint64(3), sts[0].Desired)
+	assert.Equal(t, uint64(3), sts[0].Running)
+	assert.Equal(t, "completed", sts[1].Health)
+}

@@ -286,9 +286,8 @@ func (e *Engine) ServiceInspect(_ context.Context, id string, _ client.ServiceIn
 	if s == nil {
 		return client.ServiceInspectResult{}, notFound("service", id)
 	}
-	c := cloneService(*s)
-	c.ServiceStatus = e.status(s)
-	return client.ServiceInspectResult{Service: c}, nil
+	// Like the engine, inspect gives no ServiceStatus (only a list with Status does).
+	return client.ServiceInspectResult{Service: cloneService(*s)}, nil
 }
 
 // ServiceCreate creates a service; its tasks run (or complete, for jobs) at once.
