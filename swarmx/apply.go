@@ -36,6 +36,10 @@ type Applier struct {
 	Images ImageEnsurer
 	// Poll is the interval between convergence checks (default 1s).
 	Poll time.Duration
+	// Ready, when set, is asked after a service with Endpoints converged, every Poll until
+	// it returns nil or the service's wait times out (package ogc provides one that checks
+	// GetCapabilities through published ports).
+	Ready func(ctx context.Context, s Service) error
 }
 
 // ApplyOptions tune Apply.
@@ -374,7 +378,26 @@ func (a *Applier) applyService(ctx context.Context, stackName string, s Service,
 	if err := a.wait(wctx, stackName, s, id, since); err != nil {
 		return err
 	}
+	if a.Ready != nil && len(s.Endpoints) > 0 {
+		return a.waitReady(wctx, stackName, s)
+	}
 	return nil
+}
+
+// waitReady asks a.Ready until the service answers on its endpoints or ctx ends.
+func (a *Applier) waitReady(ctx context.Context, stackName string, s Service) error {
+	var last error
+	for {
+		if last = a.Ready(ctx, s); last == nil {
+			a.progressf("service %s: endpoints ready", s.Name)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return &ServiceError{Stack: stackName, Service: s.Logical, Err: fmt.Errorf("endpoints not ready in time: %w", last)}
+		case <-time.After(a.poll()):
+		}
+	}
 }
 
 // resolveRefs fills the IDs of secret and config references from their names.
