@@ -1,0 +1,5 @@
+package main
+
+import "github.com/kalisio/kargo"
+
+func main() { kargo.Main(Stack()) }
