@@ -557,7 +557,17 @@ func summarize(svc swarm.Service, tasks []swarm.Task) TaskSummary {
 			}
 		}
 		if task.Status.State == swarm.TaskStateComplete {
-			t.Completed++
+			if job {
+				t.Completed++
+			} else {
+				// A service task whose process exited, even with status 0, stopped serving and
+				// is not replaced under the on-failure restart policy (Swarm also reports a
+				// container it stopped for being unhealthy this way when it exits 0 on SIGTERM).
+				t.LastError = "task exited with status 0: " + task.Status.Message
+				if current(task) {
+					t.CurrentFailed++
+				}
+			}
 		}
 	}
 	switch {
