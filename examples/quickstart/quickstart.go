@@ -22,6 +22,8 @@ import (
 
 	"github.com/kalisio/kargo"
 	"github.com/kalisio/kargo/images"
+	"github.com/kalisio/kargo/services/gateway"
+	"github.com/kalisio/kargo/services/mapcache"
 	"github.com/kalisio/kargo/services/mapserver"
 	"github.com/kalisio/kargo/services/postgis"
 	"github.com/kalisio/kargo/stack"
@@ -92,8 +94,18 @@ func Stack(o Options) *stack.Stack {
 		},
 		Resources: stack.Resources{CPULimit: 1, MemoryLimit: 256 * stack.MiB, MemoryReservation: 32 * stack.MiB},
 	})
-	return stack.New(Name, db, ms)
+	tiles := mapcache.New(mapcache.Config{Name: "tiles", Source: ms, Layers: TiledLayers})
+	gw := gateway.New(gateway.Config{
+		HTTPPort:  HTTPPort,
+		HTTPSPort: HTTPSPort,
+		Routes:    gateway.OGC(ms, tiles),
+		AccessLog: true,
+	})
+	return stack.New(Name, db, ms, tiles, gw)
 }
+
+// TiledLayers are the layers MapCache serves as tiles (WMTS, TMS).
+var TiledLayers = []string{"roads", "cities"}
 
 // elevationScript makes the GeoTIFF served by the elevation layer from the embedded grid,
 // with GDAL, when a MapServer task starts.
