@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -93,11 +94,38 @@ type ComposeMount struct {
 
 // ComposeFileRef mounts a secret or config.
 type ComposeFileRef struct {
-	Source string `yaml:"source"`
-	Target string `yaml:"target,omitempty"`
-	UID    string `yaml:"uid,omitempty"`
-	GID    string `yaml:"gid,omitempty"`
-	Mode   string `yaml:"mode,omitempty"`
+	Source string          `yaml:"source"`
+	Target string          `yaml:"target,omitempty"`
+	UID    string          `yaml:"uid,omitempty"`
+	GID    string          `yaml:"gid,omitempty"`
+	Mode   ComposeFileMode `yaml:"mode,omitempty"`
+}
+
+// ComposeFileMode is an octal file mode such as "0400". It is written as a YAML number
+// (0o400): the compose schema of `docker stack deploy` rejects a string there.
+type ComposeFileMode string
+
+// MarshalYAML writes the mode as an octal integer.
+func (m ComposeFileMode) MarshalYAML() (any, error) {
+	v, err := strconv.ParseUint(strings.TrimPrefix(string(m), "0o"), 8, 32)
+	if err != nil {
+		return nil, fmt.Errorf("file mode %q: %w", string(m), err)
+	}
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: fmt.Sprintf("0o%o", v)}, nil
+}
+
+// UnmarshalYAML reads an integer (0o400, 256) or a string ("0400").
+func (m *ComposeFileMode) UnmarshalYAML(n *yaml.Node) error {
+	if n.ShortTag() == "!!int" {
+		var v uint32
+		if err := n.Decode(&v); err != nil {
+			return err
+		}
+		*m = ComposeFileMode(fmt.Sprintf("0%o", v))
+		return nil
+	}
+	*m = ComposeFileMode(n.Value)
+	return nil
 }
 
 // ComposeNetRef attaches a service to a network.
@@ -250,11 +278,11 @@ func composeService(spec swarm.ServiceSpec, netKey, volKey, secKey, cfgKey map[s
 	}
 	for _, r := range cs.Secrets {
 		out.Secrets = append(out.Secrets, ComposeFileRef{Source: secKey[r.SecretName], Target: r.File.Name,
-			UID: r.File.UID, GID: r.File.GID, Mode: fmt.Sprintf("0%o", uint32(r.File.Mode))})
+			UID: r.File.UID, GID: r.File.GID, Mode: ComposeFileMode(fmt.Sprintf("0%o", uint32(r.File.Mode)))})
 	}
 	for _, r := range cs.Configs {
 		out.Configs = append(out.Configs, ComposeFileRef{Source: cfgKey[r.ConfigName], Target: r.File.Name,
-			UID: r.File.UID, GID: r.File.GID, Mode: fmt.Sprintf("0%o", uint32(r.File.Mode))})
+			UID: r.File.UID, GID: r.File.GID, Mode: ComposeFileMode(fmt.Sprintf("0%o", uint32(r.File.Mode)))})
 	}
 	for _, n := range spec.TaskTemplate.Networks {
 		if out.Networks == nil {
