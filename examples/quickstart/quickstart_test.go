@@ -1,0 +1,356 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"image"
+	"image/color"
+	"net/http"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kalisio/kargo/internal/enginetest"
+	"github.com/kalisio/kargo/ogc"
+	"github.com/kalisio/kargo/swarmx"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
+)
+
+var base = fmt.Sprintf("http://127.0.0.1:%d", HTTPPort)
+
+// TestQuickstart deploys the quickstart on the local Swarm and checks every public endpoint,
+// scaling, and that PostGIS data survive an update and a full rm + apply.
+func TestQuickstart(t *testing.T) {
+	a := enginetest.Applier(t)
+	a.Ready = ogc.Ready("127.0.0.1", nil)
+	enginetest.Cleanup(t, a, Name)
+	enginetest.Apply(t, a, Stack(Options{}), swarmx.ApplyOptions{})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	c := &ogc.Client{HTTP: &http.Client{Timeout: 20 * time.Second}}
+	// The gateway resolves its backends every 2s: wait until it routes.
+	enginetest.Get(t, base+"/wms?SERVICE=WMS&REQUEST=GetCapabilities", 90*time.Second)
+	enginetest.Get(t, base+"/wmts/1.0.0/WMTSCapabilities.xml", 90*time.Second)
+
+	t.Run("capabilities", func(t *testing.T) {
+		for _, tc := range []struct {
+			svc    ogc.Service
+			path   string
+			layers []string
+		}{
+			{ogc.WMS, "/wms", []string{"elevation", "zones", "roads", "cities"}},
+			{ogc.WFS, "/wfs", []string{"zones", "roads", "cities"}},
+			{ogc.WCS, "/wcs", []string{"elevation"}},
+			{ogc.WMTS, "/wmts", TiledLayers},
+		} {
+			caps, err := c.GetCapabilities(ctx, tc.svc, base+tc.path)
+			if err != nil {
+				t.Fatalf("%s: %v", tc.svc, err)
+			}
+			if m := caps.Missing(tc.layers); len(m) > 0 {
+				t.Errorf("%s capabilities lack %v (have %v)", tc.svc, m, caps.LayerNames())
+			}
+			t.Logf("%s %s: %v", tc.svc, caps.Version, caps.LayerNames())
+		}
+		caps, _ := c.GetCapabilities(ctx, ogc.WMTS, base+"/wmts/1.0.0/WMTSCapabilities.xml")
+		if caps == nil || caps.TileMatrixSet("GoogleMapsCompatible") == nil {
+			t.Errorf("RESTful WMTS capabilities lack GoogleMapsCompatible")
+		}
+	})
+
+	t.Run("wms-getmap", func(t *testing.T) {
+		// Around Paris (EPSG:4326 is latitude first); Paris is drawn as a 12 px red disc.
+		img, _, err := c.GetMap(ctx, base+"/wms", ogc.MapRequest{Layers: []string{"cities"}, CRS: "EPSG:4326",
+			BBox: [4]float64{48.3, 1.8, 49.4, 2.9}, Width: 256, Height: 256})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b := img.Bounds(); b.Dx() != 256 || b.Dy() != 256 {
+			t.Fatalf("size %v, want 256x256", b)
+		}
+		px := int((2.3522 - 1.8) / 1.1 * 256)
+		py := int((49.4 - 48.8566) / 1.1 * 256)
+		if !near(img, px, py, 3, CityColor) {
+			t.Errorf("no %s pixel around Paris (%d,%d): %v", CityColor, px, py, img.At(px, py))
+		}
+		if near(img, 10, 10, 3, CityColor) {
+			t.Errorf("city colour far from any city")
+		}
+		// The whole map: many colours (raster ramp, zones, roads, cities).
+		img, _, err = c.GetMap(ctx, base+"/wms", ogc.MapRequest{Layers: []string{"elevation", "zones", "roads", "cities"},
+			BBox: [4]float64{41, -5, 52, 10}, Width: 600, Height: 440})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := distinctColors(img); n < 20 {
+			t.Errorf("full map has %d distinct colours: blank?", n)
+		}
+		if b := img.Bounds(); b.Dx() != 600 || b.Dy() != 440 {
+			t.Errorf("size %v, want 600x440", b)
+		}
+	})
+
+	t.Run("wfs-getfeature", func(t *testing.T) {
+		for layer, want := range map[string]int{"cities": Cities, "roads": Roads, "zones": Zones} {
+			n, err := c.GetFeatureHits(ctx, base+"/wfs", layer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != want {
+				t.Errorf("%s: %d features, want %d", layer, n, want)
+			}
+		}
+		fc, err := c.GetFeatures(ctx, base+"/wfs", "cities", "geojson", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(fc.Features) != Cities {
+			t.Errorf("GeoJSON: %d features, want %d", len(fc.Features), Cities)
+		}
+		found := false
+		for _, f := range fc.Features {
+			if fmt.Sprint(f.Properties["id"]) == "1" {
+				found = true
+				if f.Properties["name"] != "Paris" || f.Properties["kind"] != "city" || fmt.Sprint(f.Properties["population"]) != "2133111" {
+					t.Errorf("feature 1 = %v", f.Properties)
+				}
+			}
+		}
+		if !found {
+			t.Error("no feature with id 1")
+		}
+	})
+
+	t.Run("wcs-getcoverage", func(t *testing.T) {
+		r, err := c.GetCoverage(ctx, base+"/wcs", ogc.CoverageRequest{CoverageID: "elevation", ScaleSize: "long(100),lat(80)"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, h, err := ogc.TIFFSize(r.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w != 100 || h != 80 || !ogc.IsGeoTIFF(r.Body) {
+			t.Errorf("coverage %dx%d geotiff=%v, want a 100x80 GeoTIFF", w, h, ogc.IsGeoTIFF(r.Body))
+		}
+	})
+
+	t.Run("wmts-gettile-cached", func(t *testing.T) {
+		u := ogc.GetTileURL(base+"/wmts", "roads", "GoogleMapsCompatible", "6", 22, 32, "image/png")
+		before := mapserverGetMaps(t)
+		img, _, err := c.GetTile(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b := img.Bounds(); b.Dx() != 256 || b.Dy() != 256 {
+			t.Fatalf("tile %v, want 256x256", b)
+		}
+		time.Sleep(2 * time.Second)
+		after1 := mapserverGetMaps(t)
+		if after1 <= before {
+			t.Errorf("first GetTile made no GetMap on MapServer (%d -> %d)", before, after1)
+		}
+		if _, _, err := c.GetTile(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Second)
+		if after2 := mapserverGetMaps(t); after2 != after1 {
+			t.Errorf("second GetTile reached MapServer (%d -> %d GetMap): not served from the cache", after1, after2)
+		}
+		// RESTful and TMS.
+		enginetest.Get(t, base+"/wmts/1.0.0/cities/default/GoogleMapsCompatible/5/11/16.png", 30*time.Second)
+		enginetest.Get(t, base+"/tms/1.0.0/", 30*time.Second)
+	})
+
+	t.Run("https", func(t *testing.T) {
+		hc := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+		sc := &ogc.Client{HTTP: hc}
+		caps, err := sc.GetCapabilities(ctx, ogc.WMS, fmt.Sprintf("https://127.0.0.1:%d/wms", HTTPSPort))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := caps.Missing([]string{"cities"}); len(m) > 0 {
+			t.Errorf("HTTPS WMS lacks %v", m)
+		}
+	})
+
+	t.Run("scale-to-3", func(t *testing.T) {
+		cli := enginetest.Require(t)
+		name := Name + "_mapserver"
+		insp, err := cli.ServiceInspect(ctx, name, client.ServiceInspectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		spec := insp.Service.Spec
+		spec.Mode.Replicated.Replicas = ptr(uint64(3))
+		if _, err := cli.ServiceUpdate(ctx, insp.Service.ID, client.ServiceUpdateOptions{Version: insp.Service.Version, Spec: spec}); err != nil {
+			t.Fatal(err)
+		}
+		ids := waitRunning(t, cli, name, 3, 3*time.Minute)
+		served := map[string]int{}
+		deadline := time.Now().Add(90 * time.Second)
+		for i := 0; i < 300 && time.Now().Before(deadline) && len(served) < 3; i++ {
+			resp, err := http.Get(base + "/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetCapabilities")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					served[resp.Header.Get("X-Served-By")]++
+				}
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		for _, id := range ids {
+			if served[id[:12]] == 0 {
+				t.Errorf("task container %s served no request (served: %v)", id[:12], served)
+			}
+		}
+		t.Logf("requests per task: %v", served)
+	})
+
+	t.Run("postgis-data-survive", func(t *testing.T) {
+		// A row added after the first start: a re-initialised database would not have it.
+		psql(t, "INSERT INTO cities (id, name, kind, population, geom) VALUES (1000, 'Kargo', 'village', 1, ST_SetSRID(ST_MakePoint(2.5, 47), 4326))")
+		waitHits(t, c, Cities+1, time.Minute)
+		before := taskIDs(t, enginetest.Require(t), Name+"_db")
+		enginetest.Apply(t, a, Stack(Options{PostGISEnv: map[string]string{"KARGO_QUICKSTART_TEST": "updated"}}), swarmx.ApplyOptions{})
+		after := taskIDs(t, enginetest.Require(t), Name+"_db")
+		if len(after) != 1 || (len(before) == 1 && before[0] == after[0]) {
+			t.Errorf("PostGIS task not replaced by the update: %v -> %v", before, after)
+		}
+		waitHits(t, c, Cities+1, 2*time.Minute)
+
+		rctx, rcancel := context.WithTimeout(ctx, 4*time.Minute)
+		defer rcancel()
+		if err := a.Remove(rctx, Name, swarmx.RemoveOptions{Volumes: false}); err != nil {
+			t.Fatalf("rm: %v", err)
+		}
+		enginetest.Apply(t, a, Stack(Options{}), swarmx.ApplyOptions{})
+		enginetest.Get(t, base+"/wms?SERVICE=WMS&REQUEST=GetCapabilities", 90*time.Second)
+		waitHits(t, c, Cities+1, 2*time.Minute)
+	})
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func near(img image.Image, x, y, r int, hex string) bool {
+	want, _ := strconv.ParseUint(strings.TrimPrefix(hex, "#"), 16, 32)
+	wr, wg, wb := int(want>>16&0xff), int(want>>8&0xff), int(want&0xff)
+	for dy := -r; dy <= r; dy++ {
+		for dx := -r; dx <= r; dx++ {
+			cr, cg, cb, _ := img.At(x+dx, y+dy).RGBA()
+			if abs(int(cr>>8)-wr) < 24 && abs(int(cg>>8)-wg) < 24 && abs(int(cb>>8)-wb) < 24 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func distinctColors(img image.Image) int {
+	seen := map[color.RGBA]bool{}
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y += 2 {
+		for x := b.Min.X; x < b.Max.X; x += 2 {
+			r, g, bl, a := img.At(x, y).RGBA()
+			seen[color.RGBA{uint8(r >> 8), uint8(g >> 8), uint8(bl >> 8), uint8(a >> 8)}] = true
+		}
+	}
+	return len(seen)
+}
+
+func abs(v int) int {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+// mapserverGetMaps counts the GetMap requests in MapServer's access logs.
+func mapserverGetMaps(t *testing.T) int {
+	t.Helper()
+	out, err := exec.Command("docker", "service", "logs", "--raw", Name+"_mapserver").CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker service logs: %v: %s", err, out)
+	}
+	return strings.Count(strings.ToLower(string(out)), "request=getmap")
+}
+
+func waitRunning(t *testing.T, cli *client.Client, service string, n int, timeout time.Duration) []string {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		ids := containerIDs(t, cli, service)
+		if len(ids) == n {
+			return ids
+		}
+		time.Sleep(time.Second)
+	}
+	t.Fatalf("%s: not %d running tasks within %s", service, n, timeout)
+	return nil
+}
+
+func runningTasks(t *testing.T, cli *client.Client, service string) []swarm.Task {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res, err := cli.TaskList(ctx, client.TaskListOptions{Filters: client.Filters{}.Add("service", service).Add("desired-state", "running")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []swarm.Task
+	for _, task := range res.Items {
+		if task.Status.State == swarm.TaskStateRunning && task.Status.ContainerStatus != nil {
+			out = append(out, task)
+		}
+	}
+	return out
+}
+
+func containerIDs(t *testing.T, cli *client.Client, service string) []string {
+	var ids []string
+	for _, task := range runningTasks(t, cli, service) {
+		ids = append(ids, task.Status.ContainerStatus.ContainerID)
+	}
+	return ids
+}
+
+func taskIDs(t *testing.T, cli *client.Client, service string) []string {
+	var ids []string
+	for _, task := range runningTasks(t, cli, service) {
+		ids = append(ids, task.ID)
+	}
+	return ids
+}
+
+func psql(t *testing.T, sql string) {
+	t.Helper()
+	ids := containerIDs(t, enginetest.Require(t), Name+"_db")
+	if len(ids) != 1 {
+		t.Fatalf("db containers: %v", ids)
+	}
+	enginetest.Docker(t, "exec", ids[0], "psql", "-v", "ON_ERROR_STOP=1", "-U", "gis", "-d", "gis", "-c", sql)
+}
+
+// waitHits waits (bounded) until WFS counts want cities: MapServer reconnects to a
+// restarted PostGIS on the next request.
+func waitHits(t *testing.T, c *ogc.Client, want int, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var n int
+	var err error
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		n, err = c.GetFeatureHits(ctx, base+"/wfs", "cities")
+		cancel()
+		if err == nil && n == want {
+			return
+		}
+		time.Sleep(time.Second)
+	}
+	t.Fatalf("WFS cities: %d (err %v), want %d", n, err, want)
+}
