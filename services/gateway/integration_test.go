@@ -159,6 +159,43 @@ func TestGatewayOnSwarm(t *testing.T) {
 		t.Fatalf("https without credentials: %d", resp.StatusCode)
 	}
 
+	// A rolling update of the backend (start-first, one task at a time) loses no request:
+	// the gateway re-resolves tasks.echo every 2s and retries another task for up to 5s.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		enginetest.Docker(t, "service", "update", "--force", "--quiet", "--detach=false", name+"_echo")
+	}()
+	var sent, failed int
+	deadline := time.Now().Add(3 * time.Minute)
+loop:
+	for sent < 5000 && time.Now().Before(deadline) {
+		select {
+		case <-done:
+			break loop
+		default:
+		}
+		req, _ := http.NewRequest("GET", "http://127.0.0.1:28080/echo/roll", nil)
+		req.SetBasicAuth("alice", "s3cret")
+		resp, err := c.c.Do(req)
+		sent++
+		if err != nil {
+			failed++
+			continue
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			failed++
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	<-done
+	t.Logf("during the rolling update of echo: %d requests, %d failed", sent, failed)
+	if failed > 0 || sent < 20 {
+		t.Errorf("rolling update: %d of %d requests failed", failed, sent)
+	}
+
 	// The access log goes to the service's output.
 	logs := enginetest.Docker(t, "service", "logs", "--raw", name+"_gateway")
 	if !strings.Contains(logs, `"uri":"/echo/a/b?x=1"`) {

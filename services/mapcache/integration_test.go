@@ -180,6 +180,11 @@ func TestMapCacheOnSwarm(t *testing.T) {
 		t.Fatalf("TMS capabilities lack the layer:\n%.1000s", tms)
 	}
 
+	// The WMS facade (the endpoint readiness probes ask) lists the layer too.
+	if _, wms := get(t, base+"?SERVICE=WMS&REQUEST=GetCapabilities"); !bytes.Contains(wms, []byte("<Name>roads</Name>")) {
+		t.Fatalf("WMS capabilities lack the layer:\n%.1000s", wms)
+	}
+
 	// A tile not seeded: fetched from the source once, then served from the cache.
 	tile := base + "/wmts/1.0.0/roads/default/GoogleMapsCompatible/6/23/32.png"
 	before := sourceCount(t)
