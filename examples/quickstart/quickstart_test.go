@@ -73,8 +73,9 @@ func TestQuickstart(t *testing.T) {
 		if b := img.Bounds(); b.Dx() != 256 || b.Dy() != 256 {
 			t.Fatalf("size %v, want 256x256", b)
 		}
-		px := int((2.3522 - 1.8) / 1.1 * 256)
-		py := int((49.4 - 48.8566) / 1.1 * 256)
+		parisLon, parisLat := 2.3522, 48.8566
+		px := int((parisLon - 1.8) / 1.1 * 256)
+		py := int((49.4 - parisLat) / 1.1 * 256)
 		if !near(img, px, py, 3, CityColor) {
 			t.Errorf("no %s pixel around Paris (%d,%d): %v", CityColor, px, py, img.At(px, py))
 		}
@@ -116,7 +117,7 @@ func TestQuickstart(t *testing.T) {
 		for _, f := range fc.Features {
 			if fmt.Sprint(f.Properties["id"]) == "1" {
 				found = true
-				if f.Properties["name"] != "Paris" || f.Properties["kind"] != "city" || fmt.Sprint(f.Properties["population"]) != "2133111" {
+				if f.Properties["name"] != "Paris" || f.Properties["kind"] != "city" || f.Properties["population"] != float64(2133111) {
 					t.Errorf("feature 1 = %v", f.Properties)
 				}
 			}
