@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/containerd/errdefs"
 	"github.com/kalisio/kargo/stack"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
@@ -44,7 +45,7 @@ func (a *Applier) Remove(ctx context.Context, stackName string, opts RemoveOptio
 	}
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	if err := a.waitNoTasks(wctx, cur.Services); err != nil {
+	if err := a.waitNoTasks(wctx, stackName, cur.Services); err != nil {
 		errs = append(errs, fmt.Errorf("stack %q: %w", stackName, err))
 	}
 	for _, s := range cur.Secrets {
@@ -63,7 +64,7 @@ func (a *Applier) Remove(ctx context.Context, stackName string, opts RemoveOptio
 		a.progressf("network %s: remove", n.Name)
 		if err := retry(wctx, a.poll(), func() error {
 			_, err := a.Client.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{})
-			return err
+			return goneIsDone(err)
 		}); err != nil {
 			errs = append(errs, fmt.Errorf("stack %q: network %q: remove: %w", stackName, n.Name, err))
 		}
@@ -73,7 +74,7 @@ func (a *Applier) Remove(ctx context.Context, stackName string, opts RemoveOptio
 			a.progressf("volume %s: remove", v.Name)
 			if err := retry(wctx, a.poll(), func() error {
 				_, err := a.Client.VolumeRemove(ctx, v.Name, client.VolumeRemoveOptions{})
-				return err
+				return goneIsDone(err)
 			}); err != nil {
 				errs = append(errs, fmt.Errorf("stack %q: volume %q: remove: %w", stackName, v.Name, err))
 			}
@@ -88,23 +89,56 @@ func (a *Applier) Remove(ctx context.Context, stackName string, opts RemoveOptio
 	return errors.Join(errs...)
 }
 
-// waitNoTasks waits until the removed services have no task left (containers gone), so that
-// their networks and volumes can be removed.
-func (a *Applier) waitNoTasks(ctx context.Context, services []swarm.Service) error {
+// waitNoTasks waits until no task of the removed services runs anymore (their containers are
+// stopped), so that their networks and volumes can be removed. Tasks are listed by the
+// namespace label: once a service is removed the engine rejects its ID as a task filter, yet
+// its tasks live on until their containers stop (and those of jobs, complete, for good).
+func (a *Applier) waitNoTasks(ctx context.Context, stackName string, services []swarm.Service) error {
+	removed := map[string]string{}
 	for _, s := range services {
-		for {
-			tasks, err := a.Client.TaskList(ctx, client.TaskListOptions{Filters: client.Filters{}.Add("service", s.ID)})
-			if err != nil || len(tasks.Items) == 0 {
-				break // the service is gone, and so are its tasks
+		removed[s.ID] = s.Spec.Name
+	}
+	for len(removed) > 0 {
+		tasks, err := a.Client.TaskList(ctx, client.TaskListOptions{Filters: namespaceFilter(stackName)})
+		if err != nil {
+			return fmt.Errorf("list tasks: %w", err)
+		}
+		busy := ""
+		for _, t := range tasks.Items {
+			if name, ok := removed[t.ServiceID]; ok && !terminal(t.Status.State) {
+				busy = name
+				break
 			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("service %q: tasks still running after removal", s.Spec.Name)
-			case <-time.After(a.poll()):
-			}
+		}
+		if busy == "" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("service %q: tasks still running after removal", busy)
+		case <-time.After(a.poll()):
 		}
 	}
 	return nil
+}
+
+// terminal reports whether a task in this state has stopped for good.
+func terminal(s swarm.TaskState) bool {
+	switch s {
+	case swarm.TaskStateComplete, swarm.TaskStateShutdown, swarm.TaskStateFailed, swarm.TaskStateRejected,
+		swarm.TaskStateRemove, swarm.TaskStateOrphaned:
+		return true
+	}
+	return false
+}
+
+// goneIsDone treats an object that no longer exists as removed (the engine may still list a
+// network that a first removal already deleted, while its last endpoints detach).
+func goneIsDone(err error) error {
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	return err
 }
 
 func retry(ctx context.Context, every time.Duration, f func() error) error {
