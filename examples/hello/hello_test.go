@@ -37,7 +37,10 @@ func init() {
 	}})
 }
 
-var buildOnce sync.Once
+var (
+	buildOnce sync.Once
+	buildErr  error
+)
 
 // setup returns an Applier on the real engine with the example's images built (once per test
 // binary, before the parallel tests apply), and removes the stack now and when the test ends.
@@ -45,13 +48,12 @@ func setup(t *testing.T, name string) (*swarmx.Applier, *client.Client) {
 	t.Helper()
 	a := enginetest.Applier(t)
 	c := enginetest.Require(t)
-	var err error
 	buildOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		err = a.Images.EnsureImages(ctx, []string{WebImage, GreeterImage, brokenImage}, enginetest.LogWriter(t))
+		buildErr = a.Images.EnsureImages(ctx, []string{WebImage, GreeterImage, brokenImage}, enginetest.LogWriter(t))
 	})
-	require.NoError(t, err, "build the example's images")
+	require.NoError(t, buildErr, "build the example's images")
 	enginetest.Cleanup(t, a, name)
 	return a, c
 }
