@@ -69,7 +69,15 @@ func (a *Applier) Remove(ctx context.Context, stackName string, opts RemoveOptio
 			errs = append(errs, fmt.Errorf("stack %q: network %q: remove: %w", stackName, n.Name, err))
 		}
 	}
+	if len(cur.Networks) > 0 {
+		if err := a.waitNetworksGone(wctx, stackName); err != nil {
+			errs = append(errs, fmt.Errorf("stack %q: %w", stackName, err))
+		}
+	}
 	if opts.Volumes {
+		if err := a.removeStoppedContainers(ctx, stackName); err != nil {
+			errs = append(errs, fmt.Errorf("stack %q: %w", stackName, err))
+		}
 		for _, v := range cur.Volumes {
 			a.progressf("volume %s: remove", v.Name)
 			if err := retry(wctx, a.poll(), func() error {
@@ -120,6 +128,54 @@ func (a *Applier) waitNoTasks(ctx context.Context, stackName string, services []
 		}
 	}
 	return nil
+}
+
+// waitNetworksGone waits until the engine no longer lists a network of the namespace: a
+// network removal completes asynchronously, and an Apply right after Remove would otherwise
+// see the old network, not create it, and fail to attach services to it.
+func (a *Applier) waitNetworksGone(ctx context.Context, stackName string) error {
+	for {
+		nets, err := a.Client.NetworkList(ctx, client.NetworkListOptions{Filters: namespaceFilter(stackName)})
+		if err != nil {
+			return fmt.Errorf("list networks: %w", err)
+		}
+		if len(nets.Items) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("network %q still listed after removal", nets.Items[0].Name)
+		case <-time.After(a.poll()):
+		}
+	}
+}
+
+// ContainerClient is what Remove needs to delete the stopped containers of a stack before
+// its volumes. *client.Client satisfies it; a Client without it skips that step.
+type ContainerClient interface {
+	ContainerList(ctx context.Context, options client.ContainerListOptions) (client.ContainerListResult, error)
+	ContainerRemove(ctx context.Context, containerID string, options client.ContainerRemoveOptions) (client.ContainerRemoveResult, error)
+}
+
+// removeStoppedContainers deletes the exited containers of the namespace: the engine keeps
+// those of completed job tasks after their service is removed, and they hold the volumes.
+func (a *Applier) removeStoppedContainers(ctx context.Context, stackName string) error {
+	cc, ok := a.Client.(ContainerClient)
+	if !ok {
+		return nil
+	}
+	list, err := cc.ContainerList(ctx, client.ContainerListOptions{All: true,
+		Filters: namespaceFilter(stackName).Add("status", "exited").Add("status", "created").Add("status", "dead")})
+	if err != nil {
+		return fmt.Errorf("list stopped containers: %w", err)
+	}
+	var errs []error
+	for _, c := range list.Items {
+		if _, err := cc.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{}); err != nil && !errdefs.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("container %.12s: remove: %w", c.ID, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // terminal reports whether a task in this state has stopped for good.
