@@ -390,7 +390,7 @@ func (c *cli) renderCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(c.o.Stdout, "%s\ndeploy with: docker stack deploy -c %s %s\n", file, file, d.Stack)
+				fmt.Fprintf(c.o.Stdout, "%s\ndeploy with: docker stack deploy --resolve-image never -c %s %s\n", file, file, d.Stack)
 				return nil
 			default:
 				return &UsageError{Err: fmt.Errorf("--format must be json or compose, got %q", format)}

@@ -163,7 +163,7 @@ func TestRenderCompose(t *testing.T) {
 	require.NoError(t, err)
 	file := filepath.Join(dir, "docker-compose.yml")
 	assert.Contains(t, out, file)
-	assert.Contains(t, out, "docker stack deploy -c "+file+" maps")
+	assert.Contains(t, out, "docker stack deploy --resolve-image never -c "+file+" maps")
 	b, err := os.ReadFile(file)
 	require.NoError(t, err)
 	assert.Contains(t, string(b), "mapserver:")

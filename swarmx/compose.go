@@ -184,7 +184,9 @@ type ComposeUpdate struct {
 }
 
 // ToCompose converts the desired objects into a compose file for `docker stack deploy -c`,
-// with the stack name as the namespace. Secret and config contents are not part of it: they
+// with the stack name as the namespace. Networks and volumes get no explicit name, so
+// docker stack deploy names them <stack>_<key> under whatever stack name it is given;
+// secrets and configs keep their content-versioned names (Swarm cannot update them). Secret and config contents are not part of it: they
 // are referenced as files under dir (secrets/<name>, configs/<name>), which WriteCompose
 // writes. Kargo's bookkeeping labels are left out, so a stack deployed this way shows as
 // "not applied by kargo" in a plan.
@@ -200,7 +202,7 @@ func ToCompose(d *Desired) *Compose {
 			c.Networks[n.Logical] = ComposeObject{Name: n.Name, External: true}
 			continue
 		}
-		c.Networks[n.Logical] = ComposeObject{Name: n.Name, Driver: n.Options.Driver, Attachable: n.Options.Attachable,
+		c.Networks[n.Logical] = ComposeObject{Driver: n.Options.Driver, Attachable: n.Options.Attachable,
 			Internal: n.Options.Internal, Labels: userLabels(n.Options.Labels)}
 	}
 	volKey := map[string]string{}
@@ -213,7 +215,7 @@ func ToCompose(d *Desired) *Compose {
 			c.Volumes[v.Logical] = ComposeObject{Name: v.Name, External: true}
 			continue
 		}
-		c.Volumes[v.Logical] = ComposeObject{Name: v.Name, Driver: v.Options.Driver, DriverOpts: v.Options.DriverOpts,
+		c.Volumes[v.Logical] = ComposeObject{Driver: v.Options.Driver, DriverOpts: v.Options.DriverOpts,
 			Labels: userLabels(v.Options.Labels)}
 	}
 	secKey := map[string]string{}

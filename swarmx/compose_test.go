@@ -104,10 +104,12 @@ func TestToCompose(t *testing.T) {
 	assert.Equal(t, "global-job", c.Services["once"].Deploy.Mode)
 
 	// Top-level objects: logical keys, Swarm names, secret and config files beside the compose file.
-	assert.Equal(t, swarmx.ComposeObject{Name: "maps_back", Driver: "overlay", Attachable: true, Internal: true,
+	// Networks and volumes are named by docker stack deploy (<stack>_<key>), so the file can be
+	// deployed under another stack name without sharing them.
+	assert.Equal(t, swarmx.ComposeObject{Driver: "overlay", Attachable: true, Internal: true,
 		Labels: map[string]string{swarmx.LabelName: "back"}}, c.Networks["back"])
 	assert.Equal(t, swarmx.ComposeObject{Name: "traefik", External: true}, c.Networks["traefik"])
-	assert.Equal(t, "maps_pgdata", c.Volumes["pgdata"].Name)
+	assert.Empty(t, c.Volumes["pgdata"].Name)
 	assert.Equal(t, "yes", c.Volumes["pgdata"].Labels["keep"])
 	pg := c.Secrets["pgpass"]
 	assert.Equal(t, "./secrets/pgpass", pg.File)
