@@ -42,7 +42,8 @@ else
     exit 1
   fi
   log "starting dockerd (log: /var/log/dockerd.log)"
-  $SUDO sh -c 'setsid dockerd >/var/log/dockerd.log 2>&1 < /dev/null &'
+  # Local images have no registry digest: start tasks from them without asking a registry.
+  $SUDO sh -c 'DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 setsid dockerd >/var/log/dockerd.log 2>&1 < /dev/null &'
   for _ in $(seq 1 60); do
     docker info >/dev/null 2>&1 && break
     sleep 1
