@@ -230,6 +230,13 @@ func TestQuickstart(t *testing.T) {
 		if err := a.Remove(rctx, Name, swarmx.RemoveOptions{Volumes: false}); err != nil {
 			t.Fatalf("rm: %v", err)
 		}
+		// The engine removes a network asynchronously: wait (bounded) until it is gone, or
+		// Apply sees it, skips creating it, and the services find it missing.
+		for i := 0; i < 60 && exec.Command("docker", "network", "inspect", Name+"_default").Run() == nil; i++ {
+			time.Sleep(time.Second)
+		}
+		// The volume keeps the data and the password they were initialised with: the
+		// generated password secret must survive `rm` without volumes for MapServer to connect.
 		enginetest.Apply(t, a, Stack(Options{}), swarmx.ApplyOptions{})
 		enginetest.Get(t, base+"/wms?SERVICE=WMS&REQUEST=GetCapabilities", 90*time.Second)
 		waitHits(t, c, Cities+1, 2*time.Minute)
