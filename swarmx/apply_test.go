@@ -492,7 +492,7 @@ func TestRemove(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			a, e := applier(t)
 			ctx := context.Background()
-			_, err := a.Apply(ctx, gisStack("info"), swarmx.ApplyOptions{})
+			_, err := a.Apply(ctx, gisStack("info").Add(stack.Secret{Name: "gen", Generate: 16}), swarmx.ApplyOptions{})
 			require.NoError(t, err)
 			e.AddNetwork("other_default", map[string]string{swarmx.LabelNamespace: "other"})
 			e.Reset()
@@ -505,14 +505,15 @@ func TestRemove(t *testing.T) {
 				assert.Greater(t, indexOf(t, muts, m, ""), lastSvc, m)
 			}
 			assert.Empty(t, e.Services())
-			assert.Empty(t, e.SecretNames())
 			assert.Empty(t, e.ConfigNames())
 			assert.Equal(t, []string{"other_default"}, e.NetworkNames(), "other stacks are left alone")
 			if volumes {
+				assert.Empty(t, e.SecretNames())
 				assert.Empty(t, e.VolumeNames())
 				assert.Equal(t, len(muts)-1, indexOf(t, muts, "VolumeRemove", "maps_pgdata"))
 			} else {
 				assert.Equal(t, []string{"maps_pgdata"}, e.VolumeNames())
+				assert.Equal(t, []string{"maps_gen"}, e.SecretNames(), "generated secrets stay with the volumes")
 				assert.Empty(t, e.CallsTo("VolumeRemove"))
 			}
 		})

@@ -17,7 +17,8 @@ import (
 
 // RemoveOptions tune Remove.
 type RemoveOptions struct {
-	// Volumes also removes the stack's named volumes (their data is lost).
+	// Volumes also removes the stack's named volumes (their data is lost) and the secrets
+	// Kargo generated for them.
 	Volumes bool
 	// Timeout bounds the wait for tasks to stop before networks and volumes are removed
 	// (default 2 minutes).
@@ -25,7 +26,9 @@ type RemoveOptions struct {
 }
 
 // Remove removes a stack: its services, then (once their tasks are gone) its networks,
-// secrets and configs; its volumes only when asked. It works on the namespace label, so it
+// secrets and configs; its volumes only when asked. Generated secrets go with the volumes:
+// data kept in a volume (a database initialised with a generated password) stays usable by
+// the next apply, which finds the same secret. It works on the namespace label, so it
 // also removes what `docker stack deploy` created under the same name.
 func (a *Applier) Remove(ctx context.Context, stackName string, opts RemoveOptions) error {
 	cur, err := Observe(ctx, a.Client, stackName)
@@ -49,6 +52,12 @@ func (a *Applier) Remove(ctx context.Context, stackName string, opts RemoveOptio
 		errs = append(errs, fmt.Errorf("stack %q: %w", stackName, err))
 	}
 	for _, s := range cur.Secrets {
+		if !opts.Volumes && s.Spec.Labels[LabelGenerated] != "" {
+			// The kept volumes were initialised with this value (a database password):
+			// the next apply must find it again.
+			a.progressf("secret %s: kept with the volumes (generated)", s.Spec.Name)
+			continue
+		}
 		a.progressf("secret %s: remove", s.Spec.Name)
 		if _, err := a.Client.SecretRemove(ctx, s.ID, client.SecretRemoveOptions{}); err != nil {
 			errs = append(errs, fmt.Errorf("stack %q: secret %q: remove: %w", stackName, s.Spec.Name, err))
