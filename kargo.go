@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
 	"slices"
@@ -25,6 +26,7 @@ import (
 	"time"
 
 	"github.com/kalisio/kargo/images"
+	"github.com/kalisio/kargo/ogc"
 	"github.com/kalisio/kargo/stack"
 	"github.com/kalisio/kargo/swarmx"
 	"github.com/moby/moby/client"
@@ -55,6 +57,9 @@ type Options struct {
 	Images swarmx.ImageEnsurer
 	// Source resolves secrets and configs given by file or env var.
 	Source swarmx.Source
+	// Ready checks a converged service with OGC endpoints during apply (default: ogc.Ready on
+	// the engine's host, which asks GetCapabilities on published ports and checks the layers).
+	Ready func(ctx context.Context, s swarmx.Service) error
 }
 
 // UsageError is a bad command line or an invalid stack; Main exits with code 2 for it.
@@ -169,7 +174,21 @@ func (c *cli) applier() (*swarmx.Applier, Engine, error) {
 			imgs = &images.Builder{Client: ic}
 		}
 	}
-	return &swarmx.Applier{Client: e, Source: c.o.Source, Progress: c.o.Stderr, Images: imgs}, e, nil
+	ready := c.o.Ready
+	if ready == nil {
+		ready = ogc.Ready(probeHost(os.Getenv("DOCKER_HOST")), nil)
+	}
+	return &swarmx.Applier{Client: e, Source: c.o.Source, Progress: c.o.Stderr, Images: imgs, Ready: ready}, e, nil
+}
+
+// probeHost is the address where the engine's published host-mode ports answer: the host of
+// a tcp:// or ssh:// DOCKER_HOST, else the local machine.
+func probeHost(dockerHost string) string {
+	u, err := url.Parse(dockerHost)
+	if err != nil || (u.Scheme != "tcp" && u.Scheme != "ssh" && u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+		return "127.0.0.1"
+	}
+	return u.Hostname()
 }
 
 func (c *cli) buildCmd() *cobra.Command {

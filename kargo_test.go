@@ -38,6 +38,8 @@ type cli struct {
 	engine  *fakeengine.Engine
 	opened  int
 	openErr error
+	// ready records the services the apply readiness hook was asked about.
+	ready []string
 }
 
 func newCLI(t *testing.T) *cli { return &cli{t: t, engine: fakeengine.New()} }
@@ -52,6 +54,10 @@ func (c *cli) run(st *stack.Stack, args ...string) (stdout, stderr string, err e
 				return nil, c.openErr
 			}
 			return c.engine, nil
+		},
+		Ready: func(_ context.Context, s swarmx.Service) error {
+			c.ready = append(c.ready, s.Logical)
+			return nil
 		},
 	})
 	return out.String(), errb.String(), err
@@ -266,4 +272,14 @@ func TestLogsCommand(t *testing.T) {
 	out, _, err := c.run(mapsStack(), "logs", "db")
 	require.NoError(t, err)
 	assert.Equal(t, "database system is ready to accept connections\n", out)
+}
+
+func TestApplyAsksReadinessOfServicesWithEndpoints(t *testing.T) {
+	c := newCLI(t)
+	ms := &stack.Service{Name: "mapserver", Image: "kargo/mapserver:8.0",
+		Endpoints: []stack.Endpoint{{Kind: stack.WMS, Port: 80, Path: "/wms", Layers: []string{"roads"}}}}
+	st := stack.New("maps", ms, &stack.Service{Name: "worker", Image: "busybox"})
+	_, _, err := c.run(st, "apply")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"mapserver"}, c.ready)
 }

@@ -193,6 +193,9 @@ func New(cfg Config) *stack.Service {
 	}
 
 	routes := checkRoutes(svc, cfg.Routes)
+	if cfg.BasicAuth == nil {
+		svc.Endpoints = append(svc.Endpoints, publicEndpoints(cfg.Routes)...)
+	}
 	deps := map[string]bool{}
 	for _, r := range cfg.Routes {
 		if r.Service != nil && r.Service.Name != "" && r.Service.Name != cfg.Name && !deps[r.Service.Name] {
@@ -277,4 +280,27 @@ func checkRoutes(svc *stack.Service, routes []Route) []Route {
 		return a < b
 	})
 	return ok
+}
+
+// publicEndpoints lists the OGC endpoints the routes make public, as endpoints of the
+// gateway itself: a readiness probe of the gateway (ogc.Ready) then asks each one's
+// GetCapabilities through the gateway and checks its layers, end to end.
+func publicEndpoints(routes []Route) []stack.Endpoint {
+	var out []stack.Endpoint
+	for _, r := range routes {
+		if r.Service == nil {
+			continue
+		}
+		for _, ep := range r.Service.Endpoints {
+			switch ep.Kind {
+			case stack.WMS, stack.WFS, stack.WCS, stack.WMTS:
+			default:
+				continue
+			}
+			if ep.Public == r.Prefix && ep.Port == r.Port {
+				out = append(out, stack.Endpoint{Kind: ep.Kind, Port: httpPort, Path: r.Prefix, Layers: ep.Layers})
+			}
+		}
+	}
+	return out
 }

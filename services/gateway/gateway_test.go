@@ -248,3 +248,39 @@ func TestGatewayGivenCertificate(t *testing.T) {
 		t.Error("certificate config differs")
 	}
 }
+
+func TestGatewayCarriesPublicOGCEndpointsForReadiness(t *testing.T) {
+	ms := backend("mapserver",
+		stack.Endpoint{Kind: stack.WMS, Port: 80, Path: "/wms", Public: "/wms", Layers: []string{"roads"}},
+		stack.Endpoint{Kind: stack.WFS, Port: 80, Path: "/wfs", Public: "/wfs", Layers: []string{"cities"}},
+		stack.Endpoint{Kind: stack.HTTP, Port: 80, Path: "/", Public: "/status"},
+		stack.Endpoint{Kind: stack.WCS, Port: 80, Path: "/wcs"}) // internal only
+	gw := New(Config{HTTPPort: 28999, Routes: OGC(ms)})
+	var got []stack.Endpoint
+	for _, ep := range gw.Endpoints {
+		if ep.Kind != stack.HTTP {
+			got = append(got, ep)
+		}
+	}
+	want := []stack.Endpoint{
+		{Kind: stack.WMS, Port: httpPort, Path: "/wms", Layers: []string{"roads"}},
+		{Kind: stack.WFS, Port: httpPort, Path: "/wfs", Layers: []string{"cities"}},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("endpoints = %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i].Kind != want[i].Kind || got[i].Port != want[i].Port || got[i].Path != want[i].Path ||
+			strings.Join(got[i].Layers, ",") != strings.Join(want[i].Layers, ",") {
+			t.Errorf("endpoint %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+
+	// Behind basic auth a probe would get 401: the gateway then keeps only its health endpoint.
+	locked := New(Config{HTTPPort: 28999, Routes: OGC(ms), BasicAuth: &BasicAuth{User: "u", Password: "p"}})
+	for _, ep := range locked.Endpoints {
+		if ep.Kind != stack.HTTP {
+			t.Errorf("gateway with basic auth carries %+v", ep)
+		}
+	}
+}
