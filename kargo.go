@@ -343,11 +343,12 @@ func (c *cli) statusCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			c.probeEndpoints(cmd.Context(), a, sts)
 			if c.output == "json" {
 				return c.printJSON(sts)
 			}
 			tw := tabwriter.NewWriter(c.o.Stdout, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "SERVICE\tMODE\tTASKS\tHEALTH\tPORTS\tLAST RUN\tNOTE")
+			fmt.Fprintln(tw, "SERVICE\tMODE\tTASKS\tHEALTH\tPORTS\tENDPOINTS\tLAST RUN\tNOTE")
 			for _, s := range sts {
 				tasks := fmt.Sprintf("%d/%d", s.Running, s.Desired)
 				if s.Mode == "replicated-job" || s.Mode == "global-job" {
@@ -357,11 +358,37 @@ func (c *cli) statusCmd() *cobra.Command {
 				if s.Schedule != "" {
 					run = fmt.Sprintf("%s %s (next %s)", s.LastRun, s.LastResult, s.NextRun)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Mode, tasks, s.Health,
-					strings.Join(s.Ports, ","), run, s.LastError)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Mode, tasks, s.Health,
+					strings.Join(s.Ports, ","), s.Endpoints, run, s.LastError)
 			}
 			return tw.Flush()
 		},
+	}
+}
+
+// probeEndpoints asks the readiness check of every running service with OGC endpoints
+// (GetCapabilities answers and lists the layers) and notes the answer in its status.
+func (c *cli) probeEndpoints(ctx context.Context, a *swarmx.Applier, sts []swarmx.ServiceStatus) {
+	if a.Ready == nil {
+		return
+	}
+	d, err := swarmx.Render(c.st, c.o.Source)
+	if err != nil {
+		return
+	}
+	for i := range sts {
+		for _, s := range d.Services {
+			if s.Name != sts[i].Name || len(s.Endpoints) == 0 || sts[i].Running == 0 {
+				continue
+			}
+			pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			if err := a.Ready(pctx, s); err != nil {
+				sts[i].Endpoints = "failing: " + strings.ReplaceAll(err.Error(), "\n", "; ")
+			} else {
+				sts[i].Endpoints = "ready"
+			}
+			cancel()
+		}
 	}
 }
 

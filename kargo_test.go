@@ -40,6 +40,8 @@ type cli struct {
 	openErr error
 	// ready records the services the apply readiness hook was asked about.
 	ready []string
+	// readyErr is what the readiness hook answers.
+	readyErr error
 }
 
 func newCLI(t *testing.T) *cli { return &cli{t: t, engine: fakeengine.New()} }
@@ -57,7 +59,7 @@ func (c *cli) run(st *stack.Stack, args ...string) (stdout, stderr string, err e
 		},
 		Ready: func(_ context.Context, s swarmx.Service) error {
 			c.ready = append(c.ready, s.Logical)
-			return nil
+			return c.readyErr
 		},
 	})
 	return out.String(), errb.String(), err
@@ -282,4 +284,26 @@ func TestApplyAsksReadinessOfServicesWithEndpoints(t *testing.T) {
 	_, _, err := c.run(st, "apply")
 	require.NoError(t, err)
 	assert.Equal(t, []string{"mapserver"}, c.ready)
+}
+
+func TestStatusShowsEndpointReadiness(t *testing.T) {
+	c := newCLI(t)
+	ms := &stack.Service{Name: "mapserver", Image: "kargo/mapserver:8.0",
+		Endpoints: []stack.Endpoint{{Kind: stack.WMS, Port: 80, Path: "/wms", Layers: []string{"roads"}}}}
+	st := stack.New("maps", ms, &stack.Service{Name: "worker", Image: "busybox"})
+	_, _, err := c.run(st, "apply")
+	require.NoError(t, err)
+
+	out, _, err := c.run(st, "status", "-o", "json")
+	require.NoError(t, err)
+	var sts []swarmx.ServiceStatus
+	require.NoError(t, json.Unmarshal([]byte(out), &sts))
+	require.Len(t, sts, 2)
+	assert.Equal(t, "ready", sts[0].Endpoints, "maps_mapserver")
+	assert.Empty(t, sts[1].Endpoints, "a service without endpoints is not probed")
+
+	c.readyErr = errors.New("WMS: capabilities lack layer roads")
+	out, _, err = c.run(st, "status")
+	require.NoError(t, err)
+	assert.Contains(t, out, "failing: WMS: capabilities lack layer roads")
 }

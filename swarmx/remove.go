@@ -242,6 +242,9 @@ type ServiceStatus struct {
 	LastRun    string `json:"lastRun,omitempty"`
 	LastResult string `json:"lastResult,omitempty"`
 	NextRun    string `json:"nextRun,omitempty"`
+	// Endpoints is the readiness of the service's OGC endpoints ("ready" or the error), when
+	// the caller probes them (kargo status does, with Applier.Ready).
+	Endpoints string `json:"endpoints,omitempty"`
 }
 
 // Status reports every service of the stack's namespace.
