@@ -16,6 +16,8 @@ if [ -n "$unformatted" ]; then
   exit 1
 fi
 go vet ./...
+# The engine-free core under the race detector: Apply works on services in parallel.
+go test -count=1 -race ./stack/ ./swarmx/ ./kargotest/ ./ogc/ ./images/ .
 # One package at a time: integration tests of different packages share the Swarm and the
 # machine's two cores.
 go test -count=1 -p 1 -timeout 85m "$@" ./...

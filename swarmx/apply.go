@@ -40,6 +40,9 @@ type Applier struct {
 	// it returns nil or the service's wait times out (package ogc provides one that checks
 	// GetCapabilities through published ports).
 	Ready func(ctx context.Context, s Service) error
+
+	// progressMu serialises progress lines: services of a level are applied in parallel.
+	progressMu sync.Mutex
 }
 
 // ApplyOptions tune Apply.
@@ -86,7 +89,10 @@ func (e *ServiceError) Unwrap() error { return e.Err }
 
 func (a *Applier) progressf(format string, args ...any) {
 	if a.Progress != nil {
-		fmt.Fprintf(a.Progress, "kargo: "+format+"\n", args...)
+		line := fmt.Sprintf("kargo: "+format+"\n", args...)
+		a.progressMu.Lock()
+		defer a.progressMu.Unlock()
+		io.WriteString(a.Progress, line)
 	}
 }
 
