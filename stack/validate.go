@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"path"
 	"reflect"
 	"regexp"
@@ -288,6 +289,18 @@ func (v *validation) services() {
 		for k := range svc.Labels {
 			if !labelRE.MatchString(k) {
 				v.add(p+".labels", "invalid label key %q", k)
+			}
+		}
+		finite := map[string]float64{".resources.cpuLimit": svc.Resources.CPULimit, ".resources.cpuReservation": svc.Resources.CPUReservation}
+		if svc.Update != nil {
+			finite[".update.maxFailureRatio"] = float64(svc.Update.MaxFailureRatio)
+		}
+		if svc.Rollback != nil {
+			finite[".rollback.maxFailureRatio"] = float64(svc.Rollback.MaxFailureRatio)
+		}
+		for field, f := range finite {
+			if math.IsNaN(f) || math.IsInf(f, 0) {
+				v.add(p+field, "must be a finite number, got %v", f)
 			}
 		}
 		r := svc.Resources

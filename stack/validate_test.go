@@ -2,6 +2,7 @@ package stack_test
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 
@@ -584,4 +585,32 @@ func TestValidateIsDeterministic(t *testing.T) {
 	for i := 0; i < 50; i++ {
 		require.Equal(t, first, build().Validate().Error(), "problems came out in another order")
 	}
+}
+
+func TestValidateNonFiniteNumbers(t *testing.T) {
+	svc := &stack.Service{Name: "api", Image: "busybox",
+		Resources: stack.Resources{CPULimit: math.Inf(1), CPUReservation: math.NaN()},
+		Update:    &stack.UpdatePolicy{MaxFailureRatio: float32(math.Inf(1))},
+		Rollback:  &stack.UpdatePolicy{MaxFailureRatio: float32(math.NaN())}}
+	st := stack.New("maps", svc)
+	require.NotPanics(t, func() { st.Defaulted() })
+	err := st.Validate()
+	var ve *stack.ValidationError
+	require.ErrorAs(t, err, &ve)
+	for _, p := range []string{"services[api].resources.cpuLimit", "services[api].resources.cpuReservation",
+		"services[api].update.maxFailureRatio", "services[api].rollback.maxFailureRatio"} {
+		assert.True(t, ve.Has(p), "no problem at %s in %v", p, err)
+	}
+}
+
+func TestDefaultedKeepsNilAndEmptyApart(t *testing.T) {
+	st := stack.New("maps", &stack.Service{Name: "api", Image: "busybox", Env: map[string]string{}},
+		stack.Secret{Name: "empty", Data: []byte{}})
+	d := st.Defaulted()
+	require.NotNil(t, d.Secrets[0].Data, "an empty secret still has data")
+	assert.NotNil(t, d.Services[0].Env)
+	assert.Nil(t, d.Services[0].Labels)
+	d.Services[0].Env["X"] = "1"
+	assert.Empty(t, st.Services[0].Env, "the copy shares no map with the original")
+	assert.NoError(t, st.Validate())
 }

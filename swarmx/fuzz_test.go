@@ -2,6 +2,7 @@ package swarmx_test
 
 import (
 	"errors"
+	"math"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -107,6 +108,14 @@ func fuzzStack(data []byte) *stack.Stack {
 		if f.bool() {
 			s.Resources = stack.Resources{CPULimit: float64(f.next()) / 64, CPUReservation: float64(f.next()) / 64,
 				MemoryLimit: int64(f.next()) * stack.MiB, MemoryReservation: int64(f.next()) * stack.MiB}
+			switch f.next() % 8 { // numbers JSON cannot carry
+			case 1:
+				s.Resources.CPULimit = math.NaN()
+			case 2:
+				s.Resources.CPUReservation = math.Inf(1)
+			case 3:
+				s.Update = &stack.UpdatePolicy{MaxFailureRatio: float32(math.Inf(-1))}
+			}
 		}
 		if f.bool() {
 			s.Placement = stack.Placement{Constraints: []string{f.raw()}, MaxReplicasPerNode: uint64(f.next() % 2)}
