@@ -21,13 +21,11 @@ import (
 	"syscall"
 
 	"github.com/kalisio/kargo"
-	"github.com/kalisio/kargo/images"
 	"github.com/kalisio/kargo/services/gateway"
 	"github.com/kalisio/kargo/services/mapcache"
 	"github.com/kalisio/kargo/services/mapserver"
 	"github.com/kalisio/kargo/services/postgis"
 	"github.com/kalisio/kargo/stack"
-	"github.com/kalisio/kargo/swarmx"
 )
 
 //go:generate go run ./gendata
@@ -94,7 +92,9 @@ func Stack(o Options) *stack.Stack {
 		},
 		Resources: stack.Resources{CPULimit: 1, MemoryLimit: 256 * stack.MiB, MemoryReservation: 32 * stack.MiB},
 	})
-	tiles := mapcache.New(mapcache.Config{Name: "tiles", Source: ms, Layers: TiledLayers})
+	// Capabilities documents advertise the gateway's URLs (/wmts, /tms), not MapCache's own.
+	tiles := mapcache.New(mapcache.Config{Name: "tiles", Source: ms, Layers: TiledLayers,
+		PublicURL: fmt.Sprintf("http://127.0.0.1:%d/", HTTPPort)})
 	gw := gateway.New(gateway.Config{
 		HTTPPort:  HTTPPort,
 		HTTPSPort: HTTPSPort,
@@ -183,11 +183,7 @@ func URLs() []string {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var o kargo.Options
-	if c, err := swarmx.NewClient(); err == nil {
-		o.Images = &images.Builder{Client: c}
-	}
-	err := kargo.Run(ctx, os.Args[1:], Stack(Options{}), o)
+	err := kargo.Run(ctx, os.Args[1:], Stack(Options{}), kargo.Options{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "kargo:", err)
 	} else if len(os.Args) > 1 && os.Args[1] == "apply" {

@@ -61,6 +61,11 @@ func TestQuickstart(t *testing.T) {
 		if caps == nil || caps.TileMatrixSet("GoogleMapsCompatible") == nil {
 			t.Errorf("RESTful WMTS capabilities lack GoogleMapsCompatible")
 		}
+		// Links a client follows point at the gateway's routes, not at MapCache's own paths.
+		doc := string(enginetest.Get(t, base+"/wmts/1.0.0/WMTSCapabilities.xml", 30*time.Second))
+		if !strings.Contains(doc, base+"/wmts/1.0.0/roads/") || strings.Contains(doc, "/mapcache/") {
+			t.Errorf("WMTS capabilities do not advertise %s/wmts/1.0.0/roads/...: %.600s", base, doc)
+		}
 	})
 
 	t.Run("wms-getmap", func(t *testing.T) {
@@ -230,13 +235,12 @@ func TestQuickstart(t *testing.T) {
 		if err := a.Remove(rctx, Name, swarmx.RemoveOptions{Volumes: false}); err != nil {
 			t.Fatalf("rm: %v", err)
 		}
-		// The engine removes a network asynchronously: wait (bounded) until it is gone, or
-		// Apply sees it, skips creating it, and the services find it missing.
-		for i := 0; i < 60 && exec.Command("docker", "network", "inspect", Name+"_default").Run() == nil; i++ {
-			time.Sleep(time.Second)
+		// Remove returns once the networks are gone, and keeps the generated password
+		// secret with the volume: the data and the password they were initialised with
+		// both survive, so MapServer connects again.
+		if out, err := exec.Command("docker", "network", "inspect", Name+"_default").CombinedOutput(); err == nil {
+			t.Fatalf("network %s_default still there after rm: %s", Name, out)
 		}
-		// The volume keeps the data and the password they were initialised with: the
-		// generated password secret must survive `rm` without volumes for MapServer to connect.
 		enginetest.Apply(t, a, Stack(Options{}), swarmx.ApplyOptions{})
 		enginetest.Get(t, base+"/wms?SERVICE=WMS&REQUEST=GetCapabilities", 90*time.Second)
 		waitHits(t, c, Cities+1, 2*time.Minute)
