@@ -114,25 +114,46 @@ func Run(ctx context.Context, args []string, st *stack.Stack, o Options) error {
 			return c, nil
 		}
 	}
+	if st == nil {
+		return &UsageError{Err: errors.New("no stack given")}
+	}
 	cmd := newRoot(st, &o)
+	markRunErrors(cmd)
 	cmd.SetArgs(args)
 	cmd.SetOut(o.Stdout)
 	cmd.SetErr(o.Stderr)
 	err := cmd.ExecuteContext(ctx)
-	if err != nil && isCobraUsage(err) {
+	var re *runError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &re):
+		return re.err
+	default:
+		// Cobra's own errors: unknown command or flag, wrong number of arguments.
 		return &UsageError{Err: err}
 	}
-	return err
 }
 
-func isCobraUsage(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand", "accepts ", "requires ", "invalid argument", "flag needs an argument", "required flag"} {
-		if strings.Contains(msg, p) {
-			return true
+// runError carries an error returned by a command's RunE, so that Run tells it apart from
+// cobra's usage errors (which come before any RunE).
+type runError struct{ err error }
+
+func (e *runError) Error() string { return e.err.Error() }
+
+// markRunErrors wraps the RunE of every command so its errors are runErrors.
+func markRunErrors(cmd *cobra.Command) {
+	if run := cmd.RunE; run != nil {
+		cmd.RunE = func(c *cobra.Command, args []string) error {
+			if err := run(c, args); err != nil {
+				return &runError{err}
+			}
+			return nil
 		}
 	}
-	return false
+	for _, sub := range cmd.Commands() {
+		markRunErrors(sub)
+	}
 }
 
 type cli struct {
@@ -176,13 +197,17 @@ func (c *cli) applier() (*swarmx.Applier, Engine, error) {
 	}
 	ready := c.o.Ready
 	if ready == nil {
-		ready = ogc.Ready(probeHost(os.Getenv("DOCKER_HOST")), nil)
+		host := os.Getenv("DOCKER_HOST")
+		if dh, ok := e.(interface{ DaemonHost() string }); ok {
+			host = dh.DaemonHost() // resolved from DOCKER_HOST or the docker context
+		}
+		ready = ogc.Ready(probeHost(host), nil)
 	}
 	return &swarmx.Applier{Client: e, Source: c.o.Source, Progress: c.o.Stderr, Images: imgs, Ready: ready}, e, nil
 }
 
 // probeHost is the address where the engine's published host-mode ports answer: the host of
-// a tcp:// or ssh:// DOCKER_HOST, else the local machine.
+// a tcp:// or ssh:// engine address, else the local machine.
 func probeHost(dockerHost string) string {
 	u, err := url.Parse(dockerHost)
 	if err != nil || (u.Scheme != "tcp" && u.Scheme != "ssh" && u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {

@@ -307,3 +307,20 @@ func TestStatusShowsEndpointReadiness(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, out, "failing: WMS: capabilities lack layer roads")
 }
+
+func TestEngineErrorsAreFailuresNotUsage(t *testing.T) {
+	c := newCLI(t)
+	// Engine errors can contain words cobra uses in its usage errors.
+	c.openErr = errors.New("dial unix /var/run/docker.sock: connect: invalid argument; requires a swarm manager")
+	_, _, err := c.run(mapsStack(), "plan")
+	require.Error(t, err)
+	assert.Equal(t, kargo.ExitFailure, kargo.ExitCode(err), "%v", err)
+
+	_, _, err = c.run(mapsStack(), "plan", "extra-arg")
+	assert.Equal(t, kargo.ExitUsage, kargo.ExitCode(err), "%v", err)
+	_, _, err = c.run(mapsStack(), "apply", "--timeout", "soon")
+	assert.Equal(t, kargo.ExitUsage, kargo.ExitCode(err), "%v", err)
+
+	err = kargo.Run(context.Background(), []string{"logs", "db"}, nil, kargo.Options{})
+	assert.Equal(t, kargo.ExitUsage, kargo.ExitCode(err), "a nil stack is bad usage, not a panic")
+}
