@@ -174,10 +174,12 @@ func (j *job) build() *stack.Service {
 		svc.Env[k] = v
 	}
 	if j.cron != "" {
-		if _, err := stack.CronParser.Parse(j.cron); err != nil {
-			svc.Problemf("config.cron", "invalid 6-field cron %q (seconds first, as Krawler reads it): %v", j.cron, err)
-		} else if len(strings.Fields(j.cron)) == 5 {
+		// A 5-field (crontab) pattern is the likely mistake: say so before the parser, which
+		// rejects it with a less helpful message.
+		if len(strings.Fields(j.cron)) == 5 {
 			svc.Problemf("config.cron", "%q has 5 fields: Krawler reads 6, seconds first (e.g. \"0 %s\")", j.cron, j.cron)
+		} else if _, err := stack.CronParser.Parse(j.cron); err != nil {
+			svc.Problemf("config.cron", "invalid 6-field cron %q (seconds first, as Krawler reads it): %v", j.cron, err)
 		}
 		svc.Env["CRON"] = j.cron
 	} else if j.cronRequired {
@@ -205,7 +207,7 @@ func (j *job) build() *stack.Service {
 		// Applied after MongoDB has converged (the job's first run needs it).
 		svc.DependsOn = append(svc.DependsOn, c.Mongo.Name)
 	case c.DBURL != "":
-		if hasPassword(c.DBURL) {
+		if mongodb.HasPassword(c.DBURL) {
 			svc.Problemf("config.dbURL", "must not hold a password: give Mongo (its password stays a secret file)")
 		}
 		svc.Env["DB_URL"] = c.DBURL
@@ -315,19 +317,6 @@ func ClientSecret(name string) stack.FileRef {
 // ShellQuote quotes s for a POSIX shell.
 func ShellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-func hasPassword(u string) bool {
-	rest, ok := strings.CutPrefix(u, "mongodb://")
-	if !ok {
-		rest, ok = strings.CutPrefix(u, "mongodb+srv://")
-	}
-	if !ok {
-		return false
-	}
-	host, _, _ := strings.Cut(rest, "/")
-	userinfo, _, found := strings.Cut(host, "@")
-	return found && strings.Contains(userinfo, ":")
 }
 
 func orString(s, def string) string {

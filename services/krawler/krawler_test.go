@@ -156,3 +156,17 @@ func TestGenericProblems(t *testing.T) {
 	assert.True(t, ve.Has("services[krawler].config.cron"), ve.Error())
 	assert.True(t, ve.Has("services[krawler].config.health.successRate"), ve.Error())
 }
+
+func TestFiveFieldCronMessage(t *testing.T) {
+	ve := problems(t, krawler.Vigicrues(krawler.VigicruesConfig{Cron: "0 */3 * * *", DBURL: "mongodb://mongodb:27017/vigicrues"}))
+	require.Len(t, ve.Problems, 1, ve.Error())
+	assert.Equal(t, stack.Problem{
+		Path:    "services[vigicrues].config.cron",
+		Message: `"0 */3 * * *" has 5 fields: Krawler reads 6, seconds first (e.g. "0 0 */3 * * *")`,
+	}, ve.Problems[0])
+
+	// Other invalid patterns keep the parser's message.
+	ve = problems(t, krawler.New(krawler.Config{JobData: []byte("x"), Cron: "61 * * * * *"}))
+	require.Len(t, ve.Problems, 1, ve.Error())
+	assert.Contains(t, ve.Problems[0].Message, `invalid 6-field cron "61 * * * * *"`)
+}

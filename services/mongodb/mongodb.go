@@ -138,6 +138,12 @@ func New(cfg Config) *Service {
 	}
 	svc.Replicas = stack.Ptr(uint64(1))
 	for k, v := range cfg.Env {
+		if strings.HasPrefix(k, "MONGO_INITDB_ROOT_PASSWORD") {
+			// MONGO_INITDB_ROOT_PASSWORD would put the password in the service spec;
+			// MONGO_INITDB_ROOT_PASSWORD_FILE is the builder's (and the entrypoint refuses both).
+			svc.Problemf("config.env."+k, "the root password is a secret: set Config.RootPassword")
+			continue
+		}
 		svc.Env[k] = v
 	}
 	m := &Service{Service: svc, replicaSet: cfg.ReplicaSet}
@@ -342,4 +348,23 @@ func (c Conn) ShellURL(passwordFile string) string {
 	}
 	enc := `$(node -e 'process.stdout.write(encodeURIComponent(require("fs").readFileSync(process.argv[1], "utf8").replace(/\n+$/, "")))' ` + passwordFile + `)`
 	return c.build(enc)
+}
+
+// HasPassword reports whether a mongodb:// or mongodb+srv:// URL carries a password in its
+// user info ("user:password@host"). Such a URL must not be given as a plain value: it would
+// land in the service's env, in `kargo render`, in the io.kargo.last-applied label and in
+// `docker service inspect`. Clients take a *Service (Conn) instead, whose password stays a
+// secret file.
+func HasPassword(u string) bool {
+	rest, ok := strings.CutPrefix(u, "mongodb://")
+	if !ok {
+		rest, ok = strings.CutPrefix(u, "mongodb+srv://")
+	}
+	if !ok {
+		return false
+	}
+	hosts, _, _ := strings.Cut(rest, "/")
+	// The user info ends at the last '@' before the path (a raw '@' may sit in the password).
+	i := strings.LastIndex(hosts, "@")
+	return i >= 0 && strings.Contains(hosts[:i], ":")
 }

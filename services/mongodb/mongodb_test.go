@@ -146,3 +146,42 @@ func TestConnShellURL(t *testing.T) {
 	noauth := mongodb.New(mongodb.Config{NoAuth: true}).Conn("x")
 	assert.Equal(t, "mongodb://mongodb:27017/x", noauth.ShellURL("/ignored"))
 }
+
+func TestEnvRefusesRootPassword(t *testing.T) {
+	m := mongodb.New(mongodb.Config{Env: map[string]string{
+		"MONGO_INITDB_ROOT_PASSWORD":      "s3cr3t",
+		"MONGO_INITDB_ROOT_PASSWORD_FILE": "/tmp/pw",
+		"TZ":                              "UTC",
+	}})
+	assert.NotContains(t, m.Env, "MONGO_INITDB_ROOT_PASSWORD", "the password never reaches the spec")
+	assert.Equal(t, "/run/secrets/mongodb-root-password", m.Env["MONGO_INITDB_ROOT_PASSWORD_FILE"], "the builder's file wins")
+	assert.Equal(t, "UTC", m.Env["TZ"])
+	err := stack.New("t", m).Validate()
+	require.Error(t, err)
+	var ve *stack.ValidationError
+	require.ErrorAs(t, err, &ve)
+	assert.True(t, ve.Has("services[mongodb].config.env.MONGO_INITDB_ROOT_PASSWORD"), err.Error())
+	assert.True(t, ve.Has("services[mongodb].config.env.MONGO_INITDB_ROOT_PASSWORD_FILE"), err.Error())
+	assert.NotContains(t, err.Error(), "s3cr3t")
+
+	// NoAuth: still refused (the entrypoint would create a root user and add --auth).
+	noauth := mongodb.New(mongodb.Config{NoAuth: true, Env: map[string]string{"MONGO_INITDB_ROOT_PASSWORD": "x"}})
+	assert.NotEmpty(t, noauth.Problems)
+	assert.NotContains(t, noauth.Env, "MONGO_INITDB_ROOT_PASSWORD")
+}
+
+func TestHasPassword(t *testing.T) {
+	for u, want := range map[string]bool{
+		"mongodb://mongodb:27017/weacast":                      false,
+		"mongodb://root@mongodb:27017/weacast":                 false,
+		"mongodb://root:pw@mongodb:27017/weacast":              true,
+		"mongodb://root:@mongodb:27017/weacast":                true,
+		"mongodb://root:p%40ss@a:27017,b:27017/x?replicaSet=r": true,
+		"mongodb+srv://u:pw@cluster.example.org/db":            true,
+		"mongodb://a:27017/db?authSource=admin&x=u:p@q":        false,
+		"postgres://u:pw@db/x":                                 false,
+		"":                                                     false,
+	} {
+		assert.Equal(t, want, mongodb.HasPassword(u), u)
+	}
+}
