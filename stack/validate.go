@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/distribution/reference"
 	"github.com/go-playground/validator/v10"
 	"github.com/robfig/cron/v3"
 )
@@ -226,6 +227,7 @@ func (v *validation) names() {
 	if s.Name != "" && !nameRE.MatchString(s.Name) {
 		v.add("name", "%q is not a valid stack name: use lower-case letters, digits and '-', starting and ending with a letter or digit", s.Name)
 	}
+	v.labels("labels", s.Labels)
 	seen := map[string]int{}
 	for i, svc := range s.Services {
 		if svc == nil {
@@ -286,9 +288,21 @@ func (v *validation) services() {
 				v.add(p+".env", "invalid variable name %q", k)
 			}
 		}
-		for k := range svc.Labels {
-			if !labelRE.MatchString(k) {
-				v.add(p+".labels", "invalid label key %q", k)
+		v.labels(p+".labels", svc.Labels)
+		v.labels(p+".containerLabels", svc.ContainerLabels)
+		if svc.Image != "" {
+			if _, err := reference.ParseNormalizedNamed(svc.Image); err != nil {
+				v.add(p+".image", "%q is not a valid image reference: %v", svc.Image, err)
+			}
+		}
+		for j, c := range svc.Placement.Constraints {
+			if !constraintRE.MatchString(c) {
+				v.add(fmt.Sprintf("%s.placement.constraints[%d]", p, j), "%q is not a constraint: use <attribute>==<value> or <attribute>!=<value>, e.g. node.labels.mapserver==true", c)
+			}
+		}
+		for j, sp := range svc.Placement.Spread {
+			if !spreadRE.MatchString(sp) {
+				v.add(fmt.Sprintf("%s.placement.spread[%d]", p, j), "%q is not a spread descriptor, e.g. node.labels.zone", sp)
 			}
 		}
 		finite := map[string]float64{".resources.cpuLimit": svc.Resources.CPULimit, ".resources.cpuReservation": svc.Resources.CPUReservation}
@@ -417,14 +431,20 @@ func (v *validation) objects() {
 	nets, vols, secs, cfgs := map[string]decl{}, map[string]decl{}, map[string]decl{}, map[string]decl{}
 	visit := func(prefix string, o Objects) {
 		for i, n := range o.Networks {
-			check("network", n.Name, fmt.Sprintf("%snetworks[%s]", prefix, keyName(n.Name, i)), jsonKey(n), nets)
+			p := fmt.Sprintf("%snetworks[%s]", prefix, keyName(n.Name, i))
+			check("network", n.Name, p, jsonKey(n), nets)
+			v.labels(p+".labels", n.Labels)
 		}
 		for i, x := range o.Volumes {
-			check("volume", x.Name, fmt.Sprintf("%svolumes[%s]", prefix, keyName(x.Name, i)), jsonKey(x), vols)
+			p := fmt.Sprintf("%svolumes[%s]", prefix, keyName(x.Name, i))
+			check("volume", x.Name, p, jsonKey(x), vols)
+			v.labels(p+".labels", x.Labels)
 		}
 		for i, x := range o.Secrets {
 			p := fmt.Sprintf("%ssecrets[%s]", prefix, keyName(x.Name, i))
 			check("secret", x.Name, p, jsonKey(x), secs)
+			v.swarmObjectName("secret", p, x.Name, x.External, x.Generate == 0)
+			v.labels(p+".labels", x.Labels)
 			sources := 0
 			for _, set := range []bool{x.Data != nil, x.File != "", x.Env != "", x.Generate > 0, x.External} {
 				if set {
@@ -438,6 +458,8 @@ func (v *validation) objects() {
 		for i, x := range o.Configs {
 			p := fmt.Sprintf("%sconfigs[%s]", prefix, keyName(x.Name, i))
 			check("config", x.Name, p, jsonKey(x), cfgs)
+			v.swarmObjectName("config", p, x.Name, x.External, true)
+			v.labels(p+".labels", x.Labels)
 			sources := 0
 			for _, set := range []bool{x.Data != nil, x.File != "", x.External} {
 				if set {
@@ -456,6 +478,69 @@ func (v *validation) objects() {
 		}
 	}
 }
+
+// Swarm's rule for secret and config names (swarmkit validateConfigOrSecretAnnotations):
+// at most 64 characters, alphanumeric at both ends.
+var swarmObjectRE = regexp.MustCompile(`^[a-zA-Z0-9]+(?:[a-zA-Z0-9-_.]*[a-zA-Z0-9])?$`)
+
+const maxSwarmObjectName = 64
+
+// VersionSuffixLen is the length of the "_<content hash>" suffix Kargo adds to the Swarm
+// names of secrets and configs whose content it versions.
+const VersionSuffixLen = 11
+
+// swarmObjectName checks the name Swarm will get for a secret or config: <stack>_<name>,
+// plus a version suffix for versioned content; external ones are used as named.
+func (v *validation) swarmObjectName(kind, path, name string, external, versioned bool) {
+	if name == "" {
+		return
+	}
+	full := name
+	if !external {
+		full = v.stack.Name + "_" + name
+		if versioned {
+			full += "_0123456789"
+		}
+	}
+	if len(full) > maxSwarmObjectName {
+		v.add(path+".name", "Swarm name of %s %q would be %d characters long, the limit is %d (shorten the stack or %s name)",
+			kind, name, len(full), maxSwarmObjectName, kind)
+	} else if !swarmObjectRE.MatchString(full) {
+		v.add(path+".name", "Swarm rejects the %s name %q: it must start and end with a letter or digit", kind, full)
+	}
+}
+
+// reservedLabel reports whether Kargo (or docker stack) manages the label key on Swarm
+// objects: a stack may not set it, or its objects would escape their namespace.
+func reservedLabel(k string) bool {
+	switch k {
+	case "com.docker.stack.namespace", "com.docker.stack.image", "io.kargo.hash", "io.kargo.last-applied",
+		"io.kargo.name", "io.kargo.schedule", "io.kargo.generated":
+		return true
+	}
+	return strings.HasPrefix(k, "io.kargo.run.")
+}
+
+// ReservedLabel reports whether a label key is managed by Kargo or docker stack and so
+// cannot be set by a stack.
+func ReservedLabel(k string) bool { return reservedLabel(k) }
+
+func (v *validation) labels(path string, l map[string]string) {
+	for k := range l {
+		switch {
+		case !labelRE.MatchString(k):
+			v.add(path, "invalid label key %q", k)
+		case reservedLabel(k):
+			v.add(path, "label %q is managed by Kargo and cannot be set", k)
+		}
+	}
+}
+
+// constraintRE is Swarm's placement constraint syntax: <key> == <value> or <key> != <value>.
+var constraintRE = regexp.MustCompile(`^\s*[a-zA-Z0-9_.-]+\s*(==|!=)\s*[^=!\s][^=!]*$`)
+
+// spreadRE is a spread descriptor: a node or engine attribute or label.
+var spreadRE = regexp.MustCompile(`^(node|engine)\.[a-zA-Z0-9_.-]+$`)
 
 func keyName(name string, i int) string {
 	if name == "" {

@@ -614,3 +614,46 @@ func TestDefaultedKeepsNilAndEmptyApart(t *testing.T) {
 	assert.Empty(t, st.Services[0].Env, "the copy shares no map with the original")
 	assert.NoError(t, st.Validate())
 }
+
+// Names and values Swarm would reject are caught before anything is applied.
+func TestValidateWhatSwarmRejects(t *testing.T) {
+	long := strings.Repeat("x", 50)
+	svc := &stack.Service{Name: "api", Image: "UPPER CASE:: bad",
+		Placement: stack.Placement{Constraints: []string{"node.role==manager", "garbage", "node.labels.a==b==c"},
+			Spread: []string{"node.labels.zone", "zone"}},
+		Labels:          map[string]string{"com.docker.stack.namespace": "other", "io.kargo.product": "ok"},
+		ContainerLabels: map[string]string{"io.kargo.run.last": "x"},
+	}
+	svc.Declares.Secrets = []stack.Secret{{Name: long, Data: []byte("v")}, {Name: "gen-", Generate: 8}}
+	svc.Declares.Configs = []stack.Config{{Name: long, Data: []byte("v")}}
+	st := stack.New("maps", svc, stack.Network{Name: "back", Labels: map[string]string{"io.kargo.hash": "x"}})
+	st.Labels = map[string]string{"io.kargo.name": "x"}
+	var ve *stack.ValidationError
+	require.ErrorAs(t, st.Validate(), &ve)
+	for path, msg := range map[string]string{
+		"services[api].image":                               "not a valid image reference",
+		"services[api].placement.constraints[1]":            `"garbage" is not a constraint`,
+		"services[api].placement.constraints[2]":            "is not a constraint",
+		"services[api].placement.spread[1]":                 "not a spread descriptor",
+		"services[api].labels":                              `label "com.docker.stack.namespace" is managed by Kargo`,
+		"services[api].containerLabels":                     `label "io.kargo.run.last" is managed by Kargo`,
+		"services[api].declares.secrets[" + long + "].name": "would be 66 characters long, the limit is 64",
+		"services[api].declares.secrets[gen-].name":         `Swarm rejects the secret name "maps_gen-"`,
+		"services[api].declares.configs[" + long + "].name": "would be 66 characters long",
+		"networks[back].labels":                             `label "io.kargo.hash" is managed by Kargo`,
+		"labels":                                            `label "io.kargo.name" is managed by Kargo`,
+	} {
+		found := false
+		for _, p := range ve.Problems {
+			if p.Path == path && strings.Contains(p.Message, msg) {
+				found = true
+			}
+		}
+		assert.True(t, found, "no problem %q at %s in:\n%v", msg, path, ve)
+	}
+	for _, p := range ve.Problems {
+		assert.NotEqual(t, "services[api].placement.constraints[0]", p.Path, "a valid constraint was rejected")
+		assert.NotEqual(t, "services[api].placement.spread[0]", p.Path, "a valid spread was rejected")
+		assert.NotContains(t, p.Message, "io.kargo.product", "builders' own io.kargo.* labels are allowed")
+	}
+}
