@@ -70,9 +70,13 @@ type ServiceError struct {
 	RolledBack bool
 	// TaskError is the error of the last failed task, if any.
 	TaskError string
-	Err       error
+	// Changes are the fields of the update that failed (and were rolled back).
+	Changes []string
+	// Err is what went wrong.
+	Err error
 }
 
+// Error names the stack, the service, what went wrong and what was rolled back.
 func (e *ServiceError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "stack %q: service %q: %v", e.Stack, e.Service, e.Err)
@@ -81,10 +85,14 @@ func (e *ServiceError) Error() string {
 	}
 	if e.RolledBack {
 		b.WriteString("; rolled back to the previous spec")
+		if len(e.Changes) > 0 {
+			fmt.Fprintf(&b, " (undoing %s)", strings.Join(e.Changes, ", "))
+		}
 	}
 	return b.String()
 }
 
+// Unwrap returns the underlying error.
 func (e *ServiceError) Unwrap() error { return e.Err }
 
 func (a *Applier) progressf(format string, args ...any) {
@@ -344,6 +352,7 @@ func (a *Applier) applyService(ctx context.Context, stackName string, s Service,
 	}
 	var id string
 	var since time.Time
+	var changes []string
 	switch {
 	case have == nil:
 		a.progressf("service %s: create", s.Name)
@@ -366,7 +375,8 @@ func (a *Applier) applyService(ctx context.Context, stackName string, s Service,
 			}
 		}
 		spec.TaskTemplate.ForceUpdate = have.Spec.TaskTemplate.ForceUpdate
-		a.progressf("service %s: update (%s)", s.Name, strings.Join(changedFields(have.Spec, s.Spec), ", "))
+		changes = changedFields(have.Spec, s.Spec)
+		a.progressf("service %s: update (%s)", s.Name, strings.Join(changes, ", "))
 		m.inc()
 		if _, err := a.Client.ServiceUpdate(ctx, id, client.ServiceUpdateOptions{Version: have.Version, Spec: spec}); err != nil {
 			return fail(fmt.Errorf("update: %w", err))
@@ -382,12 +392,39 @@ func (a *Applier) applyService(ctx context.Context, stackName string, s Service,
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := a.wait(wctx, stackName, s, id, since); err != nil {
+		var se *ServiceError
+		if have != nil && errors.As(err, &se) {
+			se.Changes = changes
+			if !se.RolledBack && wctx.Err() != nil && ctx.Err() == nil {
+				// Swarm rolls back updates whose tasks fail, not ones that never converge:
+				// ask for the rollback so the service is not left half-updated.
+				se.RolledBack = a.rollback(ctx, s, id, m)
+			}
+		}
 		return err
 	}
 	if a.Ready != nil && len(s.Endpoints) > 0 {
 		return a.waitReady(wctx, stackName, s)
 	}
 	return nil
+}
+
+// rollback asks Swarm to put the service back on its previous spec and reports whether it
+// was accepted.
+func (a *Applier) rollback(ctx context.Context, s Service, id string, m *mutations) bool {
+	insp, err := a.Client.ServiceInspect(ctx, id, client.ServiceInspectOptions{})
+	if err != nil || insp.Service.PreviousSpec == nil {
+		return false
+	}
+	a.progressf("service %s: not converged in time, rolling back", s.Name)
+	m.inc()
+	_, err = a.Client.ServiceUpdate(ctx, id, client.ServiceUpdateOptions{Version: insp.Service.Version,
+		Spec: insp.Service.Spec, Rollback: "previous"})
+	if err != nil {
+		a.progressf("service %s: rollback refused: %v", s.Name, err)
+		return false
+	}
+	return true
 }
 
 // waitReady asks a.Ready until the service answers on its endpoints or ctx ends.

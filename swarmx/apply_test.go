@@ -460,6 +460,8 @@ func TestApplyRollback(t *testing.T) {
 	assert.Contains(t, msg, `service "api"`)
 	assert.Contains(t, msg, "rolled back")
 	assert.Contains(t, msg, "LOG_LEVEL debug is not supported")
+	assert.Equal(t, []string{"TaskTemplate.ContainerSpec.Env.LOG_LEVEL"}, se.Changes, "what was rolled back")
+	assert.Contains(t, msg, "undoing TaskTemplate.ContainerSpec.Env.LOG_LEVEL")
 
 	// The service still runs the previous spec, and the next plan proposes the update again.
 	got, _ := e.Service("maps_api")
@@ -468,6 +470,28 @@ func TestApplyRollback(t *testing.T) {
 	require.NoError(t, err)
 	act, _ := p.Find(swarmx.KindService, "maps_api")
 	assert.Equal(t, swarmx.Update, act.Op)
+}
+
+// An update that never converges is not rolled back by Swarm (no task fails): Apply asks for
+// the rollback itself when its wait times out.
+func TestApplyRollsBackAnUpdateThatNeverConverges(t *testing.T) {
+	a, e := applier(t)
+	ctx := context.Background()
+	_, err := a.Apply(ctx, gisStack("info"), swarmx.ApplyOptions{})
+	require.NoError(t, err)
+
+	e.Stall["maps_api"] = true
+	e.Reset()
+	_, err = a.Apply(ctx, gisStack("debug"), swarmx.ApplyOptions{Timeout: 300 * time.Millisecond})
+	var se *swarmx.ServiceError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, "api", se.Service)
+	assert.True(t, se.RolledBack, "%v", err)
+	assert.Contains(t, err.Error(), "not converged in time")
+	assert.Equal(t, []string{"TaskTemplate.ContainerSpec.Env.LOG_LEVEL"}, se.Changes)
+	assert.Equal(t, []string{"ServiceUpdate maps_api", "ServiceUpdate maps_api"}, methods(e.Mutations()), "the update, then the rollback")
+	got, _ := e.Service("maps_api")
+	assert.Contains(t, got.Spec.TaskTemplate.ContainerSpec.Env, "LOG_LEVEL=info", "back on the previous spec")
 }
 
 func TestApplyTimeout(t *testing.T) {

@@ -52,6 +52,9 @@ type Engine struct {
 	// Rollback maps a Swarm service name to a task error: the next ServiceUpdate of that
 	// service fails its new tasks and Swarm rolls it back (UpdateStatus rollback_completed).
 	Rollback map[string]string
+	// Stall names Swarm services whose next ServiceUpdate never converges: the new tasks stay
+	// starting and the update stays in progress (Swarm does not roll that back by itself).
+	Stall map[string]bool
 	// Fail maps a method name to the error it returns (the call is still recorded).
 	Fail map[string]error
 	// Logs maps a Swarm service name to what ServiceLogs returns (on stdout).
@@ -72,6 +75,7 @@ func New() *Engine {
 	return &Engine{
 		Nodes:    1,
 		Rollback: map[string]string{},
+		Stall:    map[string]bool{},
 		Fail:     map[string]error{},
 		Logs:     map[string]string{},
 		services: map[string]*swarm.Service{},
@@ -339,6 +343,27 @@ func (e *Engine) ServiceUpdate(_ context.Context, id string, o client.ServiceUpd
 	prev := cloneSpec(s.Spec)
 	s.Version.Index++
 	s.UpdatedAt = now
+	if o.Rollback == "previous" {
+		if s.PreviousSpec == nil {
+			return client.ServiceUpdateResult{}, fmt.Errorf("service %s has no previous spec", s.Spec.Name)
+		}
+		s.Spec, s.PreviousSpec = cloneSpec(*s.PreviousSpec), &prev
+		s.UpdateStatus = &swarm.UpdateStatus{State: swarm.UpdateStateRollbackCompleted, StartedAt: &now, CompletedAt: &now,
+			Message: "manually requested rollback"}
+		e.runTasks(s)
+		return client.ServiceUpdateResult{}, nil
+	}
+	if e.Stall[s.Spec.Name] {
+		delete(e.Stall, s.Spec.Name)
+		s.PreviousSpec = &prev
+		s.Spec = cloneSpec(o.Spec)
+		s.UpdateStatus = &swarm.UpdateStatus{State: swarm.UpdateStateUpdating, StartedAt: &now, Message: "update in progress"}
+		e.runTasks(s)
+		for i := range e.tasks[s.ID] {
+			e.tasks[s.ID][i].Status.State = swarm.TaskStateStarting
+		}
+		return client.ServiceUpdateResult{}, nil
+	}
 	if taskErr, ok := e.Rollback[s.Spec.Name]; ok {
 		delete(e.Rollback, s.Spec.Name)
 		failed := swarm.Task{ID: e.newID("task"), ServiceID: s.ID, Spec: cloneSpec(o.Spec).TaskTemplate,
