@@ -362,7 +362,7 @@ func (a *Applier) applyService(ctx context.Context, stackName string, s Service,
 			return fail(fmt.Errorf("create: %w", err))
 		}
 		id = r.ID
-	case have.Spec.Labels[LabelHash] == s.Hash:
+	case have.Spec.Labels[LabelHash] == s.Hash && len(Drift(have.Spec)) == 0:
 		return nil
 	default:
 		id = have.ID
@@ -376,6 +376,9 @@ func (a *Applier) applyService(ctx context.Context, stackName string, s Service,
 		}
 		spec.TaskTemplate.ForceUpdate = have.Spec.TaskTemplate.ForceUpdate
 		changes = changedFields(have.Spec, s.Spec)
+		if have.Spec.Labels[LabelHash] == s.Hash {
+			changes = Drift(have.Spec)
+		}
 		a.progressf("service %s: update (%s)", s.Name, strings.Join(changes, ", "))
 		m.inc()
 		if _, err := a.Client.ServiceUpdate(ctx, id, client.ServiceUpdateOptions{Version: have.Version, Spec: spec}); err != nil {

@@ -629,3 +629,40 @@ func TestApplyGlobalConverges(t *testing.T) {
 	assert.Equal(t, uint64(3), sts[0].Running)
 	assert.Equal(t, "completed", sts[1].Health)
 }
+
+// A change made outside Kargo (docker service scale, docker service update --env-add) keeps
+// Kargo's hash label: the plan still sees it and apply puts the stack's values back.
+func TestApplyCorrectsDrift(t *testing.T) {
+	a, e := applier(t)
+	ctx := context.Background()
+	_, err := a.Apply(ctx, gisStack("info"), swarmx.ApplyOptions{})
+	require.NoError(t, err)
+
+	live, ok := e.Service("maps_api")
+	require.True(t, ok)
+	spec := live.Spec
+	spec.Mode.Replicated.Replicas = ptrU(5)
+	spec.TaskTemplate.ContainerSpec.Env = append(spec.TaskTemplate.ContainerSpec.Env, "EXTRA=1")
+	_, err = e.ServiceUpdate(ctx, live.ID, client.ServiceUpdateOptions{Version: live.Version, Spec: spec})
+	require.NoError(t, err)
+
+	p, err := a.Plan(ctx, gisStack("info"))
+	require.NoError(t, err)
+	act, _ := p.Find(swarmx.KindService, "maps_api")
+	assert.Equal(t, swarmx.Update, act.Op)
+	assert.Equal(t, []string{"Mode.Replicated.Replicas", "TaskTemplate.ContainerSpec.Env.EXTRA"}, act.Changes)
+	assert.Equal(t, "changed outside kargo", act.Note)
+
+	e.Reset()
+	_, err = a.Apply(ctx, gisStack("info"), swarmx.ApplyOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"ServiceUpdate maps_api"}, methods(e.Mutations()))
+	got, _ := e.Service("maps_api")
+	assert.Equal(t, uint64(1), *got.Spec.Mode.Replicated.Replicas)
+	assert.NotContains(t, got.Spec.TaskTemplate.ContainerSpec.Env, "EXTRA=1")
+	p, err = a.Plan(ctx, gisStack("info"))
+	require.NoError(t, err)
+	assert.Empty(t, p.Changes())
+}
+
+func ptrU(v uint64) *uint64 { return &v }

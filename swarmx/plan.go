@@ -264,6 +264,10 @@ func Diff(d *Desired, cur *Current) *Plan {
 			if have.Spec.Labels[LabelHash] != s.Hash {
 				a.Op = Update
 				a.Changes = changedFields(have.Spec, s.Spec)
+			} else if d := Drift(have.Spec); len(d) > 0 {
+				a.Op = Update
+				a.Changes = d
+				a.Note = "changed outside kargo"
 			}
 		}
 		p.Actions = append(p.Actions, a)
@@ -373,4 +377,36 @@ func envDiff(a, b any) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// Drift lists the fields of a live service spec that were changed outside Kargo since it
+// applied it (docker service scale or update): replicas, image and environment, compared
+// with the spec recorded in its LabelLastApplied. Apply puts them back.
+func Drift(live swarm.ServiceSpec) []string {
+	last, err := DecodeLastApplied(live.Labels[LabelLastApplied])
+	if err != nil {
+		return nil
+	}
+	var out []string
+	if r, l := live.Mode.Replicated, last.Mode.Replicated; r != nil && l != nil && r.Replicas != nil && l.Replicas != nil && *r.Replicas != *l.Replicas {
+		out = append(out, "Mode.Replicated.Replicas")
+	}
+	lc, cc := last.TaskTemplate.ContainerSpec, live.TaskTemplate.ContainerSpec
+	if lc == nil || cc == nil {
+		return out
+	}
+	if img, _, _ := strings.Cut(cc.Image, "@"); img != lc.Image && cc.Image != lc.Image {
+		out = append(out, "TaskTemplate.ContainerSpec.Image")
+	}
+	var a, b []any
+	for _, e := range lc.Env {
+		a = append(a, e)
+	}
+	for _, e := range cc.Env {
+		b = append(b, e)
+	}
+	for _, k := range envDiff(a, b) {
+		out = append(out, "TaskTemplate.ContainerSpec.Env."+k)
+	}
+	return out
 }
