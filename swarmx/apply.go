@@ -659,6 +659,7 @@ func (a *Applier) cleanup(ctx context.Context, d *Desired, cur *Current, prune b
 		want[s.Name] = true
 	}
 	if prune {
+		var pruned []swarm.Service
 		for _, s := range cur.Services {
 			if !want[s.Spec.Name] {
 				a.progressf("service %s: remove (pruned)", s.Spec.Name)
@@ -666,7 +667,14 @@ func (a *Applier) cleanup(ctx context.Context, d *Desired, cur *Current, prune b
 				if _, err := a.Client.ServiceRemove(ctx, s.ID, client.ServiceRemoveOptions{}); err != nil {
 					return fmt.Errorf("stack %q: service %q: remove: %w", d.Stack, s.Spec.Name, err)
 				}
+				pruned = append(pruned, s)
 			}
+		}
+		// Their networks can only go once their containers have stopped.
+		wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		if err := a.waitNoTasks(wctx, d.Stack, pruned); err != nil {
+			return fmt.Errorf("stack %q: %w", d.Stack, err)
 		}
 	}
 	inUse, err := a.referenced(ctx, d.Stack)
@@ -707,7 +715,14 @@ func (a *Applier) cleanup(ctx context.Context, d *Desired, cur *Current, prune b
 			if !wantNet[n.Name] {
 				a.progressf("network %s: remove (pruned)", n.Name)
 				m.inc()
-				if _, err := a.Client.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil {
+				// Endpoints of just-stopped containers detach asynchronously: retry a while.
+				rctx, cancel := context.WithTimeout(ctx, time.Minute)
+				err := retry(rctx, a.poll(), func() error {
+					_, err := a.Client.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{})
+					return goneIsDone(err)
+				})
+				cancel()
+				if err != nil {
 					return fmt.Errorf("stack %q: network %q: remove: %w", d.Stack, n.Name, err)
 				}
 			}
