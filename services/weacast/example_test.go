@@ -12,8 +12,11 @@ import (
 func Example() {
 	db := mongodb.New(mongodb.Config{})
 	w := weacast.New(weacast.Config{
-		Mongo:            db,
-		Models:           []weacast.Model{weacast.ArpegeEurope, weacast.GFSWorld},
+		Mongo: db,
+		Loaders: []weacast.Loader{
+			{Model: weacast.ArpegeEurope},
+			{Model: weacast.GFSWorld, Elements: []weacast.Element{weacast.UWind, weacast.VWind}, Levels: weacast.Levels()},
+		},
 		MeteoFranceToken: stack.Secret{Env: "METEO_FRANCE_TOKEN"},
 	})
 	d, err := swarmx.Render(stack.New("meteo", db, w), swarmx.Source{
@@ -31,5 +34,5 @@ func Example() {
 	// mongodb mongo:4.4  1
 	// weacast weacast/weacast-api:1.6.0  2
 	// arpege-europe-loader weacast/weacast-arpege:europe-1.7.0 172800 2
-	// gfs-world-loader weacast/weacast-gfs:world-1.7.0 259200 1
+	// gfs-world-isobaric-loader weacast/weacast-gfs:isobaric-world-1.7.0 259200 1
 }

@@ -1,5 +1,6 @@
 // Package weacast builds Weacast, the weather forecast API of Kalisio, as a Kargo component:
-// the Weacast API service plus one loader service per weather model.
+// the Weacast API service plus one loader service per model and variant chosen (surface, or
+// isobaric for ARPEGE and GFS).
 //
 // Contracts followed:
 //   - API: weacast/weacast-api:1.6.0 (weacast/weacast-api@v1.6.0: dockerfile, config/default.js,
@@ -13,6 +14,16 @@
 //     WORKERS_LIMIT, REQUEST_DELAY, TTL, OLDEST_RUN_INTERVAL, KEEP_PAST_RUNS, UPPER_LIMIT,
 //     DEBUG, S3_*, METEO_FRANCE_TOKEN, SUBDOMAIN, SLACK_WEBHOOK_URL; CRON left to the image
 //     unless overridden; health `node /opt/krawler/healthcheck.js --success-rate 0.75`.
+//   - Elements and levels: each loader image runs one job file whose elements (and isobaric
+//     levels) are fixed in it (job-arpege.js / job-gfs.js defaults for the surface jobs;
+//     jobfile-arpege-isobaric-{world,europe}.js and jobfile-gfs-isobaric-world.js: u-wind,
+//     v-wind, temperature at 1000/700/450/300/200 hPa, collections <model>-<element>-<level>,
+//     read at weacast/weacast-loader@aa72f592 job-arpege.js and
+//     jobfile-arpege-isobaric-europe.js); no variable selects them. A Loader's Elements and
+//     Levels therefore choose the image variant (Levels: the isobaric image and job of
+//     .travis.build.sh, e.g. weacast/weacast-gfs:isobaric-world-1.7.0 running
+//     jobfile-gfs-isobaric-world.js with ENV CRON "0 50 * * * *") and are checked against what
+//     that job loads; the image still loads its whole set.
 //
 // Better than Kargo v0.18, which passed every secret as a plain env value: APP_SECRET,
 // METEO_FRANCE_TOKEN, S3_SECRET_ACCESS_KEY and the MongoDB password inside DB_URL are Docker
@@ -25,7 +36,7 @@ package weacast
 
 import (
 	"fmt"
-	"sort"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -36,13 +47,16 @@ import (
 
 // API image contract (weacast/weacast-api@v1.6.0 and Kargo v0.18 deploy/weacast.yml).
 const (
+	// DefaultImage is the API image Kargo v0.18 deployed.
 	DefaultImage = "weacast/weacast-api:1.6.0"
 	// Port is the API's HTTP port (EXPOSE 8081); it is not published.
 	Port = 8081
 	// Command is the image's CMD.
 	Command = "npm run prod"
-	// BasePort and HighestPort bound feathers-distributed's ports (Kargo's values).
-	BasePort    = 10000
+	// BasePort is the lowest feathers-distributed port (BASE_PORT, Kargo's value); it is
+	// published unless Config.NoPublish.
+	BasePort = 10000
+	// HighestPort is the highest feathers-distributed port (HIGHEST_PORT, Kargo's value).
 	HighestPort = 10500
 	// CoteDelay is Kargo's COTE_DELAY.
 	CoteDelay = 90 * time.Second
@@ -52,8 +66,10 @@ const (
 
 // Default resources.
 var (
+	// DefaultResources of the API service.
 	DefaultResources = stack.Resources{CPULimit: 1, MemoryLimit: 1 * stack.GiB,
 		CPUReservation: 0.25, MemoryReservation: 256 * stack.MiB}
+	// DefaultLoaderResources of a loader service.
 	DefaultLoaderResources = stack.Resources{CPULimit: 1, MemoryLimit: 2 * stack.GiB,
 		CPUReservation: 0.25, MemoryReservation: 512 * stack.MiB}
 )
@@ -66,15 +82,19 @@ type Config struct {
 	Image string
 	// Replicas of the API; 0 means 1.
 	Replicas uint64
-	// Mongo and Database (default "weacast") give DB_URL to the API and the loaders; DBURL
-	// gives it as a plain URL (without password) instead. One is required.
-	Mongo    *mongodb.Service
+	// Mongo is the MongoDB service whose root credentials give DB_URL to the API and the
+	// loaders (the password stays a secret file). Mongo or DBURL is required.
+	Mongo *mongodb.Service
+	// Database is the database on Mongo; default "weacast".
 	Database string
-	DBURL    string
-	// DataDatabase (on Mongo) or DataDBURL sets DATA_DB_URL, the secondary database the
-	// elements service reads; unset by default.
+	// DBURL gives DB_URL as a plain URL instead of Mongo. It must not hold a password: it
+	// would be readable in the service spec.
+	DBURL string
+	// DataDatabase (on Mongo) sets DATA_DB_URL, the secondary database the elements service
+	// reads; unset by default.
 	DataDatabase string
-	DataDBURL    string
+	// DataDBURL sets DATA_DB_URL as a plain URL (without password) instead.
+	DataDBURL string
 	// AppSecret is the JWT secret (APP_SECRET); default a generated 64-character secret
 	// "<name>-app-secret". Without it the image falls back to a string hard-coded in its source.
 	AppSecret stack.Secret
@@ -83,7 +103,7 @@ type Config struct {
 	// Debug is DEBUG (debug namespaces) for the API.
 	Debug string
 	// RedisURL sets COTE_DISCOVERY_REDIS_URL (Kargo: redis://redis:6379) for the
-	// feathers-distributed discovery; unset by default.
+	// feathers-distributed discovery; unset by default. It must not hold a password.
 	RedisURL string
 	// LaunchDelay is LAUNCH_DELAY, waited before the API starts.
 	LaunchDelay time.Duration
@@ -91,10 +111,9 @@ type Config struct {
 	Subdomain string
 	// NoPublish does not publish BasePort (Kargo published it for feathers-distributed).
 	NoPublish bool
-	// Models chooses the loaders, one service per model.
-	Models []Model
-	// Loaders tunes the loader of a model listed in Models.
-	Loaders map[Model]Loader
+	// Loaders chooses the loaders: one service per entry, each for a model and a variant
+	// (surface, or isobaric when Levels is set).
+	Loaders []Loader
 	// MeteoFranceToken is the Météo-France API token the ARPEGE and AROME loaders need
 	// (METEO_FRANCE_TOKEN); a Loader may override it. Named "<name>-meteo-france-token" when
 	// its name is empty.
@@ -116,18 +135,33 @@ type Config struct {
 	Networks []string
 }
 
-// S3 is where loaders archive raw data as COG (archive/<model>/YYYY/MM/DD/HH/...).
+// S3 is where loaders archive raw data as COG (archive/<model>[-isobaric]/YYYY/MM/DD/HH/...).
 type S3 struct {
-	Endpoint  string
-	Bucket    string
+	// Endpoint is S3_ENDPOINT, for a non-AWS store.
+	Endpoint string
+	// Bucket is S3_BUCKET; archiving is on when it is set.
+	Bucket string
+	// AccessKey is S3_ACCESS_KEY.
 	AccessKey string
 	// SecretAccessKey is the secret key; named "<api>-s3-secret-access-key" when unnamed.
 	SecretAccessKey stack.Secret
 }
 
-// Loader tunes one model's loader. Zero fields keep the image's or Kargo's defaults.
+// Loader is one loader service: a model, the elements and levels wanted from it, and its
+// tuning. Zero fields keep the image's or Kargo's defaults.
 type Loader struct {
-	// Name of the service; default "<model>-loader".
+	// Model is the weather model loaded. Required.
+	Model Model
+	// Elements are the elements the deployment needs from this loader; empty means every
+	// element of the chosen variant. The v1.7.0 images load the fixed set of their job file
+	// (no variable selects elements): an element the variant does not load is an error, and
+	// the variant still loads the others.
+	Elements []Element
+	// Levels, when set, chooses the model's isobaric variant (its image and job file) and
+	// lists the isobaric levels needed; the job loads all of Levels(). Only ARPEGE and GFS have
+	// an isobaric variant, which loads u-wind, v-wind and temperature.
+	Levels []Level
+	// Name of the service; default "<model>-loader", or "<model>-isobaric-loader".
 	Name string
 	// Image overrides the model's image.
 	Image string
@@ -151,14 +185,20 @@ type Loader struct {
 	Debug string
 	// MeteoFranceToken overrides Config.MeteoFranceToken for this loader.
 	MeteoFranceToken *stack.Secret
-	// Placement and Resources (DefaultLoaderResources when zero).
+	// Placement of the loader's task; none by default.
 	Placement stack.Placement
+	// Resources of the loader; DefaultLoaderResources when zero.
 	Resources stack.Resources
 }
 
+// Isobaric reports whether the loader is the isobaric variant of its model.
+func (l Loader) Isobaric() bool { return len(l.Levels) > 0 }
+
 // Weacast is the component: the API service and the loaders. Add it to a stack as is.
 type Weacast struct {
-	API     *stack.Service
+	// API is the Weacast API service.
+	API *stack.Service
+	// Loaders are the loader services, in the order of Config.Loaders.
 	Loaders []*stack.Service
 }
 
@@ -174,19 +214,33 @@ func (w *Weacast) Services() []*stack.Service {
 	return append([]*stack.Service{w.API}, w.Loaders...)
 }
 
-// Loader returns the loader service of a model, or nil.
-func (w *Weacast) Loader(m Model) *stack.Service {
+// Labels of a loader service.
+const (
+	// ModelLabel holds the loader's model.
+	ModelLabel = "io.kargo.weacast.model"
+	// VariantLabel holds the loader's variant: "surface" or "isobaric".
+	VariantLabel = "io.kargo.weacast.variant"
+)
+
+// Loader returns the surface loader service of a model, or nil.
+func (w *Weacast) Loader(m Model) *stack.Service { return w.find(m, "surface") }
+
+// IsobaricLoader returns the isobaric loader service of a model, or nil.
+func (w *Weacast) IsobaricLoader(m Model) *stack.Service { return w.find(m, "isobaric") }
+
+func (w *Weacast) find(m Model, variant string) *stack.Service {
 	for _, l := range w.Loaders {
-		if l.Labels["io.kargo.weacast.model"] == string(m) {
+		if l.Labels[ModelLabel] == string(m) && l.Labels[VariantLabel] == variant {
 			return l
 		}
 	}
 	return nil
 }
 
-// New builds the Weacast component. Problems (an unknown model, a missing token, an upper
-// limit beyond the model's horizon) are recorded on the services with paths such as
-// config.models[2] and reported by Validate.
+// New builds the Weacast component. Problems (an unknown model or element, a bad cron, a
+// missing token, an upper limit beyond the model's horizon, credentials in a URL) are recorded
+// on the API service with their path in Config, such as config.loaders[1].elements[0], and
+// reported by Validate.
 func New(cfg Config) *Weacast {
 	name := or(cfg.Name, "weacast")
 	res := cfg.Resources
@@ -216,7 +270,11 @@ func New(cfg Config) *Weacast {
 		env["DEBUG"] = cfg.Debug
 	}
 	if cfg.RedisURL != "" {
-		env["COTE_DISCOVERY_REDIS_URL"] = cfg.RedisURL
+		if redisHasPassword(cfg.RedisURL) {
+			api.Problemf("config.redisURL", "must not hold a password: it would be readable in the service spec")
+		} else {
+			env["COTE_DISCOVERY_REDIS_URL"] = cfg.RedisURL
+		}
 	}
 	env["COTE_DELAY"] = millis(CoteDelay)
 	env["BASE_PORT"] = strconv.Itoa(BasePort)
@@ -253,6 +311,10 @@ func New(cfg Config) *Weacast {
 		dbConn = &c
 		api.DependsOn = append(api.DependsOn, cfg.Mongo.Name)
 		exports = append(exports, krawler.MongoEnv(api, "DB_URL", c)...)
+	case mongodb.HasPassword(cfg.DBURL):
+		// Not set: the password would be in Env, in `render`, in the last-applied label and in
+		// `docker service inspect`.
+		api.Problemf("config.dbURL", "must not hold a password: give Mongo instead (its password stays a secret file)")
 	case cfg.DBURL != "":
 		env["DB_URL"] = cfg.DBURL
 	default:
@@ -265,6 +327,8 @@ func New(cfg Config) *Weacast {
 		api.Problemf("config.dataDatabase", "needs Mongo")
 	case cfg.DataDatabase != "":
 		exports = append(exports, krawler.MongoEnv(api, "DATA_DB_URL", cfg.Mongo.Conn(cfg.DataDatabase))...)
+	case mongodb.HasPassword(cfg.DataDBURL):
+		api.Problemf("config.dataDBURL", "must not hold a password: give Mongo and DataDatabase instead (its password stays a secret file)")
 	case cfg.DataDBURL != "":
 		env["DATA_DB_URL"] = cfg.DataDBURL
 	}
@@ -277,48 +341,122 @@ func New(cfg Config) *Weacast {
 	}
 
 	w := &Weacast{API: api}
-	seen := map[Model]int{}
-	for i, m := range cfg.Models {
-		info, ok := m.Info()
+	type key struct {
+		m        Model
+		isobaric bool
+	}
+	seen := map[key]int{}
+	for i, lc := range cfg.Loaders {
+		p := fmt.Sprintf("config.loaders[%d]", i)
+		problemf := func(field, format string, args ...any) {
+			api.Problemf(p+field, format, args...)
+		}
+		info, ok := lc.Model.Info()
 		if !ok {
-			api.Problemf(fmt.Sprintf("config.models[%d]", i), "unknown model %q (known: %v)", m, Models())
+			if lc.Model == "" {
+				problemf(".model", "a model is required (known: %v)", Models())
+			} else {
+				problemf(".model", "unknown model %q (known: %v)", lc.Model, Models())
+			}
 			continue
 		}
-		if j, dup := seen[m]; dup {
-			api.Problemf(fmt.Sprintf("config.models[%d]", i), "model %q is already listed at config.models[%d]", m, j)
+		k := key{lc.Model, lc.Isobaric()}
+		if j, dup := seen[k]; dup {
+			problemf(".model", "the %s loader of %q is already at config.loaders[%d]", variantName(k.isobaric), lc.Model, j)
 			continue
 		}
-		seen[m] = i
-		w.Loaders = append(w.Loaders, newLoader(cfg, m, info, cfg.Loaders[m], dbConn))
-	}
-	var extra []string
-	for m := range cfg.Loaders {
-		if _, ok := seen[m]; !ok {
-			extra = append(extra, string(m))
+		seen[k] = i
+		v, ok := variant(lc, info, problemf)
+		if !ok {
+			continue
 		}
-	}
-	sort.Strings(extra)
-	for _, m := range extra {
-		api.Problemf("config.loaders["+m+"]", "model %q is not in config.models", m)
+		w.Loaders = append(w.Loaders, newLoader(cfg, lc, info, v, dbConn, problemf))
 	}
 	return w
 }
 
-func newLoader(cfg Config, m Model, info ModelInfo, lc Loader, db *mongodb.Conn) *stack.Service {
+func variantName(isobaric bool) string {
+	if isobaric {
+		return "isobaric"
+	}
+	return "surface"
+}
+
+// variant chooses the image variant of a loader from its levels and checks its elements and
+// levels against what the variant's job file loads.
+func variant(lc Loader, info ModelInfo, problemf func(field, format string, args ...any)) (Variant, bool) {
+	v := info.Surface
+	if lc.Isobaric() {
+		if info.Isobaric == nil {
+			problemf(".levels", "model %s has no isobaric loader (weacast-loader 1.7.0 builds isobaric images for %s, %s and %s only)",
+				lc.Model, ArpegeWorld, ArpegeEurope, GFSWorld)
+			return Variant{}, false
+		}
+		v = *info.Isobaric
+	}
+	seen := map[Element]int{}
+	for j, e := range lc.Elements {
+		f := fmt.Sprintf(".elements[%d]", j)
+		first, dup := seen[e]
+		switch {
+		case !contains(Elements(), e):
+			problemf(f, "unknown element %q (known: %v)", e, Elements())
+		case dup:
+			problemf(f, "element %q is already listed at elements[%d]", e, first)
+		case !contains(v.Elements, e):
+			problemf(f, "the %s %s loader (%s) does not load %q: it loads %v", lc.Model, variantName(lc.Isobaric()), v.JobFile, e, v.Elements)
+		}
+		if !dup {
+			seen[e] = j
+		}
+	}
+	seenL := map[Level]int{}
+	for j, l := range lc.Levels {
+		f := fmt.Sprintf(".levels[%d]", j)
+		first, dup := seenL[l]
+		switch {
+		case !contains(v.Levels, l):
+			problemf(f, "unknown isobaric level %d hPa (the %s isobaric job loads %v hPa)", int(l), lc.Model, v.Levels)
+		case dup:
+			problemf(f, "level %d is already listed at levels[%d]", int(l), first)
+		default:
+			seenL[l] = j
+		}
+	}
+	return v, true
+}
+
+func contains[T comparable](s []T, v T) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// newLoader builds a loader service; its problems are recorded with problemf, under the
+// loader's path in Config.
+func newLoader(cfg Config, lc Loader, info ModelInfo, v Variant, db *mongodb.Conn, problemf func(field, format string, args ...any)) *stack.Service {
+	m := lc.Model
+	name := string(m) + "-loader"
+	if lc.Isobaric() {
+		name = string(m) + "-isobaric-loader"
+	}
 	res := lc.Resources
 	if res == (stack.Resources{}) {
 		res = DefaultLoaderResources
 	}
 	svc := &stack.Service{
-		Name:         or(lc.Name, string(m)+"-loader"),
-		Image:        or(lc.Image, info.Image),
+		Name:         or(lc.Name, name),
+		Image:        or(lc.Image, v.Image),
 		Env:          map[string]string{},
 		Placement:    lc.Placement,
 		Resources:    res,
 		Networks:     cfg.Networks,
 		EndpointMode: stack.DNSRR,
 		Restart:      &stack.RestartPolicy{Condition: "on-failure"},
-		Labels:       map[string]string{"io.kargo.weacast.model": string(m)},
+		Labels:       map[string]string{ModelLabel: string(m), VariantLabel: variantName(lc.Isobaric())},
 	}
 	for k, v := range cfg.Env {
 		svc.Env[k] = v
@@ -329,7 +467,7 @@ func newLoader(cfg Config, m Model, info ModelInfo, lc Loader, db *mongodb.Conn)
 	// CRON: the image's ENV unless overridden (Kargo v0.18 passed none).
 	if lc.Cron != "" {
 		if _, err := stack.CronParser.Parse(lc.Cron); err != nil {
-			svc.Problemf("config.cron", "invalid 6-field cron %q (seconds first): %v", lc.Cron, err)
+			problemf(".cron", "invalid 6-field cron %q (seconds first, as Krawler reads it): %v", lc.Cron, err)
 		}
 		env["CRON"] = lc.Cron
 	}
@@ -339,9 +477,9 @@ func newLoader(cfg Config, m Model, info ModelInfo, lc Loader, db *mongodb.Conn)
 	}
 	switch {
 	case upper < 0 || upper%info.Interval != 0:
-		svc.Problemf("config.upperLimit", "%v is not a positive multiple of the %s step (%v)", upper, m, info.Interval)
+		problemf(".upperLimit", "%v is not a positive multiple of the %s step (%v)", upper, m, info.Interval)
 	case upper > info.MaxUpperLimit:
-		svc.Problemf("config.upperLimit", "%v is beyond the %s horizon (%v)", upper, m, info.MaxUpperLimit)
+		problemf(".upperLimit", "%v is beyond the %s horizon (%v)", upper, m, info.MaxUpperLimit)
 	}
 	env["UPPER_LIMIT"] = seconds(upper)
 	for _, d := range []struct {
@@ -349,12 +487,12 @@ func newLoader(cfg Config, m Model, info ModelInfo, lc Loader, db *mongodb.Conn)
 		v         time.Duration
 		unit      func(time.Duration) string
 	}{
-		{"config.ttl", "TTL", lc.TTL, seconds},
-		{"config.oldestRunInterval", "OLDEST_RUN_INTERVAL", lc.OldestRunInterval, seconds},
-		{"config.requestDelay", "REQUEST_DELAY", lc.RequestDelay, millis},
+		{".ttl", "TTL", lc.TTL, seconds},
+		{".oldestRunInterval", "OLDEST_RUN_INTERVAL", lc.OldestRunInterval, seconds},
+		{".requestDelay", "REQUEST_DELAY", lc.RequestDelay, millis},
 	} {
 		if d.v < 0 {
-			svc.Problemf(d.path, "must be positive, got %v", d.v)
+			problemf(d.path, "must be positive, got %v", d.v)
 		} else if d.v > 0 {
 			env[d.env] = d.unit(d.v)
 		}
@@ -363,7 +501,7 @@ func newLoader(cfg Config, m Model, info ModelInfo, lc Loader, db *mongodb.Conn)
 		env["KEEP_PAST_RUNS"] = "true"
 	}
 	if lc.WorkersLimit < 0 {
-		svc.Problemf("config.workersLimit", "must be positive, got %d", lc.WorkersLimit)
+		problemf(".workersLimit", "must be positive, got %d", lc.WorkersLimit)
 	} else if lc.WorkersLimit > 0 {
 		env["WORKERS_LIMIT"] = strconv.Itoa(lc.WorkersLimit)
 	}
@@ -380,7 +518,7 @@ func newLoader(cfg Config, m Model, info ModelInfo, lc Loader, db *mongodb.Conn)
 		if !cfg.NoSync {
 			exports = append(exports, krawler.MongoEnv(svc, "SYNC_DB_URL", *db)...)
 		}
-	case cfg.DBURL != "":
+	case cfg.DBURL != "" && !mongodb.HasPassword(cfg.DBURL):
 		env["DB_URL"] = cfg.DBURL
 		if !cfg.NoSync {
 			env["SYNC_DB_URL"] = cfg.DBURL
@@ -394,7 +532,7 @@ func newLoader(cfg Config, m Model, info ModelInfo, lc Loader, db *mongodb.Conn)
 			tok = *lc.MeteoFranceToken
 		}
 		if tok.Data == nil && tok.File == "" && tok.Env == "" && !tok.External {
-			svc.Problemf("config.meteoFranceToken", "model %s needs a Météo-France API token (Data, File, Env or External secret)", m)
+			problemf(".meteoFranceToken", "model %s needs a Météo-France API token (Data, File, Env or External secret)", m)
 		} else {
 			tok.Name = or(tok.Name, or(cfg.Name, "weacast")+"-meteo-france-token")
 			svc.Declares.Secrets = append(svc.Declares.Secrets, tok)
@@ -433,7 +571,7 @@ func newLoader(cfg Config, m Model, info ModelInfo, lc Loader, db *mongodb.Conn)
 
 	// The image's CMD (shell form, no --run: the first run waits for the next tick).
 	if len(exports) > 0 {
-		svc.Args = krawler.ShellCommand(fmt.Sprintf(`node %s --cron "$CRON" %s`, krawler.Dir, info.JobFile), exports...)
+		svc.Args = krawler.ShellCommand(fmt.Sprintf(`node %s --cron "$CRON" %s`, krawler.Dir, v.JobFile), exports...)
 	}
 	return svc
 }
@@ -447,3 +585,13 @@ func or(s, def string) string {
 
 func seconds(d time.Duration) string { return strconv.FormatInt(int64(d/time.Second), 10) }
 func millis(d time.Duration) string  { return strconv.FormatInt(d.Milliseconds(), 10) }
+
+// redisHasPassword reports whether a redis:// URL carries a password ("redis://:pw@host").
+func redisHasPassword(u string) bool {
+	p, err := url.Parse(u)
+	if err != nil || p.User == nil {
+		return false
+	}
+	_, set := p.User.Password()
+	return set
+}
