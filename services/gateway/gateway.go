@@ -10,7 +10,21 @@
 //
 // The image is kargo/gateway:2.6 (Caddy from Debian, with the upstream caddy image's contract:
 // /etc/caddy/Caddyfile, /data, /config). The builder generates the Caddyfile and ships it as a
-// Swarm config; the TLS private key is a Swarm secret.
+// Swarm config.
+//
+// HTTPS: with a certificate given in Config.TLS, the certificate is a Swarm config and its
+// private key a Swarm secret. Without one, Caddy's own local CA issues the certificates of
+// TLS.Hosts (default 127.0.0.1 and localhost) when the gateway starts (Caddyfile "tls
+// internal"); the builder itself generates and writes nothing. The CA and the certificates
+// live in /data, a named volume (Config.DataVolume), so they survive task replacement and
+// clients trust the CA once. A client gets the CA to trust from a running task:
+//
+//	docker exec $(docker ps -q -f label=com.docker.swarm.service.name=<stack>_gateway | head -n1) \
+//	    cat /data/caddy/pki/authorities/local/root.crt > gateway-root.crt
+//	curl --cacert gateway-root.crt https://127.0.0.1:8443/...
+//
+// (RootCAPath is that path.) Each node's volume holds its own CA: with replicas on several
+// nodes, trust each node's CA, or give a certificate.
 package gateway
 
 import (
@@ -31,6 +45,12 @@ const (
 	CertPath      = "/etc/caddy/tls/cert.pem"
 	// KeyPath is where the TLS private key (a secret) is mounted.
 	KeyPath = "/run/secrets/gateway-key.pem"
+	// DataDir is Caddy's data directory (XDG_DATA_HOME): its local CA and the certificates
+	// it issued. The gateway's data volume is mounted there when Caddy issues certificates.
+	DataDir = "/data"
+	// RootCAPath is the root certificate of Caddy's local CA in a running gateway task: the
+	// certificate clients trust when the gateway uses Caddy's own certificates.
+	RootCAPath = DataDir + "/caddy/pki/authorities/local/root.crt"
 	// HealthPath answers 200 without authentication; the health check uses it.
 	HealthPath = "/healthz"
 	httpPort   = 80
@@ -78,21 +98,23 @@ func OGC(parts ...stack.Part) []Route {
 	return out
 }
 
+// DefaultHosts are the names Caddy's local CA issues certificates for when TLS.Hosts is empty.
+var DefaultHosts = []string{"127.0.0.1", "localhost"}
+
 // TLS gives the gateway's certificate. Either both CertFile and KeyFile (paths read when the
-// stack is rendered), or both Cert and Key (PEM content); with neither, the gateway uses a
-// self-signed certificate generated once (see SelfSignedDir).
+// stack is rendered), or both Cert and Key (PEM content); with neither, Caddy's local CA
+// issues certificates for Hosts when the gateway starts (see the package documentation for
+// how clients get the CA).
 type TLS struct {
 	CertFile, KeyFile string
 	Cert, Key         []byte
-	// Hosts are the DNS names and IP addresses of a generated certificate
-	// (default localhost and 127.0.0.1).
+	// Hosts are the DNS names and IP addresses Caddy's local CA issues certificates for
+	// (default DefaultHosts: 127.0.0.1 and localhost). Clients must reach the gateway by one
+	// of them: a name not listed gets no certificate. Not used with a given certificate.
 	Hosts []string
-	// SelfSignedDir keeps the generated certificate and key (cert.pem, key.pem, created once
-	// and reused on every later run, so applying again changes nothing). Default:
-	// <user config dir>/kargo/tls/<gateway name>. Delete the files to get a new certificate.
-	SelfSignedDir string
 	// ServerName is the name whose certificate is served to clients that send no SNI (such as
-	// clients connecting to an IP address). Default: the certificate's first DNS name.
+	// clients connecting to an IP address). Default: the given certificate's first DNS name,
+	// or the first IP address of Hosts (else the first host).
 	ServerName string
 }
 
@@ -131,8 +153,12 @@ type Config struct {
 	HTTPSPort uint32
 	// Routes to the services behind the gateway, e.g. append(gateway.OGC(ms, tiles), ...).
 	Routes []Route
-	// TLS certificate; nil with HTTPSPort set means a generated self-signed certificate.
+	// TLS certificate; nil with HTTPSPort set means certificates from Caddy's local CA for
+	// DefaultHosts.
 	TLS *TLS
+	// DataVolume holds Caddy's local CA and the certificates it issued (default
+	// "<name>-data"); mounted at /data when no certificate is given.
+	DataVolume string
 	// BasicAuth, when set, requires credentials on every route.
 	BasicAuth *BasicAuth
 	// CORS, when set, adds cross-origin headers.
@@ -204,12 +230,11 @@ func New(cfg Config) *stack.Service {
 		}
 	}
 
-	var tlsOn bool
-	var serverName string
+	var tlsOn *tlsSetup
 	if cfg.HTTPSPort != 0 {
-		tlsOn = true
 		svc.Ports = append(svc.Ports, stack.Port{Target: httpsPort, Published: cfg.HTTPSPort, Mode: stack.HostPort})
-		serverName = tlsFiles(svc, cfg)
+		t := tlsFiles(svc, cfg)
+		tlsOn = &t
 	}
 
 	var auth *authLine
@@ -225,7 +250,7 @@ func New(cfg Config) *stack.Service {
 	}
 
 	data := Caddyfile(caddyInput{
-		Routes: routes, TLS: tlsOn, ServerName: serverName, Auth: auth, CORS: cfg.CORS, AccessLog: cfg.AccessLog,
+		Routes: routes, TLS: tlsOn, Auth: auth, CORS: cfg.CORS, AccessLog: cfg.AccessLog,
 	})
 	svc.Configs = append(svc.Configs, stack.FileRef{Source: cfg.Name + "-caddyfile", Target: CaddyfilePath})
 	svc.Declares.Configs = append(svc.Declares.Configs, stack.Config{Name: cfg.Name + "-caddyfile", Data: data})

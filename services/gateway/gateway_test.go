@@ -1,9 +1,7 @@
 package gateway
 
 import (
-	"crypto/x509"
 	"encoding/base64"
-	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,22 +60,32 @@ func TestHashPasswordIsBcryptAndStable(t *testing.T) {
 	}
 }
 
+func gatewayConfig(ms, api *stack.Service) Config {
+	return Config{
+		HTTPPort: 28080, HTTPSPort: 28443,
+		Routes:    append(OGC(ms), Route{Prefix: "/api", Service: api, Port: 8080, StripPrefix: true}),
+		BasicAuth: &BasicAuth{User: "alice", Password: "s3cret"},
+		CORS:      &CORS{},
+		AccessLog: true,
+	}
+}
+
 func TestGatewayRender(t *testing.T) {
+	// Building and rendering a gateway writes no file: the user's config and home
+	// directories stay empty.
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_CONFIG_HOME", filepath.Join(home, ".config"))
 	ms := backend("mapserver",
 		stack.Endpoint{Kind: stack.WMS, Port: 80, Path: "/wms", Public: "/wms"},
 		stack.Endpoint{Kind: stack.WFS, Port: 80, Path: "/?map=/etc/mapserver/x.map", Public: "/wfs"},
 		stack.Endpoint{Kind: stack.WCS, Port: 80, Path: "/wcs"}) // internal only
 	api := backend("api")
-	dir := t.TempDir()
-	gw := New(Config{
-		HTTPPort: 28080, HTTPSPort: 28443,
-		Routes:    append(OGC(ms), Route{Prefix: "/api", Service: api, Port: 8080, StripPrefix: true}),
-		TLS:       &TLS{SelfSignedDir: dir},
-		BasicAuth: &BasicAuth{User: "alice", Password: "s3cret"},
-		CORS:      &CORS{},
-		AccessLog: true,
-	})
+	gw := New(gatewayConfig(ms, api))
 	d := render(t, ms, api, gw)
+	if entries, _ := os.ReadDir(home); len(entries) != 0 {
+		t.Errorf("building the gateway wrote files under $HOME: %v", entries)
+	}
 	svc, ok := d.Service("gateway")
 	if !ok {
 		t.Fatal("no gateway service")
@@ -94,19 +102,22 @@ func TestGatewayRender(t *testing.T) {
 		"dynamic a tasks.mapserver 80 {",
 		"refresh 2s", "lb_policy round_robin", "lb_try_duration 5s",
 		"header_down +X-Upstream {http.reverse_proxy.upstream.address}",
-		"tls " + CertPath + " " + KeyPath,
-		"default_sni localhost",
+		// Caddy's local CA issues the certificates of 127.0.0.1 and localhost; the hostless
+		// address routes any Host; clients without SNI (by IP) get the 127.0.0.1 one.
+		"\nhttps://127.0.0.1:443, https://localhost:443, https://:443 {\n\ttls internal\n\timport routes\n}",
+		"auto_https disable_redirects", "skip_install_trust",
+		"default_sni 127.0.0.1",
 		"basicauth @auth bcrypt \"restricted\" {",
 		"Access-Control-Allow-Origin *",
 		"output stdout",
-		":80 {", ":443 {", "auto_https off",
+		"\n:80 {\n\timport routes\n}",
 	} {
 		if !strings.Contains(cf, want) {
 			t.Errorf("Caddyfile lacks %q:\n%s", want, cf)
 		}
 	}
-	if strings.Contains(cf, "s3cret") || strings.Contains(cf, "/wcs") {
-		t.Errorf("Caddyfile holds the clear password or an internal endpoint:\n%s", cf)
+	if strings.Contains(cf, "s3cret") || strings.Contains(cf, "/wcs") || strings.Contains(cf, "auto_https off") {
+		t.Errorf("Caddyfile holds the clear password, an internal endpoint or turns certificate management off:\n%s", cf)
 	}
 	// The hash in the Caddyfile verifies the password.
 	for _, l := range strings.Split(cf, "\n") {
@@ -128,30 +139,20 @@ func TestGatewayRender(t *testing.T) {
 			t.Errorf("port %d mode %s", p.PublishedPort, p.PublishMode)
 		}
 	}
-	// The key is a secret mounted as a file, the certificate and Caddyfile are configs.
+	// No key or certificate is shipped: Caddy makes them. Its CA and certificates live on
+	// a named volume at /data, so they survive task replacement.
 	cs := svc.Spec.TaskTemplate.ContainerSpec
-	if len(cs.Secrets) != 1 || cs.Secrets[0].File.Name != KeyPath || cs.Secrets[0].File.Mode != 0o400 {
+	if len(cs.Secrets) != 0 || len(d.Secrets) != 0 {
 		t.Fatalf("secrets %+v", cs.Secrets)
 	}
-	key, _ := os.ReadFile(filepath.Join(dir, "key.pem"))
-	var found bool
-	for _, s := range d.Secrets {
-		if s.Logical == "gateway-tls-key" {
-			found = string(s.Spec.Data) == string(key)
-		}
+	if len(cs.Configs) != 1 || cs.Configs[0].File.Name != CaddyfilePath {
+		t.Fatalf("configs %+v", cs.Configs)
 	}
-	if !found || len(key) == 0 {
-		t.Fatal("the generated key is not the gateway-tls-key secret")
+	if len(cs.Mounts) != 1 || cs.Mounts[0].Source != "gw_gateway-data" || cs.Mounts[0].Target != DataDir || cs.Mounts[0].Type != "volume" {
+		t.Fatalf("mounts %+v", cs.Mounts)
 	}
-	targets := map[string]bool{}
-	for _, c := range cs.Configs {
-		targets[c.File.Name] = true
-	}
-	if !targets[CaddyfilePath] || !targets[CertPath] {
-		t.Fatalf("configs %v", targets)
-	}
-	if strings.Contains(configData(t, d, "gateway-tls-cert"), "PRIVATE KEY") {
-		t.Fatal("the certificate config holds the key")
+	if !strings.HasPrefix(RootCAPath, DataDir+"/") {
+		t.Errorf("the root CA %s is not on the data volume", RootCAPath)
 	}
 	if got := strings.Join(d.Services[2].DependsOn, ","); got != "mapserver,api" {
 		t.Errorf("dependsOn %q", got)
@@ -160,46 +161,42 @@ func TestGatewayRender(t *testing.T) {
 		t.Errorf("health %+v", cs.Healthcheck)
 	}
 
-	// A second build with the same configuration renders the same specs (same cert, same hash).
-	gw2 := New(Config{
-		HTTPPort: 28080, HTTPSPort: 28443,
-		Routes:    append(OGC(ms), Route{Prefix: "/api", Service: api, Port: 8080, StripPrefix: true}),
-		TLS:       &TLS{SelfSignedDir: dir},
-		BasicAuth: &BasicAuth{User: "alice", Password: "s3cret"},
-		CORS:      &CORS{},
-		AccessLog: true,
-	})
-	d2 := render(t, ms, api, gw2)
+	// A second build with the same configuration renders the same specs.
+	d2 := render(t, ms, api, New(gatewayConfig(ms, api)))
 	if s2, _ := d2.Service("gateway"); s2.Hash != svc.Hash {
 		t.Error("rendering the same gateway twice gives different specs: an apply would restart it")
 	}
 }
 
-func TestSelfSignedCertificate(t *testing.T) {
-	dir := t.TempDir()
-	c1, k1, err := SelfSigned(dir, []string{"localhost", "127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
+func TestGatewayInternalTLSHosts(t *testing.T) {
+	gw := New(Config{HTTPSPort: 28443, DataVolume: "caddy", TLS: &TLS{Hosts: []string{"maps.example.org", "10.199.0.1", "::1"}}})
+	d := render(t, gw)
+	cf := configData(t, d, "gateway-caddyfile")
+	for _, want := range []string{
+		"https://maps.example.org:443, https://10.199.0.1:443, https://[::1]:443, https://:443 {",
+		"default_sni 10.199.0.1", // the first IP address: clients by IP send no SNI
+		"tls internal",
+	} {
+		if !strings.Contains(cf, want) {
+			t.Errorf("Caddyfile lacks %q:\n%s", want, cf)
+		}
 	}
-	b, _ := os.ReadFile(c1)
-	blk, _ := pem.Decode(b)
-	cert, err := x509.ParseCertificate(blk.Bytes)
-	if err != nil {
-		t.Fatal(err)
+	svc, _ := d.Service("gateway")
+	if m := svc.Spec.TaskTemplate.ContainerSpec.Mounts; len(m) != 1 || m[0].Source != "gw_caddy" {
+		t.Errorf("mounts %+v", m)
 	}
-	if err := cert.VerifyHostname("127.0.0.1"); err != nil {
-		t.Error(err)
+	cf = configData(t, render(t, New(Config{HTTPSPort: 28443, TLS: &TLS{Hosts: []string{"a.example", "b.example"}, ServerName: "b.example"}})), "gateway-caddyfile")
+	if !strings.Contains(cf, "default_sni b.example") {
+		t.Errorf("server name not used:\n%s", cf)
 	}
-	if err := cert.VerifyHostname("localhost"); err != nil {
-		t.Error(err)
+	// Without HTTPS there is no TLS at all and no data volume.
+	plain := New(Config{HTTPPort: 28080})
+	if len(plain.Mounts) != 0 || len(plain.Declares.Volumes) != 0 {
+		t.Errorf("HTTP-only gateway mounts %+v", plain.Mounts)
 	}
-	if st, _ := os.Stat(k1); st.Mode().Perm() != 0o600 {
-		t.Errorf("key mode %v", st.Mode())
-	}
-	c2, _, _ := SelfSigned(dir, []string{"localhost"})
-	b2, _ := os.ReadFile(c2)
-	if string(b2) != string(b) {
-		t.Error("the certificate was generated again")
+	cf = configData(t, render(t, plain), "gateway-caddyfile")
+	if !strings.Contains(cf, "auto_https off") || strings.Contains(cf, "tls") || strings.Contains(cf, ":443") {
+		t.Errorf("HTTP-only Caddyfile:\n%s", cf)
 	}
 }
 
@@ -221,6 +218,12 @@ func TestGatewayValidation(t *testing.T) {
 		{"no user", Config{BasicAuth: &BasicAuth{Password: "x"}}, "config.basicAuth.user"},
 		{"bad hash", Config{BasicAuth: &BasicAuth{User: "a", PasswordHash: "plain"}}, "config.basicAuth.passwordHash"},
 		{"bad origin", Config{CORS: &CORS{Origins: []string{"example.org"}}}, "config.cors.origins[0]"},
+		{"host with a space", Config{HTTPSPort: 28443, TLS: &TLS{Hosts: []string{"localhost", "a b"}}}, "config.tls.hosts[1]"},
+		{"host breaking the Caddyfile", Config{HTTPSPort: 28443, TLS: &TLS{Hosts: []string{"x {\n}"}}}, "config.tls.hosts[0]"},
+		{"host twice", Config{HTTPSPort: 28443, TLS: &TLS{Hosts: []string{"localhost", "localhost"}}}, "config.tls.hosts[1]"},
+		{"server name not a host", Config{HTTPSPort: 28443, TLS: &TLS{ServerName: "maps.example.org"}}, "config.tls.serverName"},
+		{"bad server name", Config{HTTPSPort: 28443, TLS: &TLS{ServerName: "a;b"}}, "config.tls.serverName"},
+		{"hosts with a given certificate", Config{TLS: &TLS{Cert: []byte("c"), Key: []byte("k"), Hosts: []string{"localhost"}}}, "config.tls.hosts"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -235,17 +238,50 @@ func TestGatewayValidation(t *testing.T) {
 }
 
 func TestGatewayGivenCertificate(t *testing.T) {
-	certPEM, keyPEM, err := GenerateSelfSigned([]string{"maps.example.org"}, timeNow())
-	if err != nil {
-		t.Fatal(err)
-	}
+	certPEM, keyPEM := generateCert(t, "maps.example.org")
 	d := render(t, New(Config{HTTPSPort: 28443, TLS: &TLS{Cert: certPEM, Key: keyPEM}}))
 	cf := configData(t, d, "gateway-caddyfile")
-	if !strings.Contains(cf, "default_sni maps.example.org") {
-		t.Errorf("default SNI is not the certificate's name:\n%s", cf)
+	for _, want := range []string{"default_sni maps.example.org", "auto_https off", "\n:443 {\n\ttls " + CertPath + " " + KeyPath + "\n"} {
+		if !strings.Contains(cf, want) {
+			t.Errorf("Caddyfile lacks %q:\n%s", want, cf)
+		}
+	}
+	if strings.Contains(cf, "tls internal") {
+		t.Errorf("a given certificate must not be replaced by Caddy's:\n%s", cf)
 	}
 	if configData(t, d, "gateway-tls-cert") != string(certPEM) {
 		t.Error("certificate config differs")
+	}
+	svc, _ := d.Service("gateway")
+	cs := svc.Spec.TaskTemplate.ContainerSpec
+	if len(cs.Secrets) != 1 || cs.Secrets[0].File.Name != KeyPath || cs.Secrets[0].File.Mode != 0o400 {
+		t.Fatalf("secrets %+v", cs.Secrets)
+	}
+	if len(d.Secrets) != 1 || string(d.Secrets[0].Spec.Data) != string(keyPEM) {
+		t.Fatal("the key is not the gateway-tls-key secret")
+	}
+	if strings.Contains(configData(t, d, "gateway-tls-cert"), "PRIVATE KEY") {
+		t.Fatal("the certificate config holds the key")
+	}
+	if len(cs.Mounts) != 0 {
+		t.Errorf("mounts %+v", cs.Mounts)
+	}
+
+	// Files are read when the stack is rendered.
+	dir := t.TempDir()
+	cf1, kf1 := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
+	if err := os.WriteFile(cf1, certPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(kf1, keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d, err := swarmx.Render(stack.New("gw", New(Config{HTTPSPort: 28443, TLS: &TLS{CertFile: cf1, KeyFile: kf1}})), swarmx.Source{ReadFile: os.ReadFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if configData(t, d, "gateway-tls-cert") != string(certPEM) || !strings.Contains(configData(t, d, "gateway-caddyfile"), "default_sni maps.example.org") {
+		t.Error("certificate files not shipped")
 	}
 }
 

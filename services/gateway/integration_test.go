@@ -4,10 +4,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
-	"os"
-	"path/filepath"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -65,16 +66,16 @@ func TestGatewayOnSwarm(t *testing.T) {
 	a := enginetest.Applier(t)
 	const name = "kargo-it-gateway"
 	enginetest.Cleanup(t, a, name)
-	dir := t.TempDir()
 	be := echo(3)
-	gw := gateway.New(gateway.Config{
+	// No certificate given: Caddy's local CA issues those of 127.0.0.1 and localhost.
+	cfg := gateway.Config{
 		HTTPPort: 28080, HTTPSPort: 28443,
 		Routes:    []gateway.Route{{Prefix: "/echo", Service: be, Port: 8080, StripPrefix: true}, {Prefix: "/keep", Service: be, Port: 8080}},
-		TLS:       &gateway.TLS{SelfSignedDir: dir},
 		BasicAuth: &gateway.BasicAuth{User: "alice", Password: "s3cret"},
 		CORS:      &gateway.CORS{},
 		AccessLog: true,
-	})
+	}
+	gw := gateway.New(cfg)
 	st := stack.New(name, be, gw)
 	enginetest.Apply(t, a, st, swarmx.ApplyOptions{})
 
@@ -133,15 +134,12 @@ func TestGatewayOnSwarm(t *testing.T) {
 		t.Fatalf("preflight: status %d, headers %v", resp.StatusCode, resp.Header)
 	}
 
-	// HTTPS answers with the generated certificate, which verifies for 127.0.0.1.
-	pemCert, err := os.ReadFile(filepath.Join(dir, "cert.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	// HTTPS answers with a certificate of Caddy's local CA, which verifies for 127.0.0.1 (a
+	// client connecting by IP sends no SNI) and for localhost, against the root CA fetched
+	// from the running task.
+	root := rootCA(t, name+"_gateway")
 	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pemCert) {
-		t.Fatal("bad generated certificate")
-	}
+	pool.AddCert(root)
 	hc := httpc{t, &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}}
 	resp, body := hc.do("GET", "https://127.0.0.1:28443/echo/tls", true, nil)
 	if resp.StatusCode != 200 || !strings.Contains(body, "path=/tls") {
@@ -150,10 +148,23 @@ func TestGatewayOnSwarm(t *testing.T) {
 	if resp.TLS == nil || len(resp.TLS.PeerCertificates) == 0 {
 		t.Fatal("no TLS state")
 	}
-	blk := resp.TLS.PeerCertificates[0].Raw
-	want, _ := pem.Decode(pemCert)
-	if want == nil || string(blk) != string(want.Bytes) {
-		t.Fatal("the gateway serves another certificate than the generated one")
+	leaf := resp.TLS.PeerCertificates[0]
+	if err := leaf.VerifyHostname("127.0.0.1"); err != nil {
+		t.Errorf("served certificate: %v", err)
+	}
+	inter := x509.NewCertPool()
+	for _, c := range resp.TLS.PeerCertificates[1:] {
+		inter.AddCert(c)
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter, DNSName: "127.0.0.1"}); err != nil {
+		t.Errorf("served certificate does not chain to the gateway's root CA: %v", err)
+	}
+	// By name: SNI localhost, on the same port of 127.0.0.1.
+	byName := &tls.Config{RootCAs: pool, ServerName: "localhost"}
+	if conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", "127.0.0.1:28443", byName); err != nil {
+		t.Errorf("TLS to localhost: %v", err)
+	} else {
+		conn.Close()
 	}
 	if resp, _ := hc.do("GET", "https://127.0.0.1:28443/echo/", false, nil); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("https without credentials: %d", resp.StatusCode)
@@ -203,19 +214,69 @@ loop:
 	}
 
 	// Applying the same stack again (a new program run: new builder call) changes nothing.
-	gw2 := gateway.New(gateway.Config{
-		HTTPPort: 28080, HTTPSPort: 28443,
-		Routes:    []gateway.Route{{Prefix: "/echo", Service: be, Port: 8080, StripPrefix: true}, {Prefix: "/keep", Service: be, Port: 8080}},
-		TLS:       &gateway.TLS{SelfSignedDir: dir},
-		BasicAuth: &gateway.BasicAuth{User: "alice", Password: "s3cret"},
-		CORS:      &gateway.CORS{},
-		AccessLog: true,
-	})
-	plan, err := a.Plan(t.Context(), stack.New(name, be, gw2))
+	plan, err := a.Plan(t.Context(), stack.New(name, be, gateway.New(cfg)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ch := plan.Changes(); len(ch) > 0 {
 		t.Errorf("second run plans changes:\n%v", plan)
 	}
+
+	// The CA lives on the data volume: a replaced gateway task keeps it, and clients that
+	// trust it keep connecting.
+	enginetest.Docker(t, "service", "update", "--force", "--quiet", "--detach=false", name+"_gateway")
+	enginetest.Get(t, "http://127.0.0.1:28080/healthz", time.Minute)
+	if again := rootCA(t, name+"_gateway"); !again.Equal(root) {
+		t.Error("the replaced gateway task has another root CA")
+	}
+	var lastErr error
+	for i := 0; i < 40; i++ {
+		req, _ := http.NewRequest("GET", "https://127.0.0.1:28443/echo/again", nil)
+		req.SetBasicAuth("alice", "s3cret")
+		var r *http.Response
+		if r, lastErr = hc.c.Do(req); lastErr == nil {
+			r.Body.Close()
+			if r.StatusCode == http.StatusOK {
+				break
+			}
+			lastErr = fmt.Errorf("status %d", r.StatusCode)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if lastErr != nil {
+		t.Errorf("https after the gateway task was replaced: %v", lastErr)
+	}
+}
+
+// rootCA reads the root certificate of Caddy's local CA from a running task of the service,
+// as a user would: docker exec <container> cat /data/caddy/pki/authorities/local/root.crt.
+func rootCA(t *testing.T, service string) *x509.Certificate {
+	t.Helper()
+	var last string
+	for i := 0; i < 60; i++ {
+		ids := strings.Fields(enginetest.Docker(t, "ps", "-q", "--filter", "label=com.docker.swarm.service.name="+service))
+		if len(ids) == 1 {
+			out, err := exec.Command("docker", "exec", ids[0], "cat", gateway.RootCAPath).CombinedOutput()
+			if err == nil {
+				blk, _ := pem.Decode(out)
+				if blk == nil || blk.Type != "CERTIFICATE" {
+					t.Fatalf("%s is not a PEM certificate: %.300s", gateway.RootCAPath, out)
+				}
+				c, err := x509.ParseCertificate(blk.Bytes)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !c.IsCA {
+					t.Fatalf("%s is not a CA certificate", gateway.RootCAPath)
+				}
+				return c
+			}
+			last = fmt.Sprintf("docker exec: %v: %s", err, out)
+		} else {
+			last = fmt.Sprintf("%d running containers", len(ids))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Fatalf("no root CA from %s: %s", service, last)
+	return nil
 }
