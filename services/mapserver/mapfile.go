@@ -96,7 +96,43 @@ var (
 	nameRE  = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
 	colorRE = regexp.MustCompile(`^#[0-9A-Fa-f]{6}$`)
 	epsgRE  = regexp.MustCompile(`^EPSG:[0-9]+$`)
+	// columnRE is a plain SQL column name (Geometry, Key): they go into the layer's DATA.
+	columnRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+	// A class expression is written as is into the mapfile: it must be one token there, a
+	// string, a regular expression, or a parenthesised logical expression on one line.
+	exprStringRE = regexp.MustCompile(`^("[^"\\]*"|'[^'\\]*'|/[^/\\]*/i?)$`)
 )
+
+// exprProblem says why a class expression cannot be written into a mapfile, or "".
+func exprProblem(e string) string {
+	for _, r := range e {
+		if r < ' ' || r == 0x7f {
+			return fmt.Sprintf("%q must be on one line, without control characters", e)
+		}
+	}
+	if exprStringRE.MatchString(e) {
+		return ""
+	}
+	if !strings.HasPrefix(e, "(") || !strings.HasSuffix(e, ")") {
+		return fmt.Sprintf("%q must be a quoted string, a /regex/ or a logical expression in parentheses, e.g. ([pop] > 1000)", e)
+	}
+	depth := 0
+	for i, r := range e {
+		switch r {
+		case '(':
+			depth++
+		case ')':
+			depth--
+		}
+		if depth < 0 || (depth == 0 && i != len(e)-1) {
+			return fmt.Sprintf("%q: the first parenthesis must close at the end (wrap the whole expression in parentheses)", e)
+		}
+	}
+	if depth != 0 {
+		return fmt.Sprintf("unbalanced parentheses in %q", e)
+	}
+	return ""
+}
 
 func (m Map) name() string {
 	if m.Name == "" {
@@ -180,6 +216,15 @@ func (m Map) Problems(hasDB bool) [][2]string {
 		if l.Projection != "" && !epsgRE.MatchString(l.Projection) {
 			add(p+".projection", "%q must be EPSG:<code>", l.Projection)
 		}
+		if l.Geometry != "" && !columnRE.MatchString(l.Geometry) {
+			add(p+".geometry", "%q must be a column name (letters, digits, '_')", l.Geometry)
+		}
+		if l.Key != "" && !columnRE.MatchString(l.Key) {
+			add(p+".key", "%q must be a column name (letters, digits, '_')", l.Key)
+		}
+		if l.SRID < 0 {
+			add(p+".srid", "must be positive, got %d", l.SRID)
+		}
 		if l.Opacity < 0 || l.Opacity > 100 {
 			add(p+".opacity", "must be within 0..100")
 		}
@@ -193,8 +238,10 @@ func (m Map) Problems(hasDB bool) [][2]string {
 			if (c.ColorRange[0] == "") != (c.ColorRange[1] == "") {
 				add(cp+".colorRange", "needs both colours")
 			}
-			if strings.Count(c.Expression, "(") != strings.Count(c.Expression, ")") {
-				add(cp+".expression", "unbalanced parentheses in %q", c.Expression)
+			if c.Expression != "" {
+				if pr := exprProblem(c.Expression); pr != "" {
+					add(cp+".expression", "%s", pr)
+				}
 			}
 		}
 	}
@@ -357,8 +404,16 @@ func (e Extent) String() string {
 	return fmt.Sprintf("%s %s %s %s", num(e[0]), num(e[1]), num(e[2]), num(e[3]))
 }
 
+// q quotes a mapfile string: backslashes and quotes escaped, control characters (a line
+// break would end the string) turned into spaces.
 func q(s string) string {
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", " ").Replace(s) + `"`
+	s = strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
 }
 
 func initCode(epsg string) string { return "init=epsg:" + strings.TrimPrefix(epsg, "EPSG:") }

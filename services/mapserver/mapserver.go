@@ -22,7 +22,10 @@
 package mapserver
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -115,7 +118,12 @@ type Config struct {
 	Networks []string
 }
 
-var fileNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+var (
+	fileNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+	// layerNameRE is what a layer name listed in Config.Layers may be: it is written into
+	// the health check (a shell command) and matched in capabilities documents.
+	layerNameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$`)
+)
 
 // New builds the MapServer service. Configuration problems are recorded on the service
 // (stack.Service.Problemf) and reported by Validate.
@@ -206,7 +214,7 @@ func New(cfg Config) *stack.Service {
 		}
 		file := m.name() + ".map"
 		maps = append(maps, file)
-		addConfig(p, configName(name, "map", m.name()), path.Join(MapDir, file), []byte(m.Render(dsn)), "", 0o444)
+		addConfig(p, configName(name, "map", path.Join(MapDir, file)), path.Join(MapDir, file), []byte(m.Render(dsn)), "", 0o444)
 		vector = append(vector, m.VectorLayers()...)
 		raster = append(raster, m.RasterLayers()...)
 	}
@@ -223,7 +231,7 @@ func New(cfg Config) *stack.Service {
 			if strings.HasSuffix(e.Name(), ".map") {
 				dirMaps = append(dirMaps, e.Name())
 			}
-			addConfig("config.mapfiles", configName(name, "file", e.Name()),
+			addConfig("config.mapfiles", configName(name, "file", path.Join(MapDir, e.Name())),
 				path.Join(MapDir, e.Name()), nil, filepath.Join(cfg.Mapfiles, e.Name()), 0o444)
 		}
 		sort.Strings(dirMaps)
@@ -257,13 +265,20 @@ func New(cfg Config) *stack.Service {
 				mode = 0o555
 			}
 		}
-		addConfig(p, configName(name, "f"+strconv.Itoa(i), path.Base(f.Target)), f.Target, f.Data, f.Source, mode)
+		addConfig(p, configName(name, "f"+strconv.Itoa(i), f.Target), f.Target, f.Data, f.Source, mode)
 	}
 	if len(maps) > 0 {
 		addConfig("config", name+"-conf", ConfigFile, []byte(configFile(maps)), "", 0o444)
 	}
 
-	layers = append(append(append(layers, vector...), raster...), cfg.Layers...)
+	layers = append(append(layers, vector...), raster...)
+	for i, l := range cfg.Layers {
+		if !layerNameRE.MatchString(l) {
+			svc.Problemf(fmt.Sprintf("config.layers[%d]", i), "%q is not a layer name (letters, digits, '_', '.', ':', '-', at most 128 characters)", l)
+			continue
+		}
+		layers = append(layers, l)
+	}
 	svc.Endpoints = []stack.Endpoint{
 		{Kind: stack.WMS, Port: Port, Path: "/wms", Public: "/wms", Layers: layers},
 		{Kind: stack.WFS, Port: Port, Path: "/wfs", Public: "/wfs", Layers: vector},
@@ -283,34 +298,51 @@ func New(cfg Config) *stack.Service {
 	return svc
 }
 
-// configName is the name of a config the service ships: short enough for Swarm's 64
-// characters once prefixed by the stack and suffixed by a content hash.
-func configName(svc, kind, file string) string {
+// configNameLen bounds the names configName makes: with the stack name and Swarm's version
+// suffix they stay within Swarm's 64 characters.
+const configNameLen = 36
+
+// configName is the name of a config the service ships at target: a readable prefix (service,
+// kind, file name; cut to fit) and a hash of the full target path, so two files whose names
+// are cut or sanitised the same way still get different configs.
+func configName(svc, kind, target string) string {
+	sum := sha256.Sum256([]byte(target))
+	suffix := "-" + hex.EncodeToString(sum[:])[:8]
 	n := svc + "-" + kind + "-" + strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
 			return r
 		}
 		return '-'
-	}, file)
-	if len(n) > 36 {
-		n = n[:36]
+	}, path.Base(target))
+	if len(n) > configNameLen-len(suffix) {
+		n = n[:configNameLen-len(suffix)]
 	}
-	return strings.TrimRight(n, "-_")
+	return strings.TrimRight(n, "-_") + suffix
 }
 
 // HealthCommand is the shell health check: WMS GetCapabilities of the default map must
 // answer and list every given layer; when dbLayer is set, a WFS hits query on it must count
-// its features (so a task that cannot read PostGIS is not healthy).
+// its features (so a task that cannot read PostGIS is not healthy). Every value is quoted for
+// the shell (New also accepts only plain layer names).
 func HealthCommand(layers []string, dbLayer string) string {
 	var b strings.Builder
 	b.WriteString(`c=$(curl -fsS --max-time 8 'http://127.0.0.1/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetCapabilities') && echo "$c" | grep -q '<WMS_Capabilities'`)
 	for _, l := range layers {
-		fmt.Fprintf(&b, ` && echo "$c" | grep -qF '<Name>%s</Name>'`, l)
+		fmt.Fprintf(&b, ` && echo "$c" | grep -qF %s`, shellQuote("<Name>"+xmlText(l)+"</Name>"))
 	}
 	if dbLayer != "" {
-		fmt.Fprintf(&b, ` && curl -fsS --max-time 8 'http://127.0.0.1/wfs?SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&RESULTTYPE=hits&TYPENAMES=%s' | grep -q 'numberMatched="[0-9]'`, dbLayer)
+		fmt.Fprintf(&b, ` && curl -fsS --max-time 8 %s | grep -q 'numberMatched="[0-9]'`,
+			shellQuote("http://127.0.0.1/wfs?SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&RESULTTYPE=hits&TYPENAMES="+url.QueryEscape(dbLayer)))
 	}
 	return b.String()
+}
+
+// shellQuote quotes s as one word for sh.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// xmlText is s as it appears in an XML document's text.
+func xmlText(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
 
 // configFile is the MapServer 8 CONFIG file: the first map is the default; each map has an

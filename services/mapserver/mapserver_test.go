@@ -1,6 +1,9 @@
 package mapserver_test
 
 import (
+	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -163,5 +166,150 @@ func TestValidation(t *testing.T) {
 	}
 	if err := stack.New("t", mapserver.New(mapserver.Config{})).Validate(); err == nil || !strings.Contains(err.Error(), "give Mapfiles") {
 		t.Errorf("no maps: %v", err)
+	}
+}
+
+func TestLayerNamesAreValidated(t *testing.T) {
+	ms := mapserver.New(mapserver.Config{Mapfiles: "testdata/maps",
+		Layers: []string{"roads", "ns:rivers.v2", "a'; touch /tmp/pwned; echo '", "a b", "", "<Name>"}})
+	err := stack.New("t", ms).Validate()
+	ve, ok := err.(*stack.ValidationError)
+	if !ok {
+		t.Fatalf("want a validation error, got %v", err)
+	}
+	for i, bad := range []bool{false, false, true, true, true, true} {
+		p := "services[mapserver].config.layers[" + strconv.Itoa(i) + "]"
+		if ve.Has(p) != bad {
+			t.Errorf("problem at %s: %v, want %v (%v)", p, ve.Has(p), bad, err)
+		}
+	}
+	// Rejected names never reach the health check (a shell command).
+	hc := strings.Join(ms.Health.Test, " ")
+	if strings.Contains(hc, "pwned") || !strings.Contains(hc, "'<Name>ns:rivers.v2</Name>'") {
+		t.Errorf("health check: %s", hc)
+	}
+}
+
+func TestHealthCommandQuotesForTheShell(t *testing.T) {
+	// HealthCommand is exported: whatever it is given stays one shell word. Run the command
+	// with curl and grep replaced by functions printing their arguments, one per line.
+	layers := []string{"roads", "it's", "$(touch pwned)", "a&b"}
+	script := `curl() { for a; do echo "curl:$a" >&2; done; echo '<WMS_Capabilities numberMatched="1"'; }
+grep() { for a; do echo "grep:$a" >&2; done; return 0; }
+` + mapserver.HealthCommand(layers, "x'y")
+	dir := t.TempDir()
+	cmd := exec.Command("sh", "-c", script)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("health command: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		"grep:<Name>it's</Name>", "grep:<Name>$(touch pwned)</Name>", "grep:<Name>a&amp;b</Name>",
+		"curl:http://127.0.0.1/wfs?SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&RESULTTYPE=hits&TYPENAMES=x%27y",
+	} {
+		if !strings.Contains(string(out), want+"\n") {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("the health command ran a command from a layer name: %v", entries)
+	}
+}
+
+func TestMapfileValuesStayInTheirToken(t *testing.T) {
+	db := postgis.New(postgis.Config{Name: "db"})
+	layer := func(c mapserver.Class) mapserver.Map {
+		return mapserver.Map{Name: "m", Layers: []mapserver.Layer{{Name: "l", Type: mapserver.Line, Table: "t", Classes: []mapserver.Class{c}}}}
+	}
+	for _, tc := range []struct {
+		expr string
+		ok   bool
+	}{
+		{"('[class]' = 'motorway')", true},
+		{"([pop] > 100000 AND ([kind] = 'city'))", true},
+		{`"city"`, true},
+		{"/^mot/i", true},
+		{"([a] = 1)\nEND\nLAYER NAME \"x\"", false}, // a line break ends the expression
+		{"([a] = 1) END END LAYER NAME x (", false}, // closes early: the rest is mapfile
+		{"([a] = 1", false},
+		{"[a] = 1", false},
+		{`"a" END "b"`, false},
+	} {
+		ms := mapserver.New(mapserver.Config{Database: db, Maps: []mapserver.Map{layer(mapserver.Class{Expression: tc.expr})}})
+		err := stack.New("t", db, ms).Validate()
+		p := "services[mapserver].config.maps[0].layers[0].classes[0].expression"
+		ve, _ := err.(*stack.ValidationError)
+		if got := ve != nil && ve.Has(p); got == tc.ok {
+			t.Errorf("expression %q: problem %v, want %v (%v)", tc.expr, got, !tc.ok, err)
+		}
+	}
+	m := mapserver.Map{Name: "m", Layers: []mapserver.Layer{{Name: "l", Type: mapserver.Line, Table: "t", Geometry: "geom; DROP", Key: "id id"}}}
+	err := stack.New("t", db, mapserver.New(mapserver.Config{Database: db, Maps: []mapserver.Map{m}})).Validate()
+	for _, p := range []string{"layers[0].geometry", "layers[0].key"} {
+		if ve, _ := err.(*stack.ValidationError); ve == nil || !ve.Has("services[mapserver].config.maps[0]."+p) {
+			t.Errorf("no problem at %s: %v", p, err)
+		}
+	}
+	// Quoted strings cannot end early: a title with quotes and line breaks stays one string.
+	out := mapserver.Map{Name: "m", Title: "a\"b\nEND\r\nc\\", Layers: []mapserver.Layer{{Name: "l", Type: mapserver.Raster, File: "/x.tif"}}}.Render("")
+	if !strings.Contains(out, `"ows_title" "a\"b END  c\\"`+"\n") || strings.Count(out, "\nEND") != 1 {
+		t.Errorf("title escaped badly:\n%s", out)
+	}
+}
+
+func TestLongFileTargetsGetDistinctConfigs(t *testing.T) {
+	// Targets sharing a long prefix, or the same once sanitised, ship as distinct configs.
+	long := "/etc/mapserver/data/a-very-long-directory-name/elevation-model-of-the-whole-region-"
+	files := []mapserver.File{
+		{Target: long + "2023.tif", Data: []byte("a")},
+		{Target: long + "2024.tif", Data: []byte("b")},
+	}
+	raster := func(name string) mapserver.Map {
+		return mapserver.Map{Name: name, Layers: []mapserver.Layer{{Name: "l", Type: mapserver.Raster, File: long + "2023.tif"}}}
+	}
+	ms := mapserver.New(mapserver.Config{Name: "mapserver-with-a-long-name", Files: files,
+		Maps:     []mapserver.Map{raster("regional_elevation_model_2023"), raster("regional_elevation_model_2024"), raster("m-x")},
+		Mapfiles: "testdata/longnames"})
+	ms2 := mapserver.New(mapserver.Config{Name: "ms2", Maps: []mapserver.Map{raster("a")},
+		Files: []mapserver.File{{Target: "/etc/mapserver/data/x.y", Data: []byte("c")}, {Target: "/etc/mapserver/data/x-y", Data: []byte("d")}}})
+	if err := stack.New("t", ms, ms2).Validate(); err != nil {
+		t.Fatal(err)
+	}
+	d := render(t, ms, ms2)
+	for svcName, want := range map[string]map[string]string{
+		"mapserver-with-a-long-name": {
+			files[0].Target: "a", files[1].Target: "b",
+			"/etc/mapserver/regional-elevation-model-of-the-whole-country-2023.map": "file:testdata/longnames/regional-elevation-model-of-the-whole-country-2023.map",
+			"/etc/mapserver/regional-elevation-model-of-the-whole-country-2024.map": "file:testdata/longnames/regional-elevation-model-of-the-whole-country-2024.map",
+			"/etc/mapserver/regional_elevation_model_2023.map":                      "MAP",
+			"/etc/mapserver/regional_elevation_model_2024.map":                      "MAP",
+			"/etc/mapserver/m-x.map":                                                "MAP",
+			"/etc/mapserver.conf":                                                   "CONFIG",
+		},
+		"ms2": {"/etc/mapserver/data/x.y": "c", "/etc/mapserver/data/x-y": "d", "/etc/mapserver/a.map": "MAP", "/etc/mapserver.conf": "CONFIG"},
+	} {
+		svc, _ := d.Service(svcName)
+		data := map[string]string{}
+		names := map[string]bool{}
+		for _, ref := range svc.Spec.TaskTemplate.ContainerSpec.Configs {
+			names[ref.ConfigName] = true
+			for _, c := range d.Configs {
+				if c.Name == ref.ConfigName {
+					data[ref.File.Name] = string(c.Spec.Data)
+					if len(c.Logical) > 36 {
+						t.Errorf("config name %q is longer than 36 characters", c.Logical)
+					}
+				}
+			}
+		}
+		if len(names) != len(want) {
+			t.Errorf("%s: %d configs for %d files: %v", svcName, len(names), len(want), names)
+		}
+		for target, prefix := range want {
+			if got, ok := data[target]; !ok || !strings.Contains(got, prefix) {
+				t.Errorf("%s: %s holds %.40q, want %q", svcName, target, got, prefix)
+			}
+		}
 	}
 }
