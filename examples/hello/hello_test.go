@@ -350,3 +350,40 @@ func TestHelloJob(t *testing.T) {
 	assert.Equal(t, 0, res.Mutations)
 	assert.Equal(t, uint64(2), status(t, a, name)["once"].Completed)
 }
+
+// TestHelloPruneAndDrift removes what a stack no longer has (a service and its own network)
+// with Prune, and puts back a replica count changed outside Kargo.
+func TestHelloPruneAndDrift(t *testing.T) {
+	t.Parallel()
+	c := enginetest.Require(t)
+	a := enginetest.Applier(t)
+	name := "hello-it-prune"
+	enginetest.Cleanup(t, a, name)
+	build := func(withSide bool) *stack.Stack {
+		st := stack.New(name, &stack.Service{Name: "main", Image: GreeterImage,
+			Command: []string{"sh", "-c", "exec sleep 3600"}})
+		if withSide {
+			st.Add(stack.Network{Name: "side"}, &stack.Service{Name: "side", Image: GreeterImage,
+				Command: []string{"sh", "-c", "exec sleep 3600"}, Networks: []string{"side"}})
+		}
+		return st
+	}
+	enginetest.Apply(t, a, build(true), swarmx.ApplyOptions{Timeout: 2 * time.Minute})
+
+	// Out of band: docker service scale.
+	enginetest.Docker(t, "service", "scale", "--detach", name+"_main=2")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	p, err := a.Plan(ctx, build(false))
+	require.NoError(t, err)
+	act, _ := p.Find(swarmx.KindService, name+"_main")
+	assert.Equal(t, swarmx.Update, act.Op, "replicas changed outside kargo: %v", act)
+	del, _ := p.Find(swarmx.KindService, name+"_side")
+	assert.Equal(t, swarmx.Delete, del.Op)
+
+	enginetest.Apply(t, a, build(false), swarmx.ApplyOptions{Prune: true, Timeout: 2 * time.Minute})
+	left := leftovers(t, c, name)
+	assert.Equal(t, []string{name + "_main"}, left["services"])
+	assert.Equal(t, []string{name + "_default"}, left["networks"], "the side network is pruned")
+	assert.Equal(t, uint64(1), status(t, a, name)["main"].Running, "the replica count is back to the stack's")
+}
