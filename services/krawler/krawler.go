@@ -43,9 +43,13 @@ const (
 
 // Health timings of every Krawler job in Kargo v0.18 and of the job images' HEALTHCHECK.
 const (
-	HealthInterval    = time.Minute
-	HealthTimeout     = 10 * time.Second
-	HealthRetries     = 3
+	// HealthInterval is the time between two checks.
+	HealthInterval = time.Minute
+	// HealthTimeout is how long a check may take.
+	HealthTimeout = 10 * time.Second
+	// HealthRetries is how many failed checks make the task unhealthy.
+	HealthRetries = 3
+	// HealthStartPeriod is how long failures do not count after the task starts.
 	HealthStartPeriod = time.Minute
 )
 
@@ -62,9 +66,10 @@ type Config struct {
 	Name string
 	// Image overrides DefaultImage.
 	Image string
-	// Job is the path of the job file on the deploy machine (read when the stack is
-	// rendered); JobData is its content. Exactly one is required.
-	Job     string
+	// Job is the path of the job file on the deploy machine, read when the stack is
+	// rendered. Job or JobData is required.
+	Job string
+	// JobData is the content of the job file, instead of Job.
 	JobData []byte
 	// JobFile is the file name of the job in the container, under /opt/krawler (the image's
 	// WORKDIR, where its node_modules resolve); default the base name of Job, or "jobfile.js".
@@ -73,11 +78,12 @@ type Config struct {
 	Cron string
 	// Run also runs the job once at start (--run).
 	Run bool
-	// Mongo and Database give DB_URL (with the root credentials of Mongo). DBURL gives it as a
-	// plain URL instead (it must not hold a password).
-	Mongo    *mongodb.Service
+	// Mongo gives DB_URL with its root credentials (the password stays a secret file).
+	Mongo *mongodb.Service
+	// Database is the database on Mongo. Required with Mongo.
 	Database string
-	DBURL    string
+	// DBURL gives DB_URL as a plain URL instead of Mongo; it must not hold a password.
+	DBURL string
 	// Subdomain is passed as SUBDOMAIN (used by the health message template).
 	Subdomain string
 	// Debug sets DEBUG (e.g. "krawler*").
@@ -265,7 +271,9 @@ func Health(h HealthConfig, slackWebhookFile string) *stack.Health {
 // SecretEnv is an environment variable computed in the container at start. Value is the
 // content of a double-quoted shell word, e.g. `$(cat /run/secrets/token)`.
 type SecretEnv struct {
-	Name  string
+	// Name of the variable.
+	Name string
+	// Value is the content of a double-quoted shell word.
 	Value string
 }
 

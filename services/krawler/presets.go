@@ -10,6 +10,7 @@ import (
 // Vigicrues preset (kalisio/k-vigicrues@v1.4.0: dockerfile, jobfile.js; Kargo v0.18
 // deploy/vigicrues.yml and .env.default; UPSTREAM.md §1.8, §4.1).
 const (
+	// VigicruesImage is the image Kargo v0.18 deployed.
 	VigicruesImage = "kalisio/k-vigicrues:1.4.0"
 	// VigicruesCron is the image's ENV CRON and Kargo's VIGICRUES_CRON: every 3 hours.
 	VigicruesCron = "0 0 */3 * * *"
@@ -32,6 +33,7 @@ const (
 // Teleray preset (kalisio/k-teleray@v1.2.0: dockerfile, jobfile.js; Kargo v0.18
 // deploy/teleray.yml and .env.default; UPSTREAM.md §1.8, §4.2).
 const (
+	// TelerayImage is the image Kargo v0.18 deployed.
 	TelerayImage = "kalisio/k-teleray:1.2.0"
 	// TelerayCron is the image's ENV CRON and Kargo's TELERAY_CRON: every 10 minutes.
 	TelerayCron = "0 */10 * * * *"
@@ -58,25 +60,35 @@ type PresetConfig struct {
 	Name string
 	// Image overrides the preset's image.
 	Image string
-	// Mongo and Database give DB_URL (Database defaults to the product name); or DBURL.
-	Mongo    *mongodb.Service
+	// Mongo gives DB_URL with its root credentials (the password stays a secret file).
+	// Mongo or DBURL is required.
+	Mongo *mongodb.Service
+	// Database is the database on Mongo; default the product name.
 	Database string
-	DBURL    string
+	// DBURL gives DB_URL as a plain URL instead of Mongo; it must not hold a password.
+	DBURL string
 	// Cron overrides the image's schedule (6 fields, seconds first).
 	Cron string
 	// TTL of the time series in the database; default the preset's (30 days, as Kargo).
 	TTL time.Duration
-	// Subdomain, Debug, SlackWebhook, Health, Env, Replicas, Placement, Resources and
-	// Networks are as in Config.
-	Subdomain    string
-	Debug        string
+	// Subdomain is passed as SUBDOMAIN (used by the health message template).
+	Subdomain string
+	// Debug sets DEBUG (e.g. "krawler*").
+	Debug string
+	// SlackWebhook is the secret holding the Slack webhook URL healthcheck.js alerts.
 	SlackWebhook *stack.Secret
-	Health       HealthConfig
-	Env          map[string]string
-	Replicas     uint64
-	Placement    stack.Placement
-	Resources    stack.Resources
-	Networks     []string
+	// Health tunes the health check.
+	Health HealthConfig
+	// Env adds environment variables (HTTP_PROXY...).
+	Env map[string]string
+	// Replicas; 0 means 1. A Krawler job normally runs once.
+	Replicas uint64
+	// Placement of the task; no constraint by default.
+	Placement stack.Placement
+	// Resources; DefaultResources when zero.
+	Resources stack.Resources
+	// Networks the service joins; empty means the stack's default network.
+	Networks []string
 }
 
 // VigicruesConfig configures the Vigicrues job.

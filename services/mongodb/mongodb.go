@@ -82,7 +82,8 @@ type Config struct {
 	CacheSizeGB float64
 	// Args are extra mongod arguments.
 	Args []string
-	// Env adds environment variables.
+	// Env adds environment variables. MONGO_INITDB_ROOT_PASSWORD(_FILE) are refused: the
+	// password is RootPassword, a secret.
 	Env map[string]string
 	// Placement of the task; none by default (Kargo v0.18 used node.labels.mongodb==true).
 	Placement stack.Placement
@@ -296,12 +297,16 @@ func (m *Service) Conn(database string) Conn {
 // password cannot go into a plain DB_URL env value, so a client builder mounts
 // PasswordSecret and builds the URL in the container at start (ShellURL).
 type Conn struct {
-	Host     string
+	// Host is "<service>:27017".
+	Host string
+	// Database is the database connected to.
 	Database string
-	// User and PasswordSecret (a stack secret name) are empty without authentication.
-	User           string
+	// User is the user name; empty without authentication.
+	User string
+	// PasswordSecret is the stack secret holding the password; empty without authentication.
 	PasswordSecret string
-	ReplicaSet     string
+	// ReplicaSet is the replica set name, when the server is a member of one.
+	ReplicaSet string
 }
 
 // Authenticated reports whether the connection needs credentials.
