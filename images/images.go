@@ -47,6 +47,10 @@ type Image struct {
 	// Context returns the files of the build context, by slash-separated path. It must hold
 	// a Dockerfile.
 	Context func(ctx context.Context) (map[string]File, error)
+	// Version identifies the content of the build context (the embedded images use the
+	// hash of their context). Services using the image carry it in a container label, so a
+	// changed context rolls out to them on the next apply. Empty: no such label.
+	Version string
 }
 
 var (
@@ -69,10 +73,16 @@ func init() {
 			continue
 		}
 		root := path.Join("contexts", product)
-		Register(Image{
+		img := Image{
 			Ref:     Prefix + product + ":" + strings.TrimSpace(string(tag)),
 			Context: func(context.Context) (map[string]File, error) { return readDir(root) },
-		})
+		}
+		if files, err := readDir(root); err == nil {
+			if _, hash, err := Tar(files); err == nil {
+				img.Version = hash
+			}
+		}
+		Register(img)
 	}
 }
 
@@ -167,4 +177,14 @@ func Tar(files map[string]File) ([]byte, string, error) {
 		return nil, "", err
 	}
 	return buf.Bytes(), hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Version returns the version of the build context of a Kargo image (see Image.Version), or
+// "" for images Kargo does not build or whose context is computed.
+func Version(ref string) string {
+	img, ok := Lookup(ref)
+	if !ok {
+		return ""
+	}
+	return img.Version
 }

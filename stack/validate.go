@@ -515,7 +515,7 @@ func (v *validation) swarmObjectName(kind, path, name string, external, versione
 func reservedLabel(k string) bool {
 	switch k {
 	case "com.docker.stack.namespace", "com.docker.stack.image", "io.kargo.hash", "io.kargo.last-applied",
-		"io.kargo.name", "io.kargo.schedule", "io.kargo.generated":
+		"io.kargo.name", "io.kargo.schedule", "io.kargo.generated", "io.kargo.image-version":
 		return true
 	}
 	return strings.HasPrefix(k, "io.kargo.run.")

@@ -1,6 +1,7 @@
 package swarmx_test
 
 import (
+	"github.com/kalisio/kargo/images"
 	"testing"
 
 	"github.com/kalisio/kargo/stack"
@@ -11,9 +12,51 @@ import (
 // object can leave its namespace or fake its hash.
 func TestBookkeepingLabelsAreReserved(t *testing.T) {
 	for _, k := range []string{swarmx.LabelNamespace, swarmx.LabelHash, swarmx.LabelLastApplied, swarmx.LabelName,
-		swarmx.LabelSchedule, swarmx.LabelGenerated, swarmx.LabelRunPrefix + "last"} {
+		swarmx.LabelSchedule, swarmx.LabelGenerated, swarmx.LabelImageVersion, swarmx.LabelRunPrefix + "last"} {
 		if !stack.ReservedLabel(k) {
 			t.Errorf("label %q is not reserved by stack.Validate", k)
 		}
 	}
+}
+
+// Services of a Kargo image carry the version of its build context, so a changed Dockerfile
+// changes their spec (and apply rolls them out after rebuilding the image).
+func TestKargoImagesCarryTheirContextVersion(t *testing.T) {
+	ref := images.Ref("postgis")
+	version := images.Version(ref)
+	if len(version) < 16 {
+		t.Fatalf("embedded image %s has no version %q", ref, version)
+	}
+	d, err := swarmx.Render(stack.New("maps",
+		&stack.Service{Name: "db", Image: ref},
+		&stack.Service{Name: "other", Image: "postgis/postgis:15-3.3"}), swarmx.Source{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, _ := d.Service("db")
+	if got := db.Spec.TaskTemplate.ContainerSpec.Labels[swarmx.LabelImageVersion]; got != version[:16] {
+		t.Errorf("db image version label = %q, want %q", got, version[:16])
+	}
+	other, _ := d.Service("other")
+	if _, ok := other.Spec.TaskTemplate.ContainerSpec.Labels[swarmx.LabelImageVersion]; ok {
+		t.Errorf("an upstream image got a Kargo image version label")
+	}
+
+	// Another context for the same reference gives another spec hash.
+	images.Register(images.Image{Ref: "kargo/test-version:1", Version: "aaaaaaaaaaaaaaaa1"})
+	h1 := hashOf(t, "kargo/test-version:1")
+	images.Register(images.Image{Ref: "kargo/test-version:1", Version: "bbbbbbbbbbbbbbbb2"})
+	if h2 := hashOf(t, "kargo/test-version:1"); h1 == h2 {
+		t.Errorf("a changed build context left the service spec hash unchanged")
+	}
+}
+
+func hashOf(t *testing.T, img string) string {
+	t.Helper()
+	d, err := swarmx.Render(stack.New("maps", &stack.Service{Name: "svc", Image: img}), swarmx.Source{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := d.Service("svc")
+	return s.Hash
 }

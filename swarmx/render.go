@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/kalisio/kargo/images"
 	"github.com/kalisio/kargo/stack"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
@@ -42,6 +43,9 @@ const (
 	LabelSchedule = "io.kargo.schedule"
 	// LabelGenerated marks a secret whose content Kargo generated: it is kept across applies.
 	LabelGenerated = "io.kargo.generated"
+	// LabelImageVersion, on the containers of a service using a Kargo image, is the version
+	// of the image's build context: a changed context changes the spec and rolls out.
+	LabelImageVersion = "io.kargo.image-version"
 	// LabelRunPrefix prefixes the labels the scheduler writes on job services (last run, result,
 	// next run); the Applier keeps them on update.
 	LabelRunPrefix = "io.kargo.run."
@@ -360,7 +364,7 @@ func (r renderer) service(svc *stack.Service, nets map[string]string, vols map[s
 	name := r.scoped(svc.Name)
 	cs := &swarm.ContainerSpec{
 		Image:    svc.Image,
-		Labels:   merge(svc.ContainerLabels, map[string]string{LabelNamespace: r.stack.Name}),
+		Labels:   merge(svc.ContainerLabels, map[string]string{LabelNamespace: r.stack.Name}, imageVersion(svc.Image)),
 		Command:  svc.Command,
 		Args:     svc.Args,
 		Hostname: svc.Hostname,
@@ -486,6 +490,17 @@ func (r renderer) service(svc *stack.Service, nets map[string]string, vols map[s
 	spec.Labels[LabelLastApplied] = last
 	return Service{Name: name, Logical: svc.Name, Spec: spec, Hash: h,
 		DependsOn: append([]string(nil), svc.DependsOn...), Endpoints: svc.Endpoints, Schedule: svc.Schedule}
+}
+
+// imageVersion labels the containers of a Kargo image with the version of its build context.
+func imageVersion(ref string) map[string]string {
+	if v := images.Version(ref); v != "" {
+		if len(v) > 16 {
+			v = v[:16]
+		}
+		return map[string]string{LabelImageVersion: v}
+	}
+	return nil
 }
 
 func updateConfig(u *stack.UpdatePolicy) *swarm.UpdateConfig {
