@@ -167,6 +167,12 @@ func TestMapCacheOnSwarm(t *testing.T) {
 		t.Fatalf("seeding left %d tiles in the cache and made %d source requests, want >= 4", n, seeded)
 	}
 
+	// The lock directory is on the volume, owned by www-data, in the service's container as
+	// it was in the seeding job's.
+	if owner := strings.TrimSpace(enginetest.Docker(t, "exec", tc, "stat", "-c", "%U %F", mapcache.LockDir)); owner != "www-data directory" {
+		t.Fatalf("%s: %q, want a directory owned by www-data", mapcache.LockDir, owner)
+	}
+
 	// WMTS capabilities (KVP and RESTful) list the layer and both grids; TMS lists the layer.
 	base := "http://127.0.0.1:28180/mapcache"
 	enginetest.Get(t, base+"/wmts/1.0.0/WMTSCapabilities.xml", time.Minute)

@@ -67,6 +67,11 @@ const (
 	ConfigPath = "/etc/mapcache/mapcache.xml"
 	// CacheDir is where the disk cache keeps tiles; the volume is mounted there.
 	CacheDir = "/var/cache/mapcache"
+	// LockDir is MapCache's lock directory, on the cache volume so that every container
+	// sharing the volume (the cache service's tasks and the seeding job) waits for a tile
+	// another one is rendering instead of rendering it again. It must exist and be writable
+	// by www-data: Kargo's image makes it at start, the seeding job before seeding.
+	LockDir = CacheDir + "/.locks"
 	// Alias is the URL path MapCache is served under.
 	Alias = "/mapcache"
 	// Port is the HTTP port of the image.
@@ -368,7 +373,7 @@ func seedJob(cfg Config, svc *stack.Service) *stack.Service {
 			cmds = append(cmds, strings.Join(args, " "))
 		}
 	}
-	job.Command = []string{"sh", "-ec", strings.Join(cmds, "\n")}
+	job.Command = []string{"sh", "-ec", "mkdir -p " + LockDir + "\n" + strings.Join(cmds, "\n")}
 	return job
 }
 
@@ -446,7 +451,7 @@ func Render(cfg Config, sourceURL string) []byte {
 	}{{"wmts", true}, {"tms", true}, {"wms", true}, {"demo", true}, {"kml", false}, {"gmaps", false}, {"ve", false}} {
 		fmt.Fprintf(&b, "  <service type=\"%s\" enabled=\"%t\"/>\n", s.name, s.on)
 	}
-	b.WriteString("  <errors>report</errors>\n  <locker type=\"disk\">\n    <directory>/tmp</directory>\n    <timeout>60</timeout>\n  </locker>\n")
+	fmt.Fprintf(&b, "  <errors>report</errors>\n  <locker type=\"disk\">\n    <directory>%s</directory>\n    <timeout>60</timeout>\n  </locker>\n", LockDir)
 	b.WriteString("  <threaded_fetching>true</threaded_fetching>\n  <log_level>warn</log_level>\n</mapcache>\n")
 	return b.Bytes()
 }

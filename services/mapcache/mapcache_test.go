@@ -53,7 +53,11 @@ func TestMapCacheRender(t *testing.T) {
 		Cache struct {
 			Base string `xml:"base"`
 		} `xml:"cache"`
-		URL string `xml:"metadata>url"`
+		URL    string `xml:"metadata>url"`
+		Locker struct {
+			Type      string `xml:"type,attr"`
+			Directory string `xml:"directory"`
+		} `xml:"locker"`
 	}
 	if err := xml.Unmarshal([]byte(conf), &doc); err != nil {
 		t.Fatalf("mapcache.xml: %v\n%s", err, conf)
@@ -67,6 +71,11 @@ func TestMapCacheRender(t *testing.T) {
 	}
 	if doc.Cache.Base != CacheDir || doc.URL != "https://maps.example.org/" {
 		t.Errorf("cache %q url %q", doc.Cache.Base, doc.URL)
+	}
+	// Locks live on the cache volume, shared by the service's tasks and the seeding job (a
+	// directory private to each container, such as /tmp, would let them render a tile twice).
+	if doc.Locker.Type != "disk" || doc.Locker.Directory != CacheDir+"/.locks" {
+		t.Errorf("locker %+v", doc.Locker)
 	}
 	cs := svc.Spec.TaskTemplate.ContainerSpec
 	if len(cs.Configs) != 1 || cs.Configs[0].File.Name != ConfigPath {
@@ -105,6 +114,9 @@ func TestMapCacheRender(t *testing.T) {
 		t.Errorf("job container %+v", jcs)
 	}
 	cmd := strings.Join(jcs.Command, " ")
+	if !strings.HasPrefix(cmd, "sh -ec mkdir -p "+CacheDir+"/.locks\n") {
+		t.Errorf("the seeding job does not make the lock directory first: %s", cmd)
+	}
 	for _, want := range []string{"mapcache_seed -c " + ConfigPath + " -t roads -g GoogleMapsCompatible -z 0,5",
 		"-e -556597.45,5012341.66,1113194.91,6621293.72"} {
 		if !strings.Contains(cmd, want) {
