@@ -421,7 +421,7 @@ func (c *cli) rmCmd() *cobra.Command {
 	var opts swarmx.RemoveOptions
 	cmd := &cobra.Command{
 		Use:   "rm",
-		Short: "Remove the stack's services, networks, secrets and configs (volumes with --volumes)",
+		Short: "Remove the stack's services, networks, secrets and configs (volumes and the secrets generated for their data only with --volumes)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			a, _, err := c.applier()
@@ -435,7 +435,7 @@ func (c *cli) rmCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&opts.Volumes, "volumes", false, "also remove the stack's volumes (data is lost)")
+	cmd.Flags().BoolVar(&opts.Volumes, "volumes", false, "also remove the stack's volumes (data is lost) and its generated secrets")
 	return cmd
 }
 
