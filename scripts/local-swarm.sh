@@ -23,6 +23,20 @@ apt_install() {
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
+# A remote engine is the user's to run: check it, change nothing there.
+case "${DOCKER_HOST:-unix:///var/run/docker.sock}" in
+  unix:///var/run/docker.sock|unix:///run/docker.sock) ;;
+  *)
+    state=$(docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null) || state=unreachable
+    if [ "$state" != "active" ]; then
+      log "DOCKER_HOST=${DOCKER_HOST} is not a local engine and its swarm is ${state}; set it up there (docker swarm init)"
+      exit 1
+    fi
+    log "DOCKER_HOST=${DOCKER_HOST}: swarm active, nothing to set up"
+    exit 0
+    ;;
+esac
+
 # 1. Engine binaries.
 if ! command -v dockerd >/dev/null 2>&1; then
   apt_install docker.io
@@ -37,10 +51,6 @@ done
 if docker info >/dev/null 2>&1; then
   log "engine answering"
 else
-  if [ -n "${DOCKER_HOST:-}" ] && [ "${DOCKER_HOST}" != "unix:///var/run/docker.sock" ]; then
-    log "DOCKER_HOST=${DOCKER_HOST} does not answer; not starting a local daemon for a remote host"
-    exit 1
-  fi
   log "starting dockerd (log: /var/log/dockerd.log)"
   # Local images have no registry digest: start tasks from them without asking a registry.
   $SUDO sh -c 'DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 setsid dockerd >/var/log/dockerd.log 2>&1 < /dev/null &'
