@@ -38,6 +38,7 @@ type Stack struct {
 // Part is anything that contributes to a stack: a *Service, a component of several services
 // (Weacast = API + loaders), or a shared object such as a Network, Volume, Secret or Config.
 type Part interface {
+	// AddTo adds the part, and every object it declares, to s.
 	AddTo(s *Stack)
 }
 
@@ -118,12 +119,15 @@ type Service struct {
 	Image string `validate:"required"`
 	// Command replaces the image's entrypoint; Args replaces its CMD.
 	Command []string
-	Args    []string
+	// Args replaces the image's CMD (the arguments given to the entrypoint); nil keeps it.
+	Args []string
 	// Env sets environment variables. Never put a password here: use Secrets with a *_FILE variable.
 	Env map[string]string
 	// WorkDir, User and Hostname override the image's.
-	WorkDir  string
-	User     string
+	WorkDir string
+	// User the containers run as, as "user", "uid" or "uid:gid"; empty keeps the image's.
+	User string
+	// Hostname of the containers; empty keeps Docker's default (the container ID).
 	Hostname string
 	// Mode is replicated (default), global, replicated-job or global-job.
 	Mode Mode `validate:"omitempty,oneof=replicated global replicated-job global-job"`
@@ -155,7 +159,9 @@ type Service struct {
 	// Health is the container health check; nil keeps the image's.
 	Health *Health
 	// Update and Rollback policies; nil means the defaults (start-first with rollback on failure).
-	Update   *UpdatePolicy
+	Update *UpdatePolicy
+	// Rollback says how Swarm rolls a failed update back; nil means parallelism 1, the update's
+	// order and pause on failure.
 	Rollback *UpdatePolicy
 	// Restart policy; nil means on-failure (and none for jobs).
 	Restart *RestartPolicy
@@ -164,7 +170,8 @@ type Service struct {
 	// DependsOn names services of the stack that must be converged before this one is applied.
 	DependsOn []string
 	// Labels on the service; ContainerLabels on its containers.
-	Labels          map[string]string
+	Labels map[string]string
+	// ContainerLabels are set on the service's containers (Labels on the service itself).
 	ContainerLabels map[string]string
 	// Endpoints are the OGC (or plain HTTP) endpoints the service exposes; used by readiness
 	// probes, `status` and the gateway.
@@ -206,10 +213,14 @@ func (g Group) Services() []*Service {
 
 // Objects groups the shared objects a service or component brings into a stack.
 type Objects struct {
+	// Networks declared by the service or component.
 	Networks []Network `validate:"dive"`
-	Volumes  []Volume  `validate:"dive"`
-	Secrets  []Secret  `validate:"dive"`
-	Configs  []Config  `validate:"dive"`
+	// Volumes declared by the service or component.
+	Volumes []Volume `validate:"dive"`
+	// Secrets declared by the service or component.
+	Secrets []Secret `validate:"dive"`
+	// Configs declared by the service or component.
+	Configs []Config `validate:"dive"`
 }
 
 // Placement constrains and spreads tasks over nodes.
@@ -224,10 +235,14 @@ type Placement struct {
 
 // Resources are CPU (in cores, e.g. 0.5) and memory (in bytes) limits and reservations.
 type Resources struct {
-	CPULimit          float64 `validate:"gte=0"`
-	MemoryLimit       int64   `validate:"gte=0"`
-	CPUReservation    float64 `validate:"gte=0"`
-	MemoryReservation int64   `validate:"gte=0"`
+	// CPULimit is the most CPU a task may use, in cores (e.g. 0.5); 0 = no limit.
+	CPULimit float64 `validate:"gte=0"`
+	// MemoryLimit is the most memory a task may use, in bytes; 0 = no limit.
+	MemoryLimit int64 `validate:"gte=0"`
+	// CPUReservation is the CPU, in cores, a node must have free to run a task; 0 = none.
+	CPUReservation float64 `validate:"gte=0"`
+	// MemoryReservation is the memory, in bytes, a node must have free to run a task; 0 = none.
+	MemoryReservation int64 `validate:"gte=0"`
 }
 
 // Common sizes for Resources.
@@ -290,19 +305,26 @@ type FileRef struct {
 	// /run/secrets or an absolute path; default /run/secrets/<Source>).
 	Target string
 	// UID, GID and Mode of the file; defaults "0", "0", 0444 (configs) and 0400 (secrets).
-	UID  string
-	GID  string
+	UID string
+	// GID owning the file; default "0".
+	GID string
+	// Mode is the file's permission bits (at most 0777); default 0444 for configs, 0400 for secrets.
 	Mode uint32 `validate:"lte=511"`
 }
 
 // Health is a container health check, as in a Dockerfile HEALTHCHECK.
 type Health struct {
 	// Test is ["CMD", args...], ["CMD-SHELL", "command"] or ["NONE"].
-	Test        []string `validate:"required,min=1"`
-	Interval    time.Duration
-	Timeout     time.Duration
+	Test []string `validate:"required,min=1"`
+	// Interval between two checks; 0 = Docker's default (30s).
+	Interval time.Duration
+	// Timeout after which a check counts as failed; 0 = Docker's default (30s).
+	Timeout time.Duration
+	// StartPeriod is the time after start during which failed checks do not count; 0 = none.
 	StartPeriod time.Duration
-	Retries     int `validate:"gte=0"`
+	// Retries is the number of consecutive failures that make the container unhealthy; 0 =
+	// Docker's default (3).
+	Retries int `validate:"gte=0"`
 }
 
 // UpdateOrder is start-first or stop-first.
@@ -316,8 +338,10 @@ const (
 
 // UpdatePolicy says how Swarm replaces tasks on an update (or a rollback).
 type UpdatePolicy struct {
+	// Parallelism is how many tasks are replaced at a time; 0 is defaulted to 1.
 	Parallelism uint64
-	Delay       time.Duration
+	// Delay between replacing one batch of tasks and the next; 0 = none.
+	Delay time.Duration
 	// Order is start-first (default for services without published host ports) or stop-first.
 	Order UpdateOrder `validate:"omitempty,oneof=start-first stop-first"`
 	// FailureAction is rollback (default for updates), pause or continue.
@@ -331,10 +355,13 @@ type UpdatePolicy struct {
 // RestartPolicy says when Swarm restarts a task that exited.
 type RestartPolicy struct {
 	// Condition is none, on-failure or any.
-	Condition   string `validate:"omitempty,oneof=none on-failure any"`
-	Delay       time.Duration
+	Condition string `validate:"omitempty,oneof=none on-failure any"`
+	// Delay between restart attempts; 0 = Swarm's default (5s).
+	Delay time.Duration
+	// MaxAttempts is how many times a task is restarted before giving up; 0 = no limit.
 	MaxAttempts uint64
-	Window      time.Duration
+	// Window is the time over which restart attempts are counted; 0 = unbounded.
+	Window time.Duration
 }
 
 // EndpointKind is the protocol of an endpoint a service exposes.
@@ -368,6 +395,8 @@ type Endpoint struct {
 
 // Network is an overlay network.
 type Network struct {
+	// Name of the network within the stack; the Swarm network is <stack>_<name> (or <name>
+	// itself when External).
 	Name string `validate:"required"`
 	// Attachable lets standalone containers join (default true for Kargo stacks).
 	Attachable *bool
@@ -377,24 +406,31 @@ type Network struct {
 	External bool
 	// Driver defaults to overlay.
 	Driver string
+	// Labels added to the network, on top of the stack's.
 	Labels map[string]string
 }
 
 // Volume is a named volume.
 type Volume struct {
+	// Name of the volume within the stack; the Docker volume is <stack>_<name> (or <name>
+	// itself when External).
 	Name string `validate:"required"`
 	// Driver defaults to local; DriverOpts are passed to it.
-	Driver     string
+	Driver string
+	// DriverOpts are options passed to the volume driver.
 	DriverOpts map[string]string
 	// External volumes are neither created nor removed by Kargo.
 	External bool
-	Labels   map[string]string
+	// Labels added to the volume, on top of the stack's.
+	Labels map[string]string
 }
 
 // Secret is sensitive data shipped to services as a file, never as an env value. Exactly one
 // of Data, File, Env or Generate gives its content. Secret values never appear in a plan,
 // a rendered spec or a log.
 type Secret struct {
+	// Name of the secret within the stack, which services refer to in FileRef.Source. The Swarm
+	// secret is <stack>_<name>_<content hash> (<stack>_<name> when generated, <name> when External).
 	Name string `validate:"required"`
 	// Data is the content itself.
 	Data []byte
@@ -407,18 +443,23 @@ type Secret struct {
 	Generate int `validate:"gte=0,lte=4096"`
 	// External secrets already exist in the Swarm under this exact name.
 	External bool
-	Labels   map[string]string
+	// Labels added to the secret, on top of the stack's.
+	Labels map[string]string
 }
 
 // Config is non-sensitive data shipped to services as a file.
 type Config struct {
+	// Name of the config within the stack, which services refer to in FileRef.Source. The Swarm
+	// config is <stack>_<name>_<content hash> (<name> itself when External).
 	Name string `validate:"required"`
 	// Data is the content; File a path read by the deploy program when it renders the stack.
 	Data []byte
+	// File is a path to the content, read by the deploy program when it renders the stack.
 	File string
 	// External configs already exist in the Swarm under this exact name.
 	External bool
-	Labels   map[string]string
+	// Labels added to the config, on top of the stack's.
+	Labels map[string]string
 }
 
 // Ptr returns a pointer to v; handy for Replicas and Attachable.
