@@ -21,19 +21,25 @@ import (
 
 // Problem is one thing wrong with a stack, at a path such as "services[mapserver].replicas".
 type Problem struct {
-	Path    string
+	// Path locates the problem in the stack, e.g. "services[mapserver].replicas".
+	Path string
+	// Message says what is wrong.
 	Message string
 }
 
+// String returns the problem as "path: message".
 func (p Problem) String() string { return p.Path + ": " + p.Message }
 
 // ValidationError lists every problem of a stack. Its message names the stack, then one
 // problem per line.
 type ValidationError struct {
-	Stack    string
+	// Stack is the name of the invalid stack.
+	Stack string
+	// Problems are every problem found, sorted by path then message.
 	Problems []Problem
 }
 
+// Error names the stack and the number of problems, then lists one problem per line.
 func (e *ValidationError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "stack %q is invalid (%d problem", e.Stack, len(e.Problems))
