@@ -63,9 +63,15 @@ type Options struct {
 }
 
 // UsageError is a bad command line or an invalid stack; Main exits with code 2 for it.
-type UsageError struct{ Err error }
+type UsageError struct {
+	// Err says what is wrong with the usage (an unknown flag, a missing argument...).
+	Err error
+}
 
+// Error returns the message of Err.
 func (e *UsageError) Error() string { return e.Err.Error() }
+
+// Unwrap returns Err.
 func (e *UsageError) Unwrap() error { return e.Err }
 
 // Main runs the CLI on os.Args for the stack and exits: 0 on success, 1 on failure, 2 on bad
@@ -139,6 +145,7 @@ func Run(ctx context.Context, args []string, st *stack.Stack, o Options) error {
 // cobra's usage errors (which come before any RunE).
 type runError struct{ err error }
 
+// Error returns the message of the wrapped error.
 func (e *runError) Error() string { return e.err.Error() }
 
 // markRunErrors wraps the RunE of every command so its errors are runErrors.
