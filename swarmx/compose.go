@@ -25,80 +25,131 @@ func (d *Desired) Redacted() *Desired {
 
 // Compose is a compose file (version 3.8) as `docker stack deploy -c` reads it.
 type Compose struct {
-	Version  string                    `yaml:"version"`
+	// Version of the compose file format, "3.8".
+	Version string `yaml:"version"`
+	// Services by logical name.
 	Services map[string]ComposeService `yaml:"services"`
-	Networks map[string]ComposeObject  `yaml:"networks,omitempty"`
-	Volumes  map[string]ComposeObject  `yaml:"volumes,omitempty"`
-	Secrets  map[string]ComposeObject  `yaml:"secrets,omitempty"`
-	Configs  map[string]ComposeObject  `yaml:"configs,omitempty"`
+	// Networks by logical name.
+	Networks map[string]ComposeObject `yaml:"networks,omitempty"`
+	// Volumes by logical name.
+	Volumes map[string]ComposeObject `yaml:"volumes,omitempty"`
+	// Secrets by logical name.
+	Secrets map[string]ComposeObject `yaml:"secrets,omitempty"`
+	// Configs by logical name.
+	Configs map[string]ComposeObject `yaml:"configs,omitempty"`
 }
 
 // ComposeObject is a top-level network, volume, secret or config of a compose file.
 type ComposeObject struct {
-	Name       string            `yaml:"name,omitempty"`
-	External   bool              `yaml:"external,omitempty"`
-	Driver     string            `yaml:"driver,omitempty"`
+	// Name is the object's exact Swarm name (external objects, secrets and configs); empty lets
+	// docker stack deploy name it <stack>_<key>.
+	Name string `yaml:"name,omitempty"`
+	// External objects must already exist; docker stack deploy neither creates nor removes them.
+	External bool `yaml:"external,omitempty"`
+	// Driver of a network or volume.
+	Driver string `yaml:"driver,omitempty"`
+	// DriverOpts are options passed to a volume's driver.
 	DriverOpts map[string]string `yaml:"driver_opts,omitempty"`
-	Attachable bool              `yaml:"attachable,omitempty"`
-	Internal   bool              `yaml:"internal,omitempty"`
-	File       string            `yaml:"file,omitempty"`
-	Labels     map[string]string `yaml:"labels,omitempty"`
+	// Attachable lets standalone containers join a network.
+	Attachable bool `yaml:"attachable,omitempty"`
+	// Internal networks have no outside access.
+	Internal bool `yaml:"internal,omitempty"`
+	// File holds the content of a secret or config, relative to the compose file.
+	File string `yaml:"file,omitempty"`
+	// Labels on the object, without Kargo's bookkeeping labels.
+	Labels map[string]string `yaml:"labels,omitempty"`
 }
 
 // ComposeService is one service of a compose file.
 type ComposeService struct {
-	Image           string                   `yaml:"image"`
-	Entrypoint      []string                 `yaml:"entrypoint,omitempty"`
-	Command         []string                 `yaml:"command,omitempty"`
-	Environment     []string                 `yaml:"environment,omitempty"`
-	WorkingDir      string                   `yaml:"working_dir,omitempty"`
-	User            string                   `yaml:"user,omitempty"`
-	Hostname        string                   `yaml:"hostname,omitempty"`
-	Labels          map[string]string        `yaml:"labels,omitempty"`
-	StopGracePeriod string                   `yaml:"stop_grace_period,omitempty"`
-	Healthcheck     *ComposeHealth           `yaml:"healthcheck,omitempty"`
-	Ports           []ComposePort            `yaml:"ports,omitempty"`
-	Volumes         []ComposeMount           `yaml:"volumes,omitempty"`
-	Secrets         []ComposeFileRef         `yaml:"secrets,omitempty"`
-	Configs         []ComposeFileRef         `yaml:"configs,omitempty"`
-	Networks        map[string]ComposeNetRef `yaml:"networks,omitempty"`
-	Deploy          ComposeDeploy            `yaml:"deploy"`
+	// Image reference.
+	Image string `yaml:"image"`
+	// Entrypoint replaces the image's entrypoint.
+	Entrypoint []string `yaml:"entrypoint,omitempty"`
+	// Command replaces the image's CMD.
+	Command []string `yaml:"command,omitempty"`
+	// Environment variables as KEY=value.
+	Environment []string `yaml:"environment,omitempty"`
+	// WorkingDir overrides the image's working directory.
+	WorkingDir string `yaml:"working_dir,omitempty"`
+	// User the containers run as.
+	User string `yaml:"user,omitempty"`
+	// Hostname of the containers.
+	Hostname string `yaml:"hostname,omitempty"`
+	// Labels on the containers (deploy.labels are on the service).
+	Labels map[string]string `yaml:"labels,omitempty"`
+	// StopGracePeriod before the task is killed, as a Go duration such as "30s".
+	StopGracePeriod string `yaml:"stop_grace_period,omitempty"`
+	// Healthcheck of the containers; nil keeps the image's.
+	Healthcheck *ComposeHealth `yaml:"healthcheck,omitempty"`
+	// Ports published by the service.
+	Ports []ComposePort `yaml:"ports,omitempty"`
+	// Volumes are the service's mounts (volumes, bind mounts and tmpfs).
+	Volumes []ComposeMount `yaml:"volumes,omitempty"`
+	// Secrets mounted as files.
+	Secrets []ComposeFileRef `yaml:"secrets,omitempty"`
+	// Configs mounted as files.
+	Configs []ComposeFileRef `yaml:"configs,omitempty"`
+	// Networks the service joins, by key, with its aliases on each.
+	Networks map[string]ComposeNetRef `yaml:"networks,omitempty"`
+	// Deploy says how Swarm runs the service.
+	Deploy ComposeDeploy `yaml:"deploy"`
 }
 
 // ComposeHealth is a compose healthcheck.
 type ComposeHealth struct {
-	Test        []string `yaml:"test"`
-	Interval    string   `yaml:"interval,omitempty"`
-	Timeout     string   `yaml:"timeout,omitempty"`
-	Retries     int      `yaml:"retries,omitempty"`
-	StartPeriod string   `yaml:"start_period,omitempty"`
+	// Test is ["CMD", args...], ["CMD-SHELL", "command"] or ["NONE"].
+	Test []string `yaml:"test"`
+	// Interval between two checks, as a Go duration; empty = Docker's default.
+	Interval string `yaml:"interval,omitempty"`
+	// Timeout of one check, as a Go duration; empty = Docker's default.
+	Timeout string `yaml:"timeout,omitempty"`
+	// Retries is the number of consecutive failures that make the container unhealthy.
+	Retries int `yaml:"retries,omitempty"`
+	// StartPeriod during which failed checks do not count, as a Go duration.
+	StartPeriod string `yaml:"start_period,omitempty"`
 }
 
 // ComposePort is a published port in long syntax.
 type ComposePort struct {
-	Target    uint32 `yaml:"target"`
+	// Target is the container port.
+	Target uint32 `yaml:"target"`
+	// Published is the node port.
 	Published uint32 `yaml:"published,omitempty"`
-	Protocol  string `yaml:"protocol,omitempty"`
-	Mode      string `yaml:"mode,omitempty"`
+	// Protocol is tcp, udp or sctp.
+	Protocol string `yaml:"protocol,omitempty"`
+	// Mode is host or ingress.
+	Mode string `yaml:"mode,omitempty"`
 }
 
 // ComposeMount is a mount in long syntax.
 type ComposeMount struct {
-	Type     string            `yaml:"type"`
-	Source   string            `yaml:"source,omitempty"`
-	Target   string            `yaml:"target"`
-	ReadOnly bool              `yaml:"read_only,omitempty"`
-	Tmpfs    map[string]int64  `yaml:"tmpfs,omitempty"`
-	Volume   map[string]string `yaml:"volume,omitempty"`
+	// Type is volume, bind or tmpfs.
+	Type string `yaml:"type"`
+	// Source is the volume's key in the compose file, or the host path of a bind mount.
+	Source string `yaml:"source,omitempty"`
+	// Target is the absolute path in the container.
+	Target string `yaml:"target"`
+	// ReadOnly mounts it read-only.
+	ReadOnly bool `yaml:"read_only,omitempty"`
+	// Tmpfs holds tmpfs options: "size" in bytes.
+	Tmpfs map[string]int64 `yaml:"tmpfs,omitempty"`
+	// Volume holds volume options.
+	Volume map[string]string `yaml:"volume,omitempty"`
 }
 
 // ComposeFileRef mounts a secret or config.
 type ComposeFileRef struct {
-	Source string          `yaml:"source"`
-	Target string          `yaml:"target,omitempty"`
-	UID    string          `yaml:"uid,omitempty"`
-	GID    string          `yaml:"gid,omitempty"`
-	Mode   ComposeFileMode `yaml:"mode,omitempty"`
+	// Source is the key of the secret or config in the compose file.
+	Source string `yaml:"source"`
+	// Target is the file path in the container.
+	Target string `yaml:"target,omitempty"`
+	// UID owning the file.
+	UID string `yaml:"uid,omitempty"`
+	// GID owning the file.
+	GID string `yaml:"gid,omitempty"`
+	// Mode is the file's permission bits.
+	Mode ComposeFileMode `yaml:"mode,omitempty"`
 }
 
 // ComposeFileMode is an octal file mode such as "0400". It is written as a YAML number
@@ -130,57 +181,84 @@ func (m *ComposeFileMode) UnmarshalYAML(n *yaml.Node) error {
 
 // ComposeNetRef attaches a service to a network.
 type ComposeNetRef struct {
+	// Aliases are extra DNS names of the service on the network.
 	Aliases []string `yaml:"aliases,omitempty"`
 }
 
 // ComposeDeploy is a service's deploy section.
 type ComposeDeploy struct {
-	Mode           string            `yaml:"mode,omitempty"`
-	Replicas       *uint64           `yaml:"replicas,omitempty"`
-	EndpointMode   string            `yaml:"endpoint_mode,omitempty"`
-	Labels         map[string]string `yaml:"labels,omitempty"`
-	Placement      *ComposePlacement `yaml:"placement,omitempty"`
-	Resources      *ComposeResources `yaml:"resources,omitempty"`
-	RestartPolicy  *ComposeRestart   `yaml:"restart_policy,omitempty"`
-	UpdateConfig   *ComposeUpdate    `yaml:"update_config,omitempty"`
-	RollbackConfig *ComposeUpdate    `yaml:"rollback_config,omitempty"`
+	// Mode is replicated, global, replicated-job or global-job.
+	Mode string `yaml:"mode,omitempty"`
+	// Replicas of a replicated service, or total completions of a replicated job.
+	Replicas *uint64 `yaml:"replicas,omitempty"`
+	// EndpointMode is vip or dnsrr.
+	EndpointMode string `yaml:"endpoint_mode,omitempty"`
+	// Labels on the service, without Kargo's bookkeeping labels.
+	Labels map[string]string `yaml:"labels,omitempty"`
+	// Placement constrains and spreads the tasks over nodes.
+	Placement *ComposePlacement `yaml:"placement,omitempty"`
+	// Resources are CPU and memory limits and reservations.
+	Resources *ComposeResources `yaml:"resources,omitempty"`
+	// RestartPolicy says when Swarm restarts a task that exited.
+	RestartPolicy *ComposeRestart `yaml:"restart_policy,omitempty"`
+	// UpdateConfig says how Swarm replaces tasks on an update.
+	UpdateConfig *ComposeUpdate `yaml:"update_config,omitempty"`
+	// RollbackConfig says how Swarm rolls a failed update back.
+	RollbackConfig *ComposeUpdate `yaml:"rollback_config,omitempty"`
 }
 
 // ComposePlacement is deploy.placement.
 type ComposePlacement struct {
-	Constraints        []string            `yaml:"constraints,omitempty"`
-	Preferences        []map[string]string `yaml:"preferences,omitempty"`
-	MaxReplicasPerNode uint64              `yaml:"max_replicas_per_node,omitempty"`
+	// Constraints in Swarm syntax, e.g. "node.role==manager".
+	Constraints []string `yaml:"constraints,omitempty"`
+	// Preferences are {"spread": "node.labels.<label>"} entries.
+	Preferences []map[string]string `yaml:"preferences,omitempty"`
+	// MaxReplicasPerNode limits tasks of the service on one node (0 = no limit).
+	MaxReplicasPerNode uint64 `yaml:"max_replicas_per_node,omitempty"`
 }
 
 // ComposeResources is deploy.resources.
 type ComposeResources struct {
-	Limits       *ComposeResource `yaml:"limits,omitempty"`
+	// Limits are the most a task may use.
+	Limits *ComposeResource `yaml:"limits,omitempty"`
+	// Reservations are what a node must have free to run a task.
 	Reservations *ComposeResource `yaml:"reservations,omitempty"`
 }
 
 // ComposeResource is a CPU and memory amount.
 type ComposeResource struct {
-	CPUs   string `yaml:"cpus,omitempty"`
+	// CPUs in cores, e.g. "0.5".
+	CPUs string `yaml:"cpus,omitempty"`
+	// Memory in bytes, e.g. "536870912b".
 	Memory string `yaml:"memory,omitempty"`
 }
 
 // ComposeRestart is deploy.restart_policy.
 type ComposeRestart struct {
-	Condition   string  `yaml:"condition,omitempty"`
-	Delay       string  `yaml:"delay,omitempty"`
+	// Condition is none, on-failure or any.
+	Condition string `yaml:"condition,omitempty"`
+	// Delay between restart attempts, as a Go duration.
+	Delay string `yaml:"delay,omitempty"`
+	// MaxAttempts is how many times a task is restarted; nil = no limit.
 	MaxAttempts *uint64 `yaml:"max_attempts,omitempty"`
-	Window      string  `yaml:"window,omitempty"`
+	// Window over which restart attempts are counted, as a Go duration.
+	Window string `yaml:"window,omitempty"`
 }
 
 // ComposeUpdate is deploy.update_config or rollback_config.
 type ComposeUpdate struct {
-	Parallelism     *uint64 `yaml:"parallelism,omitempty"`
-	Delay           string  `yaml:"delay,omitempty"`
-	FailureAction   string  `yaml:"failure_action,omitempty"`
-	Monitor         string  `yaml:"monitor,omitempty"`
+	// Parallelism is how many tasks are replaced at a time (0 = all at once).
+	Parallelism *uint64 `yaml:"parallelism,omitempty"`
+	// Delay between batches, as a Go duration.
+	Delay string `yaml:"delay,omitempty"`
+	// FailureAction is rollback, pause or continue.
+	FailureAction string `yaml:"failure_action,omitempty"`
+	// Monitor is how long a new task is watched for failure, as a Go duration.
+	Monitor string `yaml:"monitor,omitempty"`
+	// MaxFailureRatio of tasks that may fail during the update.
 	MaxFailureRatio float32 `yaml:"max_failure_ratio,omitempty"`
-	Order           string  `yaml:"order,omitempty"`
+	// Order is start-first or stop-first.
+	Order string `yaml:"order,omitempty"`
 }
 
 // ToCompose converts the desired objects into a compose file for `docker stack deploy -c`,
