@@ -39,15 +39,20 @@ const (
 
 // Action is one step of a plan. It never holds secret values.
 type Action struct {
-	Kind Kind   `json:"kind"`
+	// Kind of the object.
+	Kind Kind `json:"kind"`
+	// Name is the object's Swarm name, e.g. <stack>_<name>.
 	Name string `json:"name"`
-	Op   Op     `json:"op"`
+	// Op is what the plan does to the object.
+	Op Op `json:"op"`
 	// Changes lists the changed fields of an update, e.g. "TaskTemplate.ContainerSpec.Env".
 	Changes []string `json:"changes,omitempty"`
 	// Note explains a choice (e.g. "pruned only with --prune", "created by the engine on first use").
 	Note string `json:"note,omitempty"`
 }
 
+// String returns the action as one line: a symbol (+ create, ~ update, - delete, = unchanged),
+// the kind and the name, then the changes and the note if any.
 func (a Action) String() string {
 	sym := map[Op]string{Create: "+", Update: "~", Delete: "-", Unchanged: "="}[a.Op]
 	s := fmt.Sprintf("%s %s %s", sym, a.Kind, a.Name)
@@ -62,7 +67,10 @@ func (a Action) String() string {
 
 // Plan is the difference between a stack and what runs under its namespace.
 type Plan struct {
-	Stack   string   `json:"stack"`
+	// Stack is the name of the stack.
+	Stack string `json:"stack"`
+	// Actions on the stack's objects by kind (networks, volumes, secrets, configs, services),
+	// then the deletions of objects of the namespace the stack no longer has.
 	Actions []Action `json:"actions"`
 }
 
@@ -87,6 +95,8 @@ func (p *Plan) Find(kind Kind, name string) (Action, bool) {
 	return Action{}, false
 }
 
+// String returns one line per action followed by a summary of how many objects are created,
+// updated, deleted and unchanged.
 func (p *Plan) String() string {
 	var b strings.Builder
 	var n [4]int
@@ -110,11 +120,16 @@ func (p *Plan) String() string {
 
 // Current is what runs under a stack's namespace.
 type Current struct {
+	// Services of the namespace.
 	Services []swarm.Service
+	// Networks of the namespace.
 	Networks []network.Summary
-	Secrets  []swarm.Secret
-	Configs  []swarm.Config
-	Volumes  []volume.Volume
+	// Secrets of the namespace.
+	Secrets []swarm.Secret
+	// Configs of the namespace.
+	Configs []swarm.Config
+	// Volumes of the namespace.
+	Volumes []volume.Volume
 }
 
 func namespaceFilter(stackName string) client.Filters {
