@@ -22,11 +22,13 @@ import (
 // building Kargo's embedded images that are missing). It is called before any Swarm object
 // is created or changed.
 type ImageEnsurer interface {
+	// EnsureImages makes sure every image exists on the engine, writing progress to progress.
 	EnsureImages(ctx context.Context, images []string, progress io.Writer) error
 }
 
 // Applier applies stacks to a Swarm through a Client.
 type Applier struct {
+	// Client talks to the Docker Engine.
 	Client Client
 	// Source resolves secrets and configs given by file or env var (zero value: the process's).
 	Source Source
@@ -57,6 +59,7 @@ type ApplyOptions struct {
 
 // Result tells what Apply did.
 type Result struct {
+	// Plan is the plan Apply carried out.
 	Plan *Plan
 	// Mutations counts the mutating Engine API calls made.
 	Mutations int
@@ -64,7 +67,9 @@ type Result struct {
 
 // ServiceError is the failure of one service during Apply.
 type ServiceError struct {
-	Stack   string
+	// Stack is the name of the stack.
+	Stack string
+	// Service is the name of the failed service within the stack (without the stack prefix).
 	Service string
 	// RolledBack is true when Swarm rolled the service back to its previous spec.
 	RolledBack bool
@@ -530,17 +535,23 @@ func (a *Applier) wait(ctx context.Context, stackName string, s Service, id stri
 
 // TaskSummary is the state of a service's tasks.
 type TaskSummary struct {
-	Desired   uint64
-	Running   uint64
+	// Desired is the number of tasks (or completions for jobs) Swarm wants.
+	Desired uint64
+	// Running counts the tasks running now.
+	Running uint64
+	// Completed counts the finished tasks of a job's current run.
 	Completed uint64
 	// CurrentFailed counts failed or rejected tasks of the current spec.
 	CurrentFailed int
 	// LastError is the error of the most recent failed task.
 	LastError string
+	// Converged is true when every desired task of the current spec runs (or, for a job, completed).
 	Converged bool
+	// JobFailed is true when a job's tasks failed more often than its restart policy allows.
 	JobFailed bool
 }
 
+// String returns e.g. "2/3 running" or "1/1 completed", with the last error if any.
 func (t TaskSummary) String() string {
 	s := fmt.Sprintf("%d/%d running", t.Running, t.Desired)
 	if t.Completed > 0 {

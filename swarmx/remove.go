@@ -162,7 +162,9 @@ func (a *Applier) waitNetworksGone(ctx context.Context, stackName string) error 
 // ContainerClient is what Remove needs to delete the stopped containers of a stack before
 // its volumes. *client.Client satisfies it; a Client without it skips that step.
 type ContainerClient interface {
+	// ContainerList lists containers matching the options.
 	ContainerList(ctx context.Context, options client.ContainerListOptions) (client.ContainerListResult, error)
+	// ContainerRemove removes a container.
 	ContainerRemove(ctx context.Context, containerID string, options client.ContainerRemoveOptions) (client.ContainerRemoveResult, error)
 }
 
@@ -222,10 +224,15 @@ func retry(ctx context.Context, every time.Duration, f func() error) error {
 
 // ServiceStatus is the state of one service of a stack.
 type ServiceStatus struct {
-	Name    string `json:"name"`
-	Image   string `json:"image"`
-	Mode    string `json:"mode"`
+	// Name is the Swarm name of the service, <stack>_<name>.
+	Name string `json:"name"`
+	// Image is the image reference of the service's containers.
+	Image string `json:"image"`
+	// Mode is replicated, global, replicated-job or global-job.
+	Mode string `json:"mode"`
+	// Desired is the number of tasks (or completions for jobs) Swarm wants.
 	Desired uint64 `json:"desired"`
+	// Running counts the tasks running now.
 	Running uint64 `json:"running"`
 	// Completed counts finished tasks of the current run for jobs.
 	Completed uint64 `json:"completed,omitempty"`
@@ -233,15 +240,19 @@ type ServiceStatus struct {
 	// check as running only once healthy), "starting", "failing" or "completed".
 	Health string `json:"health"`
 	// Update is the state of the last update (updating, completed, rollback_completed...).
-	Update    string `json:"update,omitempty"`
+	Update string `json:"update,omitempty"`
+	// LastError is the error of the most recent failed task, if any.
 	LastError string `json:"lastError,omitempty"`
 	// Ports are the published ports, as "published:target/protocol (mode)".
 	Ports []string `json:"ports,omitempty"`
 	// Schedule, LastRun, LastResult and NextRun are set for scheduled jobs.
-	Schedule   string `json:"schedule,omitempty"`
-	LastRun    string `json:"lastRun,omitempty"`
+	Schedule string `json:"schedule,omitempty"`
+	// LastRun is the start time (RFC 3339, UTC) of the last scheduled run.
+	LastRun string `json:"lastRun,omitempty"`
+	// LastResult is the result of the last run: running, succeeded or failed.
 	LastResult string `json:"lastResult,omitempty"`
-	NextRun    string `json:"nextRun,omitempty"`
+	// NextRun is the time (RFC 3339, UTC) of the next scheduled run.
+	NextRun string `json:"nextRun,omitempty"`
 	// Endpoints is the readiness of the service's OGC endpoints ("ready" or the error), when
 	// the caller probes them (kargo status does, with Applier.Ready).
 	Endpoints string `json:"endpoints,omitempty"`
@@ -340,6 +351,7 @@ func modeName(m swarm.ServiceMode) string {
 
 // LogsClient is what Logs needs of the engine client.
 type LogsClient interface {
+	// ServiceLogs streams the logs of a service.
 	ServiceLogs(ctx context.Context, serviceID string, options client.ServiceLogsOptions) (client.ServiceLogsResult, error)
 }
 
