@@ -53,64 +53,92 @@ const (
 
 // Desired is everything a stack asks of a Swarm, ready for the Engine API.
 type Desired struct {
-	Stack    string
+	// Stack is the name of the stack.
+	Stack string
+	// Networks of the stack, external ones included.
 	Networks []Network
-	Volumes  []Volume
-	Secrets  []Secret
-	Configs  []Config
+	// Volumes declared by the stack or used by a mount, sorted by Swarm name.
+	Volumes []Volume
+	// Secrets of the stack, external ones included.
+	Secrets []Secret
+	// Configs of the stack, external ones included.
+	Configs []Config
+	// Services in the order the stack lists them.
 	Services []Service
 }
 
 // Network is a desired network.
 type Network struct {
 	// Name is the Swarm name (<stack>_<name>, or the name itself when external).
-	Name     string
-	Logical  string
+	Name string
+	// Logical is the name within the stack.
+	Logical string
+	// External networks must exist; Kargo neither creates nor removes them.
 	External bool
-	Options  client.NetworkCreateOptions
-	Hash     string
+	// Options create the network, labels included.
+	Options client.NetworkCreateOptions
+	// Hash of the options, stored in the network's LabelHash label.
+	Hash string
 }
 
 // Volume is a desired named volume.
 type Volume struct {
-	Name     string
-	Logical  string
+	// Name is the Docker name (<stack>_<name>, or the name itself when external).
+	Name string
+	// Logical is the name within the stack.
+	Logical string
+	// External volumes must exist; Kargo neither creates nor removes them.
 	External bool
-	Options  client.VolumeCreateOptions
+	// Options create the volume, labels included.
+	Options client.VolumeCreateOptions
 }
 
 // Secret is a desired secret. Its Swarm name carries a hash of its content, so changed
 // content makes a new object (Swarm secrets are immutable) and services are re-pointed.
 // Generated secrets keep a fixed name and are created once.
 type Secret struct {
-	Name     string
-	Logical  string
+	// Name is the Swarm name: <stack>_<name>_<content hash>, <stack>_<name> when generated, or the
+	// name itself when external.
+	Name string
+	// Logical is the name within the stack.
+	Logical string
+	// External secrets must exist; Kargo neither creates nor removes them.
 	External bool
 	// Generate is the length of a secret the Applier generates when it does not exist yet.
 	Generate int
-	Spec     swarm.SecretSpec
+	// Spec creates the secret; its Data is empty for generated and external secrets.
+	Spec swarm.SecretSpec
 }
 
 // Config is a desired config, named like secrets: <stack>_<name>_<content hash>.
 type Config struct {
-	Name     string
-	Logical  string
+	// Name is the Swarm name: <stack>_<name>_<content hash>, or the name itself when external.
+	Name string
+	// Logical is the name within the stack.
+	Logical string
+	// External configs must exist; Kargo neither creates nor removes them.
 	External bool
-	Spec     swarm.ConfigSpec
+	// Spec creates the config.
+	Spec swarm.ConfigSpec
 }
 
 // Service is a desired service.
 type Service struct {
 	// Name is the Swarm name, <stack>_<name>.
-	Name    string
+	Name string
+	// Logical is the name within the stack.
 	Logical string
 	// Spec is complete except for the IDs of secret and config references, which the
 	// Applier resolves from their names.
-	Spec      swarm.ServiceSpec
-	Hash      string
+	Spec swarm.ServiceSpec
+	// Hash of the desired spec, stored in the service's LabelHash label.
+	Hash string
+	// DependsOn are the logical names of the services that must converge before this one.
 	DependsOn []string
+	// Endpoints the service exposes, for readiness checks.
 	Endpoints []stack.Endpoint
-	Schedule  string
+	// Schedule is the cron schedule of a scheduled job; empty otherwise.
+	Schedule string
 }
 
 // Replicas returns the desired number of replicas (or completions for jobs); 0 for global modes.
@@ -153,8 +181,10 @@ func (d *Desired) Service(name string) (Service, bool) {
 // and files (for secrets and configs given by env var or path). Tests pass fakes; the zero
 // value uses the process environment and file system.
 type Source struct {
+	// LookupEnv looks an environment variable up; nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
-	ReadFile  func(string) ([]byte, error)
+	// ReadFile reads a file; nil means os.ReadFile.
+	ReadFile func(string) ([]byte, error)
 }
 
 func (src Source) lookupEnv(k string) (string, bool) {
@@ -174,15 +204,20 @@ func (src Source) readFile(p string) ([]byte, error) {
 // RenderError is a problem found while rendering (a secret file that cannot be read, an env
 // var that is not set). It names the stack and the object.
 type RenderError struct {
+	// Stack is the name of the stack.
 	Stack string
-	Path  string
-	Err   error
+	// Path of the object, e.g. "secrets[db-password].file".
+	Path string
+	// Err is what went wrong.
+	Err error
 }
 
+// Error names the stack, the object and what went wrong.
 func (e *RenderError) Error() string {
 	return fmt.Sprintf("stack %q: %s: %v", e.Stack, e.Path, e.Err)
 }
 
+// Unwrap returns Err.
 func (e *RenderError) Unwrap() error { return e.Err }
 
 // Render validates the stack, applies its defaults and computes the desired Swarm objects.
