@@ -38,9 +38,12 @@ func (s Service) Version() string {
 
 // Capabilities is what a GetCapabilities document says, in one shape for every service.
 type Capabilities struct {
+	// Service is the service type the document describes.
 	Service Service
+	// Version is the protocol version of the document.
 	Version string
-	Title   string
+	// Title of the service.
+	Title string
 	// Formats are the output formats of the main operation (GetMap, GetFeature, GetCoverage,
 	// GetTile), when the document lists them at service level.
 	Formats []string
@@ -52,7 +55,9 @@ type Capabilities struct {
 
 // Layer is a layer, feature type, coverage or tile layer.
 type Layer struct {
-	Name  string
+	// Name of the layer, feature type, coverage or tile layer, as requests use it.
+	Name string
+	// Title is its human-readable title.
 	Title string
 	// CRS are the coordinate systems it is offered in (WMS CRS, WFS default/other CRS,
 	// WCS native CRS, WMTS tile matrix set CRS).
@@ -67,25 +72,36 @@ type Layer struct {
 
 // BBox is an extent; for Layer.BBox, in longitude/latitude order.
 type BBox struct {
+	// MinX, MinY, MaxX and MaxY are the corners, in CRS units and axis order.
 	MinX, MinY, MaxX, MaxY float64
-	CRS                    string
+	// CRS of the coordinates; "CRS:84" (longitude/latitude) for Layer.BBox.
+	CRS string
 }
 
 // TileMatrixSet is a WMTS tile matrix set.
 type TileMatrixSet struct {
+	// Identifier of the set, as GetTile requests use it.
 	Identifier string
-	CRS        string
-	Matrices   []TileMatrix
+	// CRS of the tiles.
+	CRS string
+	// Matrices are the zoom levels, in document order.
+	Matrices []TileMatrix
 }
 
 // TileMatrix is one zoom level of a tile matrix set.
 type TileMatrix struct {
-	Identifier       string
+	// Identifier of the level, as GetTile requests use it (TILEMATRIX).
+	Identifier string
+	// ScaleDenominator is the level's scale.
 	ScaleDenominator float64
-	TileWidth        int
-	TileHeight       int
-	MatrixWidth      int
-	MatrixHeight     int
+	// TileWidth is the width of a tile, in pixels.
+	TileWidth int
+	// TileHeight is the height of a tile, in pixels.
+	TileHeight int
+	// MatrixWidth is the number of tile columns.
+	MatrixWidth int
+	// MatrixHeight is the number of tile rows.
+	MatrixHeight int
 }
 
 // Layer returns the layer with the given name, or nil.
@@ -130,11 +146,15 @@ func (c *Capabilities) TileMatrixSet(id string) *TileMatrixSet {
 
 // ExceptionError is an OGC exception report returned instead of the expected answer.
 type ExceptionError struct {
-	Code    string
+	// Code is the exception code, e.g. "LayerNotDefined".
+	Code string
+	// Locator names what the exception is about (often a parameter), when given.
 	Locator string
-	Text    string
+	// Text is the exception message.
+	Text string
 }
 
+// Error returns "ogc exception <code> (<locator>): <text>", without the parts not given.
 func (e *ExceptionError) Error() string {
 	s := "ogc exception"
 	if e.Code != "" {

@@ -19,6 +19,7 @@ import (
 
 // Client sends OGC requests. The zero value uses http.DefaultClient.
 type Client struct {
+	// HTTP sends the requests; nil means http.DefaultClient.
 	HTTP *http.Client
 	// MaxBody bounds the answers read (default 64 MiB).
 	MaxBody int64
@@ -26,10 +27,14 @@ type Client struct {
 
 // Response is a raw answer.
 type Response struct {
-	Status      int
+	// Status is the HTTP status code.
+	Status int
+	// ContentType is the Content-Type header.
 	ContentType string
-	Header      http.Header
-	Body        []byte
+	// Header holds every response header.
+	Header http.Header
+	// Body is the answer, at most Client.MaxBody bytes.
+	Body []byte
 }
 
 func (c *Client) httpClient() *http.Client {
@@ -107,13 +112,21 @@ func (c *Client) GetCapabilities(ctx context.Context, s Service, base string) (*
 // MapRequest is a WMS 1.3.0 GetMap request. BBox is in CRS axis order (EPSG:4326 is
 // latitude first: minLat, minLon, maxLat, maxLon).
 type MapRequest struct {
-	Layers      []string
-	Styles      []string
-	CRS         string
-	BBox        [4]float64
-	Width       int
-	Height      int
-	Format      string
+	// Layers to draw, bottom first.
+	Layers []string
+	// Styles, one per layer; empty means the default style of each.
+	Styles []string
+	// CRS of BBox and of the map; default EPSG:4326.
+	CRS string
+	// BBox is the extent, in CRS axis order.
+	BBox [4]float64
+	// Width of the map, in pixels.
+	Width int
+	// Height of the map, in pixels.
+	Height int
+	// Format is the image MIME type; default image/png.
+	Format string
+	// Transparent asks for a transparent background.
 	Transparent bool
 }
 
@@ -180,16 +193,22 @@ func (c *Client) GetFeatureHits(ctx context.Context, base, typeName string) (int
 
 // FeatureCollection is a GeoJSON feature collection.
 type FeatureCollection struct {
-	Type     string    `json:"type"`
+	// Type is "FeatureCollection".
+	Type string `json:"type"`
+	// Features of the collection.
 	Features []Feature `json:"features"`
 }
 
 // Feature is a GeoJSON feature.
 type Feature struct {
-	Type       string          `json:"type"`
-	ID         any             `json:"id,omitempty"`
-	Properties map[string]any  `json:"properties"`
-	Geometry   json.RawMessage `json:"geometry"`
+	// Type is "Feature".
+	Type string `json:"type"`
+	// ID of the feature, a string or a number; nil when absent.
+	ID any `json:"id,omitempty"`
+	// Properties are the feature's attributes.
+	Properties map[string]any `json:"properties"`
+	// Geometry is the GeoJSON geometry, undecoded.
+	Geometry json.RawMessage `json:"geometry"`
 }
 
 // GetFeatures fetches features of a type as GeoJSON (outputFormat is the server's name for
@@ -216,6 +235,7 @@ func (c *Client) GetFeatures(ctx context.Context, base, typeName, outputFormat s
 
 // CoverageRequest is a WCS 2.0.1 GetCoverage request.
 type CoverageRequest struct {
+	// CoverageID names the coverage.
 	CoverageID string
 	// Format, default image/tiff.
 	Format string
