@@ -18,7 +18,9 @@ const LabelContextHash = "io.kargo.context-hash"
 
 // Client is what the Builder needs of the engine client; *client.Client satisfies it.
 type Client interface {
+	// ImageInspect returns an image by ID or reference.
 	ImageInspect(ctx context.Context, imageID string, opts ...client.ImageInspectOption) (client.ImageInspectResult, error)
+	// ImageBuild builds an image from a tar build context.
 	ImageBuild(ctx context.Context, buildContext io.Reader, options client.ImageBuildOptions) (client.ImageBuildResult, error)
 }
 
@@ -26,6 +28,7 @@ var _ Client = (*client.Client)(nil)
 
 // Builder builds Kargo's images on an engine. It implements swarmx.ImageEnsurer.
 type Builder struct {
+	// Client talks to the Docker Engine that builds and keeps the images.
 	Client Client
 }
 

@@ -36,7 +36,9 @@ const Prefix = "kargo/"
 
 // File is one file of a build context.
 type File struct {
+	// Data is the file's content.
 	Data []byte
+	// Mode is the file's permission bits in the tar context, e.g. 0o644 or 0o755.
 	Mode int64
 }
 
