@@ -29,7 +29,9 @@ import (
 
 // TB is the part of testing.TB the helpers use; *testing.T and *testing.B satisfy it.
 type TB interface {
+	// Helper marks the calling function as a test helper.
 	Helper()
+	// Fatalf reports a fatal failure and stops the test.
 	Fatalf(format string, args ...any)
 }
 
@@ -57,7 +59,8 @@ var PlaceholderSource = swarmx.Source{
 type Rendered struct {
 	t TB
 	// Stack is the stack as given; Desired is what Apply would ask of the Swarm.
-	Stack   *stack.Stack
+	Stack *stack.Stack
+	// Desired is what Apply would ask of the Swarm.
 	Desired *swarmx.Desired
 }
 
@@ -192,11 +195,14 @@ func (s *Service) envKeys() []string {
 
 // Port is a published port.
 type Port struct {
-	Target    uint32
+	// Target is the container port.
+	Target uint32
+	// Published is the node port.
 	Published uint32
 	// Protocol is tcp, udp or sctp; Mode is host or ingress.
 	Protocol string
-	Mode     string
+	// Mode is host or ingress.
+	Mode string
 }
 
 // Ports returns the published ports.
@@ -215,8 +221,10 @@ type Mount struct {
 	// Type is volume, bind or tmpfs.
 	Type string
 	// Source is the Swarm volume name (<stack>_<volume>), the host path, or empty for tmpfs.
-	Source   string
-	Target   string
+	Source string
+	// Target is the absolute path in the container.
+	Target string
+	// ReadOnly is true for a read-only mount.
 	ReadOnly bool
 }
 
