@@ -150,6 +150,7 @@ func Get(t testing.TB, url string, timeout time.Duration) []byte {
 
 type logWriter struct{ t testing.TB }
 
+// Write logs p, without its trailing newlines, as one entry of the test log.
 func (w logWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil

@@ -37,6 +37,7 @@ type Call struct {
 	Mutating bool
 }
 
+// String returns the method and, when known, the object's name, e.g. "ServiceCreate s_web".
 func (c Call) String() string {
 	if c.Name == "" {
 		return c.Method
