@@ -56,7 +56,9 @@ var DefaultResources = stack.Resources{
 type InitFile struct {
 	// Name is the file name in /docker-entrypoint-initdb.d; it must end in .sh, .sql or .sql.gz.
 	Name string
+	// Data is the file's content.
 	Data []byte
+	// File is a path to the content, read by the deploy program when it renders the stack.
 	File string
 }
 
@@ -83,7 +85,8 @@ type Config struct {
 	// SharedBuffers and WorkMem set shared_buffers and work_mem, e.g. "256MB". Empty keeps
 	// PostgreSQL's default.
 	SharedBuffers string
-	WorkMem       string
+	// WorkMem sets work_mem, e.g. "16MB"; empty keeps PostgreSQL's default.
+	WorkMem string
 	// MaxConnections sets max_connections (0 keeps PostgreSQL's default, 100).
 	MaxConnections int
 	// Settings are further server settings passed as -c name=value.
@@ -103,6 +106,7 @@ type Config struct {
 // Service is a PostGIS service: a *stack.Service (add it to a stack as is) that also knows
 // how clients reach it.
 type Service struct {
+	// Service is the PostGIS service of the stack.
 	*stack.Service
 	database string
 	user     string
