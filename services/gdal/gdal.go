@@ -33,8 +33,11 @@ func DefaultImage() string { return images.Ref("gdal") }
 type Database interface {
 	// Host is the service name other services reach the server at.
 	Host() string
+	// Port is the port the server listens on (5432 for a *postgis.Service).
 	Port() int
+	// Database is the name of the database the load writes into.
 	Database() string
+	// User is the role the load connects as.
 	User() string
 	// PasswordSecret is the name of the stack secret holding the user's password.
 	PasswordSecret() string
@@ -69,9 +72,11 @@ type LoadConfig struct {
 	// program when it renders the stack) or Source (an OGR data source as the container sees
 	// it: a path on a mounted volume, or a GDAL virtual file such as /vsicurl/...). Data and
 	// DataFile are shipped as a Swarm config, which is limited to 500 KB.
-	Data     []byte
+	Data []byte
+	// DataFile is a path to the dataset, read by the deploy program when it renders the stack.
 	DataFile string
-	Source   string
+	// Source is an OGR data source as the container sees it (a mounted path or /vsicurl/...).
+	Source string
 	// FileName is the name of the shipped file under /data (default "<Name>.geojson"); its
 	// extension tells OGR the format.
 	FileName string
@@ -80,16 +85,19 @@ type LoadConfig struct {
 	// Database the data go to (required).
 	Database Database
 	// Table the features are written to (required); Schema defaults to public.
-	Table  string
+	Table string
+	// Schema of the table; default public.
 	Schema string
 	// Mode is Overwrite (default) or Append.
 	Mode Mode
 	// SRID the geometries are reprojected to (default 4326); GeometryColumn (default "geom")
 	// and FID, the primary key column made from the feature ids (default "id"), follow the
 	// defaults of Kargo's MapServer layers.
-	SRID           int
+	SRID int
+	// GeometryColumn is the geometry column; default "geom".
 	GeometryColumn string
-	FID            string
+	// FID is the primary key column made from the feature ids; default "id".
+	FID string
 	// Options are further ogr2ogr arguments, e.g. []string{"-nlt", "PROMOTE_TO_MULTI"}.
 	Options []string
 	// Env adds environment variables (GDAL configuration options such as CPL_DEBUG).
