@@ -47,9 +47,13 @@ const (
 
 // Client is what the Runner needs of the Engine API client; *client.Client satisfies it.
 type Client interface {
+	// ServiceList lists services matching the options.
 	ServiceList(ctx context.Context, options client.ServiceListOptions) (client.ServiceListResult, error)
+	// ServiceInspect returns a service by ID or name.
 	ServiceInspect(ctx context.Context, serviceID string, options client.ServiceInspectOptions) (client.ServiceInspectResult, error)
+	// ServiceUpdate replaces the spec of a service at a given version.
 	ServiceUpdate(ctx context.Context, serviceID string, options client.ServiceUpdateOptions) (client.ServiceUpdateResult, error)
+	// TaskList lists tasks matching the options.
 	TaskList(ctx context.Context, options client.TaskListOptions) (client.TaskListResult, error)
 }
 
@@ -64,6 +68,7 @@ var _ Client = (*client.Client)(nil)
 // current run still has a task that is not in a terminal state (that tick is skipped and
 // counted in LabelSkipped at the next run).
 type Runner struct {
+	// Client talks to the Docker Engine (a Swarm manager).
 	Client Client
 	// Stack is the namespace (com.docker.stack.namespace) whose services the Runner touches.
 	Stack string
@@ -92,8 +97,11 @@ type job struct {
 
 // Stats are a job's counters, as the Runner saw them.
 type Stats struct {
+	// Service is the Swarm name of the job service, <stack>_<name>.
 	Service string
-	Next    time.Time
+	// Next is the time of the job's next tick.
+	Next time.Time
+	// Skipped counts the ticks skipped since the last run this Runner started.
 	Skipped int
 }
 
