@@ -65,7 +65,8 @@ type Config struct {
 	AdminPassword stack.Secret
 	// Extensions are STABLE_EXTENSIONS (e.g. "wps", "ysld"), CommunityExtensions
 	// COMMUNITY_EXTENSIONS; either sets INSTALL_EXTENSIONS=true.
-	Extensions          []string
+	Extensions []string
+	// CommunityExtensions are COMMUNITY_EXTENSIONS, the community modules to install.
 	CommunityExtensions []string
 	// CORS enables the Tomcat CORS filter (CORS_ENABLED=true) when not nil.
 	CORS *CORS
@@ -88,8 +89,10 @@ type Config struct {
 	Env map[string]string
 	// Placement, Resources (DefaultResources when zero) and Networks.
 	Placement stack.Placement
+	// Resources of the task; DefaultResources when zero.
 	Resources stack.Resources
-	Networks  []string
+	// Networks the service joins; empty means the stack's default network.
+	Networks []string
 }
 
 // CORS configures the image's CORS filter. Empty fields keep the image's defaults.
