@@ -2,7 +2,7 @@
 // loaded at first start with a small vector dataset over France (cities, roads, zones), a
 // MapServer serving it with an elevation raster (WMS, WFS, WCS), MapCache tiling the roads
 // and cities (WMTS, TMS), and a gateway on 127.0.0.1:8080 (HTTP) and 127.0.0.1:8443 (HTTPS,
-// self-signed).
+// with a certificate from the gateway's local CA; see README.md to trust it).
 //
 //	go run ./examples/quickstart apply   # build the images if needed, deploy, print the URLs
 //	go run ./examples/quickstart status

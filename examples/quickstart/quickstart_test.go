@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"image"
 	"image/color"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/kalisio/kargo/internal/enginetest"
 	"github.com/kalisio/kargo/ogc"
+	"github.com/kalisio/kargo/services/gateway"
 	"github.com/kalisio/kargo/swarmx"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
@@ -174,28 +176,47 @@ func TestQuickstart(t *testing.T) {
 	})
 
 	t.Run("https", func(t *testing.T) {
-		hc := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-		sc := &ogc.Client{HTTP: hc}
-		caps, err := sc.GetCapabilities(ctx, ogc.WMS, fmt.Sprintf("https://127.0.0.1:%d/wms", HTTPSPort))
-		if err != nil {
-			t.Fatal(err)
+		// Trust the gateway's local CA as a user would: read it from a running gateway task.
+		ids := waitRunning(t, enginetest.Require(t), Name+"_gateway", 1, time.Minute)
+		pemCA := enginetest.Docker(t, "exec", ids[0], "cat", gateway.RootCAPath)
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM([]byte(pemCA)) {
+			t.Fatalf("%s holds no certificate: %.200s", gateway.RootCAPath, pemCA)
 		}
-		if m := caps.Missing([]string{"cities"}); len(m) > 0 {
-			t.Errorf("HTTPS WMS lacks %v", m)
+		hc := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+		sc := &ogc.Client{HTTP: hc}
+		secure := fmt.Sprintf("https://127.0.0.1:%d", HTTPSPort)
+		for _, tc := range []struct {
+			svc    ogc.Service
+			path   string
+			layers []string
+		}{
+			{ogc.WMS, "/wms", []string{"cities"}},
+			{ogc.WFS, "/wfs", []string{"cities"}},
+			{ogc.WCS, "/wcs", []string{"elevation"}},
+			{ogc.WMTS, "/wmts", TiledLayers},
+		} {
+			caps, err := sc.GetCapabilities(ctx, tc.svc, secure+tc.path)
+			if err != nil {
+				t.Fatalf("%s over HTTPS: %v", tc.svc, err)
+			}
+			if m := caps.Missing(tc.layers); len(m) > 0 {
+				t.Errorf("%s over HTTPS lacks %v", tc.svc, m)
+			}
+		}
+		if n, err := sc.GetFeatureHits(ctx, secure+"/wfs", "cities"); err != nil || n < Cities {
+			t.Errorf("WFS hits over HTTPS = %d, %v; want at least %d", n, err, Cities)
 		}
 	})
 
 	t.Run("scale-to-3", func(t *testing.T) {
 		cli := enginetest.Require(t)
 		name := Name + "_mapserver"
-		insp, err := cli.ServiceInspect(ctx, name, client.ServiceInspectOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		spec := insp.Service.Spec
-		spec.Mode.Replicated.Replicas = ptr(uint64(3))
-		if _, err := cli.ServiceUpdate(ctx, insp.Service.ID, client.ServiceUpdateOptions{Version: insp.Service.Version, Spec: spec}); err != nil {
-			t.Fatal(err)
+		// Through the SDK: the same stack with three MapServer replicas updates that service only.
+		res := enginetest.Apply(t, a, Stack(Options{MapServerReplicas: 3}), swarmx.ApplyOptions{})
+		changes := res.Plan.Changes()
+		if len(changes) != 1 || changes[0].Name != name || strings.Join(changes[0].Changes, ",") != "Mode.Replicated.Replicas" {
+			t.Fatalf("scaling planned %v, want only %s Mode.Replicated.Replicas", changes, name)
 		}
 		ids := waitRunning(t, cli, name, 3, 3*time.Minute)
 		served := map[string]int{}
@@ -223,7 +244,9 @@ func TestQuickstart(t *testing.T) {
 		psql(t, "INSERT INTO cities (id, name, kind, population, geom) VALUES (1000, 'Kargo', 'village', 1, ST_SetSRID(ST_MakePoint(2.5, 47), 4326))")
 		waitHits(t, c, Cities+1, time.Minute)
 		before := taskIDs(t, enginetest.Require(t), Name+"_db")
+		phase := time.Now()
 		enginetest.Apply(t, a, Stack(Options{PostGISEnv: map[string]string{"KARGO_QUICKSTART_TEST": "updated"}}), swarmx.ApplyOptions{})
+		t.Logf("%s: %s", "update", time.Since(phase).Round(time.Millisecond))
 		after := taskIDs(t, enginetest.Require(t), Name+"_db")
 		if len(after) != 1 || (len(before) == 1 && before[0] == after[0]) {
 			t.Errorf("PostGIS task not replaced by the update: %v -> %v", before, after)
@@ -232,16 +255,20 @@ func TestQuickstart(t *testing.T) {
 
 		rctx, rcancel := context.WithTimeout(ctx, 4*time.Minute)
 		defer rcancel()
+		phase = time.Now()
 		if err := a.Remove(rctx, Name, swarmx.RemoveOptions{Volumes: false}); err != nil {
 			t.Fatalf("rm: %v", err)
 		}
+		t.Logf("rm: %s", time.Since(phase).Round(time.Millisecond))
 		// Remove returns once the networks are gone, and keeps the generated password
 		// secret with the volume: the data and the password they were initialised with
 		// both survive, so MapServer connects again.
 		if out, err := exec.Command("docker", "network", "inspect", Name+"_default").CombinedOutput(); err == nil {
 			t.Fatalf("network %s_default still there after rm: %s", Name, out)
 		}
+		phase = time.Now()
 		enginetest.Apply(t, a, Stack(Options{}), swarmx.ApplyOptions{})
+		t.Logf("%s: %s", "re-apply after rm", time.Since(phase).Round(time.Millisecond))
 		enginetest.Get(t, base+"/wms?SERVICE=WMS&REQUEST=GetCapabilities", 90*time.Second)
 		waitHits(t, c, Cities+1, 2*time.Minute)
 	})
@@ -352,7 +379,8 @@ func psql(t *testing.T, sql string) {
 // restarted PostGIS on the next request.
 func waitHits(t *testing.T, c *ogc.Client, want int, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
+	start := time.Now()
+	deadline := start.Add(timeout)
 	var n int
 	var err error
 	for time.Now().Before(deadline) {
@@ -360,6 +388,7 @@ func waitHits(t *testing.T, c *ogc.Client, want int, timeout time.Duration) {
 		n, err = c.GetFeatureHits(ctx, base+"/wfs", "cities")
 		cancel()
 		if err == nil && n == want {
+			t.Logf("WFS counts %d cities after %s", n, time.Since(start).Round(time.Millisecond))
 			return
 		}
 		time.Sleep(time.Second)
