@@ -183,7 +183,9 @@ func (svc *Service) applyDefaults() {
 }
 
 // monitorWindow is long enough for a failing health check to mark a new task unhealthy
-// before Swarm considers the update a success.
+// before Swarm considers the update a success. The start period is not part of it: Swarm
+// reports a task with a health check as running (and starts monitoring it) only once it is
+// healthy; a task that never gets healthy fails before that and fails the update anyway.
 func (svc *Service) monitorWindow() time.Duration {
 	h := svc.Health
 	if h == nil || len(h.Test) == 0 || h.Test[0] == "NONE" {
@@ -197,7 +199,7 @@ func (svc *Service) monitorWindow() time.Duration {
 	if retries == 0 {
 		retries = 3
 	}
-	w := h.StartPeriod + interval*time.Duration(retries+1)
+	w := interval * time.Duration(retries+1)
 	if w < DefaultUpdateMonitor {
 		w = DefaultUpdateMonitor
 	}

@@ -80,8 +80,8 @@ func TestDefaultedService(t *testing.T) {
 		{"monitor window from the health check", func(s *stack.Service) {
 			s.Health = &stack.Health{Test: []string{"CMD", "true"}, Interval: 10 * time.Second, Retries: 5, StartPeriod: 30 * time.Second}
 		}, func(t *testing.T, s *stack.Service) {
-			// start period + interval × (retries+1)
-			assert.Equal(t, 30*time.Second+60*time.Second, s.Update.Monitor)
+			// interval × (retries+1): the start period passes before the task counts as running
+			assert.Equal(t, 60*time.Second, s.Update.Monitor)
 		}},
 		{"monitor window with Docker's health defaults", func(s *stack.Service) {
 			s.Health = &stack.Health{Test: []string{"CMD-SHELL", "true"}}

@@ -261,8 +261,8 @@ func TestRenderService(t *testing.T) {
 		}, nil, func(t *testing.T, spec swarm.ServiceSpec) {
 			assert.Equal(t, &container.HealthConfig{Test: []string{"CMD-SHELL", "pg_isready"}, Interval: 5 * time.Second,
 				Timeout: 2 * time.Second, StartPeriod: 20 * time.Second, Retries: 4}, spec.TaskTemplate.ContainerSpec.Healthcheck)
-			// The update monitor covers the health check: 20s + 5s × 5.
-			assert.Equal(t, 45*time.Second, spec.UpdateConfig.Monitor)
+			// The update monitor covers the health check once the task is healthy: 5s × 5.
+			assert.Equal(t, 25*time.Second, spec.UpdateConfig.Monitor)
 		}},
 		{"no health keeps the image's", func(*stack.Service) {}, nil, func(t *testing.T, spec swarm.ServiceSpec) {
 			assert.Nil(t, spec.TaskTemplate.ContainerSpec.Healthcheck)
