@@ -410,8 +410,8 @@ func (c *cli) probeEndpoints(ctx context.Context, a *swarmx.Applier, sts []swarm
 	}
 	for i := range sts {
 		for _, s := range d.Services {
-			if s.Name != sts[i].Name || len(s.Endpoints) == 0 || sts[i].Running == 0 {
-				continue
+			if s.Name != sts[i].Name || len(s.Endpoints) == 0 || sts[i].Running == 0 || !publishesHostPort(s) {
+				continue // unpublished endpoints are checked by the service's health check
 			}
 			pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 			if err := a.Ready(pctx, s); err != nil {
@@ -422,6 +422,18 @@ func (c *cli) probeEndpoints(ctx context.Context, a *swarmx.Applier, sts []swarm
 			cancel()
 		}
 	}
+}
+
+func publishesHostPort(s swarmx.Service) bool {
+	if s.Spec.EndpointSpec == nil {
+		return false
+	}
+	for _, p := range s.Spec.EndpointSpec.Ports {
+		if p.PublishMode == "host" && p.PublishedPort != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *cli) rmCmd() *cobra.Command {

@@ -288,9 +288,12 @@ func TestApplyAsksReadinessOfServicesWithEndpoints(t *testing.T) {
 
 func TestStatusShowsEndpointReadiness(t *testing.T) {
 	c := newCLI(t)
-	ms := &stack.Service{Name: "mapserver", Image: "kargo/mapserver:8.0",
+	ms := &stack.Service{Name: "mapserver", Image: "kargo/mapserver:8.0", Ports: []stack.Port{{Target: 80, Published: 18888}},
 		Endpoints: []stack.Endpoint{{Kind: stack.WMS, Port: 80, Path: "/wms", Layers: []string{"roads"}}}}
-	st := stack.New("maps", ms, &stack.Service{Name: "worker", Image: "busybox"})
+	// Endpoints that are not published are left to the service's own health check.
+	internal := &stack.Service{Name: "internal", Image: "kargo/mapserver:8.0",
+		Endpoints: []stack.Endpoint{{Kind: stack.WMS, Port: 80, Path: "/wms", Layers: []string{"roads"}}}}
+	st := stack.New("maps", ms, internal, &stack.Service{Name: "worker", Image: "busybox"})
 	_, _, err := c.run(st, "apply")
 	require.NoError(t, err)
 
@@ -298,9 +301,10 @@ func TestStatusShowsEndpointReadiness(t *testing.T) {
 	require.NoError(t, err)
 	var sts []swarmx.ServiceStatus
 	require.NoError(t, json.Unmarshal([]byte(out), &sts))
-	require.Len(t, sts, 2)
-	assert.Equal(t, "ready", sts[0].Endpoints, "maps_mapserver")
-	assert.Empty(t, sts[1].Endpoints, "a service without endpoints is not probed")
+	require.Len(t, sts, 3)
+	assert.Empty(t, sts[0].Endpoints, "maps_internal publishes nothing to probe")
+	assert.Equal(t, "ready", sts[1].Endpoints, "maps_mapserver")
+	assert.Empty(t, sts[2].Endpoints, "a service without endpoints is not probed")
 
 	c.readyErr = errors.New("WMS: capabilities lack layer roads")
 	out, _, err = c.run(st, "status")
