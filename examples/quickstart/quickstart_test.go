@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"io"
 	"net/http"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -62,6 +64,10 @@ func TestQuickstart(t *testing.T) {
 		caps, _ := c.GetCapabilities(ctx, ogc.WMTS, base+"/wmts/1.0.0/WMTSCapabilities.xml")
 		if caps == nil || caps.TileMatrixSet("GoogleMapsCompatible") == nil {
 			t.Errorf("RESTful WMTS capabilities lack GoogleMapsCompatible")
+		}
+		// MapServer advertises the gateway's URL, which clients such as QGIS or OWSLib follow.
+		for _, path := range []string{"/wms", "/wfs", "/wcs"} {
+			assertOnlineResource(t, http.DefaultClient, base+path)
 		}
 		// Links a client follows point at the gateway's routes, not at MapCache's own paths.
 		doc := string(enginetest.Get(t, base+"/wmts/1.0.0/WMTSCapabilities.xml", 30*time.Second))
@@ -204,6 +210,7 @@ func TestQuickstart(t *testing.T) {
 				t.Errorf("%s over HTTPS lacks %v", tc.svc, m)
 			}
 		}
+		assertOnlineResource(t, hc, secure+"/wms")
 		if n, err := sc.GetFeatureHits(ctx, secure+"/wfs", "cities"); err != nil || n < Cities {
 			t.Errorf("WFS hits over HTTPS = %d, %v; want at least %d", n, err, Cities)
 		}
@@ -394,4 +401,28 @@ func waitHits(t *testing.T, c *ogc.Client, want int, timeout time.Duration) {
 		time.Sleep(time.Second)
 	}
 	t.Fatalf("WFS cities: %d (err %v), want %d", n, err, want)
+}
+
+// assertOnlineResource checks that every URL a capabilities document advertises (xlink:href)
+// starts with the URL it was asked at: the service is reached through the gateway, and
+// MapServer must not advertise its own address or a doubled port.
+func assertOnlineResource(t *testing.T, hc *http.Client, endpoint string) {
+	t.Helper()
+	svc := strings.ToUpper(strings.TrimPrefix(endpoint[strings.LastIndex(endpoint, "/"):], "/"))
+	resp, err := hc.Get(endpoint + "?SERVICE=" + svc + "&REQUEST=GetCapabilities")
+	if err != nil {
+		t.Fatalf("%s capabilities: %v", svc, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	hrefs := regexp.MustCompile(`xlink:href="(https?://[^"]*)"`).FindAllStringSubmatch(string(body), -1)
+	if len(hrefs) == 0 {
+		t.Fatalf("%s capabilities advertise no URL: %.300s", svc, body)
+	}
+	for _, h := range hrefs {
+		if !strings.HasPrefix(h[1], endpoint+"?") {
+			t.Errorf("%s capabilities advertise %s, want %s?...", svc, h[1], endpoint)
+			return
+		}
+	}
 }

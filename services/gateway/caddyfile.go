@@ -141,6 +141,11 @@ func Caddyfile(in caddyInput) []byte {
 		w(3, "lb_policy round_robin")
 		w(3, "lb_try_duration 5s")
 		w(3, "lb_try_interval 250ms")
+		// The public host and port as separate headers: OGC servers build the URLs they
+		// advertise in capabilities from them (MapServer appends X-Forwarded-Port to
+		// X-Forwarded-Host, which would otherwise already carry the port).
+		w(3, "header_up X-Forwarded-Host {http.request.host}")
+		w(3, "header_up X-Forwarded-Port {http.request.port}")
 		w(3, "header_down +X-Upstream {http.reverse_proxy.upstream.address}")
 		w(2, "}")
 		w(1, "}")

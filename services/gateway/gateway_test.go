@@ -102,6 +102,8 @@ func TestGatewayRender(t *testing.T) {
 		"dynamic a tasks.mapserver 80 {",
 		"refresh 2s", "lb_policy round_robin", "lb_try_duration 5s",
 		"header_down +X-Upstream {http.reverse_proxy.upstream.address}",
+		// Host and port apart, so backends advertise http://host:port/... and not host:port:port.
+		"header_up X-Forwarded-Host {http.request.host}", "header_up X-Forwarded-Port {http.request.port}",
 		// Caddy's local CA issues the certificates of 127.0.0.1 and localhost; the hostless
 		// address routes any Host; clients without SNI (by IP) get the 127.0.0.1 one.
 		"\nhttps://127.0.0.1:443, https://localhost:443, https://:443 {\n\ttls internal\n\timport routes\n}",
