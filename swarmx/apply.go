@@ -146,7 +146,8 @@ func (a *Applier) Apply(ctx context.Context, st *stack.Stack, opts ApplyOptions)
 	}
 	plan := Diff(d, cur)
 	res := &Result{Plan: plan}
-	if err := a.preflight(ctx, d); err != nil {
+	ext, err := a.preflight(ctx, d)
+	if err != nil {
 		return res, err
 	}
 	if a.Images != nil {
@@ -167,7 +168,7 @@ func (a *Applier) Apply(ctx context.Context, st *stack.Stack, opts ApplyOptions)
 			return res, fmt.Errorf("stack %q: network %q: create: %w", d.Stack, n.Name, err)
 		}
 	}
-	secretIDs := map[string]string{}
+	secretIDs := ext.secrets
 	for _, s := range cur.Secrets {
 		secretIDs[s.Spec.Name] = s.ID
 	}
@@ -189,7 +190,7 @@ func (a *Applier) Apply(ctx context.Context, st *stack.Stack, opts ApplyOptions)
 		}
 		secretIDs[s.Name] = r.ID
 	}
-	configIDs := map[string]string{}
+	configIDs := ext.configs
 	for _, c := range cur.Configs {
 		configIDs[c.Spec.Name] = c.ID
 	}
@@ -217,7 +218,12 @@ func (a *Applier) Apply(ctx context.Context, st *stack.Stack, opts ApplyOptions)
 
 // preflight checks what must exist before anything is changed: external networks, secrets
 // and configs.
-func (a *Applier) preflight(ctx context.Context, d *Desired) error {
+// external holds the IDs of the external secrets and configs a stack uses (they carry no
+// namespace label, so Observe does not see them).
+type external struct{ secrets, configs map[string]string }
+
+func (a *Applier) preflight(ctx context.Context, d *Desired) (external, error) {
+	ext := external{secrets: map[string]string{}, configs: map[string]string{}}
 	var missing []string
 	needNet, needSec, needCfg := false, false, false
 	for _, n := range d.Networks {
@@ -232,7 +238,7 @@ func (a *Applier) preflight(ctx context.Context, d *Desired) error {
 	if needNet {
 		nets, err := a.Client.NetworkList(ctx, client.NetworkListOptions{})
 		if err != nil {
-			return fmt.Errorf("stack %q: list networks: %w", d.Stack, err)
+			return ext, fmt.Errorf("stack %q: list networks: %w", d.Stack, err)
 		}
 		have := map[string]bool{}
 		for _, n := range nets.Items {
@@ -247,14 +253,16 @@ func (a *Applier) preflight(ctx context.Context, d *Desired) error {
 	if needSec {
 		secs, err := a.Client.SecretList(ctx, client.SecretListOptions{})
 		if err != nil {
-			return fmt.Errorf("stack %q: list secrets: %w", d.Stack, err)
+			return ext, fmt.Errorf("stack %q: list secrets: %w", d.Stack, err)
 		}
-		have := map[string]bool{}
+		have := map[string]string{}
 		for _, s := range secs.Items {
-			have[s.Spec.Name] = true
+			have[s.Spec.Name] = s.ID
 		}
 		for _, s := range d.Secrets {
-			if s.External && !have[s.Name] {
+			if s.External && have[s.Name] != "" {
+				ext.secrets[s.Name] = have[s.Name]
+			} else if s.External {
 				missing = append(missing, fmt.Sprintf("secrets[%s]: external secret %q does not exist", s.Logical, s.Name))
 			}
 		}
@@ -262,22 +270,24 @@ func (a *Applier) preflight(ctx context.Context, d *Desired) error {
 	if needCfg {
 		cfgs, err := a.Client.ConfigList(ctx, client.ConfigListOptions{})
 		if err != nil {
-			return fmt.Errorf("stack %q: list configs: %w", d.Stack, err)
+			return ext, fmt.Errorf("stack %q: list configs: %w", d.Stack, err)
 		}
-		have := map[string]bool{}
+		have := map[string]string{}
 		for _, c := range cfgs.Items {
-			have[c.Spec.Name] = true
+			have[c.Spec.Name] = c.ID
 		}
 		for _, c := range d.Configs {
-			if c.External && !have[c.Name] {
+			if c.External && have[c.Name] != "" {
+				ext.configs[c.Name] = have[c.Name]
+			} else if c.External {
 				missing = append(missing, fmt.Sprintf("configs[%s]: external config %q does not exist", c.Logical, c.Name))
 			}
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("stack %q: nothing applied:\n  %s", d.Stack, strings.Join(missing, "\n  "))
+		return ext, fmt.Errorf("stack %q: nothing applied:\n  %s", d.Stack, strings.Join(missing, "\n  "))
 	}
-	return nil
+	return ext, nil
 }
 
 func serviceImages(d *Desired) []string {
@@ -399,22 +409,21 @@ func (a *Applier) applyService(ctx context.Context, stackName string, s Service,
 	}
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	if err := a.wait(wctx, stackName, s, id, since); err != nil {
-		var se *ServiceError
-		if have != nil && errors.As(err, &se) {
-			se.Changes = changes
-			if !se.RolledBack && wctx.Err() != nil && ctx.Err() == nil {
-				// Swarm rolls back updates whose tasks fail, not ones that never converge:
-				// ask for the rollback so the service is not left half-updated.
-				se.RolledBack = a.rollback(ctx, s, id, m)
-			}
+	err = a.wait(wctx, stackName, s, id, since)
+	if err == nil && a.Ready != nil && len(s.Endpoints) > 0 {
+		err = a.waitReady(wctx, stackName, s)
+	}
+	var se *ServiceError
+	if err != nil && have != nil && errors.As(err, &se) {
+		se.Changes = changes
+		// Swarm rolls back updates whose tasks fail, not ones that never converge or whose
+		// endpoints never answer: ask for the rollback so the service is not left
+		// half-updated. A job still running is not rolled back: that would stop its run.
+		if !se.RolledBack && !s.IsJob() && wctx.Err() != nil && ctx.Err() == nil {
+			se.RolledBack = a.rollback(ctx, s, id, m)
 		}
-		return err
 	}
-	if a.Ready != nil && len(s.Endpoints) > 0 {
-		return a.waitReady(wctx, stackName, s)
-	}
-	return nil
+	return err
 }
 
 // rollback asks Swarm to put the service back on its previous spec and reports whether it

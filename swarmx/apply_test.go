@@ -137,6 +137,30 @@ func TestApplyMissingExternalObjectsMakesNoMutation(t *testing.T) {
 		got, _ := e.Service("maps_a")
 		assert.Equal(t, "traefik", got.Spec.TaskTemplate.Networks[0].Target)
 	})
+	t.Run("present external secret and config are referenced by their IDs", func(t *testing.T) {
+		a, e := applier(t)
+		e.AddSecret("tls", []byte("key"), nil) // no namespace label: not the stack's own
+		e.AddConfig("shared", []byte("conf"), nil)
+		s := svc("a")
+		s.Secrets = []stack.FileRef{{Source: "tls"}}
+		s.Configs = []stack.FileRef{{Source: "shared", Target: "/etc/shared"}}
+		st := stack.New("maps", s, stack.Secret{Name: "tls", External: true}, stack.Config{Name: "shared", External: true})
+		_, err := a.Apply(context.Background(), st, swarmx.ApplyOptions{})
+		require.NoError(t, err)
+		assert.Empty(t, e.CallsTo("SecretCreate"))
+		assert.Empty(t, e.CallsTo("ConfigCreate"))
+		got, _ := e.Service("maps_a")
+		sec, _ := e.Secret("tls")
+		cs := got.Spec.TaskTemplate.ContainerSpec
+		require.Len(t, cs.Secrets, 1)
+		assert.Equal(t, sec.ID, cs.Secrets[0].SecretID)
+		require.Len(t, cs.Configs, 1)
+		assert.NotEmpty(t, cs.Configs[0].ConfigID)
+		// An external secret is never removed as an "unused version" of the stack.
+		_, err = a.Apply(context.Background(), st, swarmx.ApplyOptions{})
+		require.NoError(t, err)
+		assert.Empty(t, e.CallsTo("SecretRemove"))
+	})
 }
 
 func TestApplyFirstTime(t *testing.T) {
@@ -261,6 +285,7 @@ func TestApplyKeepsSchedulerLabels(t *testing.T) {
 	// The scheduler writes its run labels on the live service.
 	got, _ := e.Service("maps_loader")
 	got.Spec.Labels[swarmx.LabelRunPrefix+"last"] = "2024-01-01T00:00:00Z"
+	got.Spec.TaskTemplate.ForceUpdate = 7 // the scheduler's run counter
 	_, err = e.ServiceUpdate(ctx, got.ID, clientUpdate(got))
 	require.NoError(t, err)
 	e.Reset()
@@ -274,6 +299,53 @@ func TestApplyKeepsSchedulerLabels(t *testing.T) {
 	got, _ = e.Service("maps_loader")
 	assert.Equal(t, "loader:2", got.Spec.TaskTemplate.ContainerSpec.Image)
 	assert.Equal(t, "2024-01-01T00:00:00Z", got.Spec.Labels[swarmx.LabelRunPrefix+"last"])
+	assert.Equal(t, uint64(7), got.Spec.TaskTemplate.ForceUpdate, "the force-update counter is kept")
+}
+
+// A job still running when the wait times out is not rolled back (that would stop its run);
+// an update whose endpoints never become ready is.
+func TestApplyTimeoutRollbackRules(t *testing.T) {
+	t.Run("job still running", func(t *testing.T) {
+		a, e := applier(t)
+		ctx := context.Background()
+		job := func(img string) *stack.Stack {
+			j := svc("loader")
+			j.Image = img
+			j.Mode = stack.ReplicatedJob
+			return stack.New("maps", j)
+		}
+		_, err := a.Apply(ctx, job("loader:1"), swarmx.ApplyOptions{})
+		require.NoError(t, err)
+		e.Stall["maps_loader"] = true
+		e.Reset()
+		_, err = a.Apply(ctx, job("loader:2"), swarmx.ApplyOptions{Timeout: 300 * time.Millisecond})
+		var se *swarmx.ServiceError
+		require.ErrorAs(t, err, &se)
+		assert.False(t, se.RolledBack, "%v", err)
+		assert.Equal(t, []string{"ServiceUpdate maps_loader"}, methods(e.Mutations()), "no rollback update")
+	})
+	t.Run("endpoints never ready", func(t *testing.T) {
+		a, e := applier(t)
+		ctx := context.Background()
+		web := func(level string) *stack.Stack {
+			s := svc("web")
+			s.Env = map[string]string{"LEVEL": level}
+			s.Endpoints = []stack.Endpoint{{Kind: stack.WMS, Port: 80, Path: "/wms"}}
+			return stack.New("maps", s)
+		}
+		_, err := a.Apply(ctx, web("1"), swarmx.ApplyOptions{})
+		require.NoError(t, err)
+		a.Ready = func(context.Context, swarmx.Service) error { return errors.New("WMS: layer roads missing") }
+		e.Reset()
+		_, err = a.Apply(ctx, web("2"), swarmx.ApplyOptions{Timeout: 300 * time.Millisecond})
+		var se *swarmx.ServiceError
+		require.ErrorAs(t, err, &se)
+		assert.True(t, se.RolledBack, "%v", err)
+		assert.Contains(t, err.Error(), "layer roads missing")
+		assert.Equal(t, []string{"TaskTemplate.ContainerSpec.Env.LEVEL"}, se.Changes)
+		got, _ := e.Service("maps_web")
+		assert.Contains(t, got.Spec.TaskTemplate.ContainerSpec.Env, "LEVEL=1", "back on the previous spec")
+	})
 }
 
 func TestApplyChangedSecretContent(t *testing.T) {

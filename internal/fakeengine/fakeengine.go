@@ -142,6 +142,14 @@ func (e *Engine) AddSecret(name string, data []byte, labels map[string]string) {
 	e.secrets[id] = swarm.Secret{ID: id, Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: name, Labels: copyMap(labels)}, Data: data}}
 }
 
+// AddConfig puts a config on the engine without recording a call (e.g. an external config).
+func (e *Engine) AddConfig(name string, data []byte, labels map[string]string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	id := e.newID("cfg")
+	e.configs[id] = swarm.Config{ID: id, Spec: swarm.ConfigSpec{Annotations: swarm.Annotations{Name: name, Labels: copyMap(labels)}, Data: data}}
+}
+
 // Services returns the services on the engine, sorted by name.
 func (e *Engine) Services() []swarm.Service {
 	e.mu.Lock()
