@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kalisio/kargo/internal/shell"
 	"github.com/kalisio/kargo/services/mongodb"
 	"github.com/kalisio/kargo/stack"
 )
@@ -257,12 +258,8 @@ func Health(h HealthConfig, slackWebhookFile string) *stack.Health {
 	args = append(args, "--message-template", orString(h.MessageTemplate, DefaultMessageTemplate))
 	test := append([]string{"CMD"}, args...)
 	if slackWebhookFile != "" {
-		quoted := make([]string, len(args))
-		for i, a := range args {
-			quoted[i] = ShellQuote(a)
-		}
 		test = []string{"CMD-SHELL", fmt.Sprintf(`SLACK_WEBHOOK_URL="$(cat %s)" && export SLACK_WEBHOOK_URL && exec %s`,
-			slackWebhookFile, strings.Join(quoted, " "))}
+			slackWebhookFile, shell.Join(args...))}
 	}
 	return &stack.Health{Test: test, Interval: HealthInterval, Timeout: HealthTimeout,
 		Retries: HealthRetries, StartPeriod: HealthStartPeriod}
@@ -323,9 +320,7 @@ func ClientSecret(name string) stack.FileRef {
 }
 
 // ShellQuote quotes s for a POSIX shell.
-func ShellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
+func ShellQuote(s string) string { return shell.Quote(s) }
 
 func orString(s, def string) string {
 	if s == "" {

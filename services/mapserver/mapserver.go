@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/kalisio/kargo/images"
+	"github.com/kalisio/kargo/internal/shell"
 	"github.com/kalisio/kargo/services/postgis"
 	"github.com/kalisio/kargo/stack"
 )
@@ -328,17 +329,14 @@ func HealthCommand(layers []string, dbLayer string) string {
 	var b strings.Builder
 	b.WriteString(`c=$(curl -fsS --max-time 8 'http://127.0.0.1/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetCapabilities') && echo "$c" | grep -q '<WMS_Capabilities'`)
 	for _, l := range layers {
-		fmt.Fprintf(&b, ` && echo "$c" | grep -qF %s`, shellQuote("<Name>"+xmlText(l)+"</Name>"))
+		fmt.Fprintf(&b, ` && echo "$c" | grep -qF %s`, shell.Quote("<Name>"+xmlText(l)+"</Name>"))
 	}
 	if dbLayer != "" {
 		fmt.Fprintf(&b, ` && curl -fsS --max-time 8 %s | grep -q 'numberMatched="[0-9]'`,
-			shellQuote("http://127.0.0.1/wfs?SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&RESULTTYPE=hits&TYPENAMES="+url.QueryEscape(dbLayer)))
+			shell.Quote("http://127.0.0.1/wfs?SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&RESULTTYPE=hits&TYPENAMES="+url.QueryEscape(dbLayer)))
 	}
 	return b.String()
 }
-
-// shellQuote quotes s as one word for sh.
-func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // xmlText is s as it appears in an XML document's text.
 func xmlText(s string) string {

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kalisio/kargo/internal/shell"
 	"github.com/kalisio/kargo/stack"
 )
 
@@ -260,19 +261,14 @@ func HealthCommand(replicaSet string, members []string, user, pwFile string) str
 			`if (s.code === 94) { s = rs.initiate({_id: %s, members: [%s]}) } quit(s.ok ? 0 : 1)`,
 			jsString(replicaSet), strings.Join(ms, ", "))
 		if pwFile != "" {
-			auth = fmt.Sprintf(` -u %s -p "$(cat %s)" --authenticationDatabase %s`, shellQuote(user), pwFile, AuthSource)
+			auth = fmt.Sprintf(` -u %s -p "$(cat %s)" --authenticationDatabase %s`, shell.Quote(user), pwFile, AuthSource)
 		}
 	}
 	return `if command -v mongosh >/dev/null 2>&1; then sh=mongosh; else sh=mongo; fi; ` +
-		fmt.Sprintf(`"$sh" --quiet --norc --host localhost --port %d%s --eval %s`, Port, auth, shellQuote(js))
+		fmt.Sprintf(`"$sh" --quiet --norc --host localhost --port %d%s --eval %s`, Port, auth, shell.Quote(js))
 }
 
 func jsString(s string) string { return strconv.Quote(s) }
-
-// shellQuote quotes s for a POSIX shell.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
 
 // Host returns "<name>:27017".
 func (m *Service) Host() string { return fmt.Sprintf("%s:%d", m.Name, Port) }
