@@ -332,7 +332,8 @@ func scheduledRun(st *ServiceStatus, t TaskSummary, now time.Time) {
 	}
 	if next, err := time.Parse(time.RFC3339, st.NextRun); st.LastRun != "" && (err != nil || next.Before(now)) {
 		if sched, err := stack.CronParser.Parse(st.Schedule); err == nil {
-			st.NextRun = sched.Next(now).UTC().Format(time.RFC3339)
+			// The scheduler runs in UTC (its image has no local time zone): compute as it does.
+			st.NextRun = sched.Next(now.UTC()).UTC().Format(time.RFC3339)
 		}
 	}
 }
