@@ -18,6 +18,7 @@
 package geoserver
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"strings"
@@ -111,16 +112,16 @@ var (
 // New builds the GeoServer service. Problems are recorded on the service and reported by
 // Validate.
 func New(cfg Config) *stack.Service {
-	name := or(cfg.Name, "geoserver")
+	name := cmp.Or(cfg.Name, "geoserver")
 	res := cfg.Resources
 	if res == (stack.Resources{}) {
 		res = DefaultResources
 	}
-	vol := or(cfg.Volume, name+"-data")
-	ctx := strings.Trim(or(cfg.Context, DefaultContext), "/")
+	vol := cmp.Or(cfg.Volume, name+"-data")
+	ctx := strings.Trim(cmp.Or(cfg.Context, DefaultContext), "/")
 	svc := &stack.Service{
 		Name:         name,
-		Image:        or(cfg.Image, DefaultImage),
+		Image:        cmp.Or(cfg.Image, DefaultImage),
 		Env:          map[string]string{},
 		Placement:    cfg.Placement,
 		Resources:    res,
@@ -149,13 +150,13 @@ func New(cfg Config) *stack.Service {
 
 	// Admin credentials.
 	pw := cfg.AdminPassword
-	pw.Name = or(pw.Name, name+"-admin-password")
+	pw.Name = cmp.Or(pw.Name, name+"-admin-password")
 	if pw.Data == nil && pw.File == "" && pw.Env == "" && pw.Generate == 0 && !pw.External {
 		pw.Generate = 24
 	}
 	svc.Declares.Secrets = append(svc.Declares.Secrets, pw)
 	svc.Secrets = append(svc.Secrets, stack.FileRef{Source: pw.Name})
-	env["GEOSERVER_ADMIN_USER"] = or(cfg.AdminUser, DefaultAdminUser)
+	env["GEOSERVER_ADMIN_USER"] = cmp.Or(cfg.AdminUser, DefaultAdminUser)
 	env["GEOSERVER_ADMIN_PASSWORD_FILE"] = "/run/secrets/" + pw.Name
 
 	// Extensions.
@@ -212,7 +213,7 @@ func New(cfg Config) *stack.Service {
 		StartPeriod: 2 * time.Minute,
 	}
 
-	public := strings.TrimRight(or(cfg.PublicPrefix, base), "/")
+	public := strings.TrimRight(cmp.Or(cfg.PublicPrefix, base), "/")
 	if cfg.PublicPrefix != "" && !strings.HasPrefix(cfg.PublicPrefix, "/") {
 		svc.Problemf("config.publicPrefix", "must start with /, got %q", cfg.PublicPrefix)
 	}
@@ -242,11 +243,4 @@ func JavaOpts(memoryLimit int64, extra []string) string {
 	}
 	opts = append(opts, extra...)
 	return strings.Join(opts, " ")
-}
-
-func or(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

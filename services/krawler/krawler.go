@@ -16,6 +16,7 @@
 package krawler
 
 import (
+	"cmp"
 	"fmt"
 	"path"
 	"strconv"
@@ -117,14 +118,14 @@ type HealthConfig struct {
 // New builds a generic Krawler job service. Problems (no job file, bad cron) are recorded on
 // the service and reported by Validate.
 func New(cfg Config) *stack.Service {
-	name := orString(cfg.Name, "krawler")
+	name := cmp.Or(cfg.Name, "krawler")
 	file := cfg.JobFile
 	if file == "" && cfg.Job != "" {
 		file = path.Base(cfg.Job)
 	}
-	file = orString(file, DefaultJobFile)
+	file = cmp.Or(file, DefaultJobFile)
 	j := job{
-		name: name, image: orString(cfg.Image, DefaultImage), cron: cfg.Cron, cronRequired: true,
+		name: name, image: cmp.Or(cfg.Image, DefaultImage), cron: cfg.Cron, cronRequired: true,
 		common: cfg,
 	}
 	svc := j.build()
@@ -197,7 +198,7 @@ func (j *job) build() *stack.Service {
 	}
 	// SUBDOMAIN is always defined when the template uses it: lodash throws on an undefined
 	// variable, which would crash healthcheck.js exactly when it must report an error.
-	tpl := orString(c.Health.MessageTemplate, DefaultMessageTemplate)
+	tpl := cmp.Or(c.Health.MessageTemplate, DefaultMessageTemplate)
 	if c.Subdomain != "" || strings.Contains(tpl, "SUBDOMAIN") {
 		svc.Env["SUBDOMAIN"] = c.Subdomain
 	}
@@ -206,7 +207,7 @@ func (j *job) build() *stack.Service {
 	case c.Mongo != nil && c.DBURL != "":
 		svc.Problemf("config.dbURL", "give Mongo or DBURL, not both")
 	case c.Mongo != nil:
-		db := orString(c.Database, j.database)
+		db := cmp.Or(c.Database, j.database)
 		if db == "" {
 			svc.Problemf("config.database", "a database name is required with Mongo")
 		}
@@ -255,7 +256,7 @@ func Health(h HealthConfig, slackWebhookFile string) *stack.Health {
 	if h.SuccessRate > 0 {
 		args = append(args, "--success-rate", strconv.FormatFloat(h.SuccessRate, 'f', -1, 64))
 	}
-	args = append(args, "--message-template", orString(h.MessageTemplate, DefaultMessageTemplate))
+	args = append(args, "--message-template", cmp.Or(h.MessageTemplate, DefaultMessageTemplate))
 	test := append([]string{"CMD"}, args...)
 	if slackWebhookFile != "" {
 		test = []string{"CMD-SHELL", fmt.Sprintf(`SLACK_WEBHOOK_URL="$(cat %s)" && export SLACK_WEBHOOK_URL && exec %s`,
@@ -321,12 +322,5 @@ func ClientSecret(name string) stack.FileRef {
 
 // ShellQuote quotes s for a POSIX shell.
 func ShellQuote(s string) string { return shell.Quote(s) }
-
-func orString(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
 
 func seconds(d time.Duration) string { return strconv.FormatInt(int64(d/time.Second), 10) }

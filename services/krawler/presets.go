@@ -1,6 +1,7 @@
 package krawler
 
 import (
+	"cmp"
 	"time"
 
 	"github.com/kalisio/kargo/services/mongodb"
@@ -111,9 +112,9 @@ func Teleray(cfg TelerayConfig) *stack.Service {
 
 func preset(cfg PresetConfig, product, image, cron string, ttl time.Duration, cmd string) *stack.Service {
 	j := job{
-		name:     orString(cfg.Name, product),
-		image:    orString(cfg.Image, image),
-		cron:     orString(cfg.Cron, cron),
+		name:     cmp.Or(cfg.Name, product),
+		image:    cmp.Or(cfg.Image, image),
+		cron:     cmp.Or(cfg.Cron, cron),
 		database: product,
 		common: Config{
 			Mongo: cfg.Mongo, Database: cfg.Database, DBURL: cfg.DBURL,

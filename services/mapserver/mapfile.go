@@ -1,6 +1,7 @@
 package mapserver
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -321,7 +322,7 @@ func (m Map) renderLayer(w func(int, string, ...any), l Layer, dsn string) {
 			proj = "EPSG:4326"
 		}
 	} else {
-		geom, key, srid := or(l.Geometry, "geom"), or(l.Key, "id"), l.SRID
+		geom, key, srid := cmp.Or(l.Geometry, "geom"), cmp.Or(l.Key, "id"), l.SRID
 		if srid == 0 {
 			srid = 4326
 		}
@@ -344,20 +345,20 @@ func (m Map) renderLayer(w func(int, string, ...any), l Layer, dsn string) {
 		w(2, "COMPOSITE OPACITY %d END", l.Opacity)
 	}
 	w(2, "METADATA")
-	w(3, `"ows_title" %s`, q(or(l.Title, l.Name)))
+	w(3, `"ows_title" %s`, q(cmp.Or(l.Title, l.Name)))
 	if l.Abstract != "" {
 		w(3, `"ows_abstract" %s`, q(l.Abstract))
 	}
 	if l.Type == Raster {
 		w(3, `"wfs_enable_request" "!*"`)
-		w(3, `"wcs_label" %s`, q(or(l.Title, l.Name)))
+		w(3, `"wcs_label" %s`, q(cmp.Or(l.Title, l.Name)))
 		w(3, `"wcs_rangeset_name" %s`, q(l.Name))
-		w(3, `"wcs_rangeset_label" %s`, q(or(l.Title, l.Name)))
+		w(3, `"wcs_rangeset_label" %s`, q(cmp.Or(l.Title, l.Name)))
 	} else {
 		w(3, `"wcs_enable_request" "!*"`)
 		w(3, `"gml_include_items" "all"`)
-		w(3, `"gml_exclude_items" %s`, q(or(l.Geometry, "geom")))
-		w(3, `"gml_featureid" %s`, q(or(l.Key, "id")))
+		w(3, `"gml_exclude_items" %s`, q(cmp.Or(l.Geometry, "geom")))
+		w(3, `"gml_featureid" %s`, q(cmp.Or(l.Key, "id")))
 		w(3, `"gml_types" "auto"`)
 		w(3, `"wms_include_items" "all"`)
 	}
@@ -382,16 +383,16 @@ func (m Map) renderLayer(w func(int, string, ...any), l Layer, dsn string) {
 		switch l.Type {
 		case Point:
 			w(4, `SYMBOL "circle"`)
-			w(4, "SIZE %s", num(orf(c.Size, 8)))
+			w(4, "SIZE %s", num(cmp.Or(c.Size, 8)))
 		case Line:
-			w(4, "WIDTH %s", num(orf(c.Width, 1)))
+			w(4, "WIDTH %s", num(cmp.Or(c.Width, 1)))
 		}
 		if c.Color != "" {
 			w(4, "COLOR %s", rgb(c.Color))
 		}
 		if c.OutlineColor != "" && l.Type != Line {
 			w(4, "OUTLINECOLOR %s", rgb(c.OutlineColor))
-			w(4, "WIDTH %s", num(orf(c.Width, 1)))
+			w(4, "WIDTH %s", num(cmp.Or(c.Width, 1)))
 		}
 		w(3, "END")
 		w(2, "END")
@@ -424,20 +425,6 @@ func rgb(hex string) string {
 }
 
 func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
-
-func or(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
-
-func orf(f, def float64) float64 {
-	if f == 0 {
-		return def
-	}
-	return f
-}
 
 func contains(list []string, s string) bool {
 	for _, x := range list {

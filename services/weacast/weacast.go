@@ -35,6 +35,7 @@
 package weacast
 
 import (
+	"cmp"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -242,14 +243,14 @@ func (w *Weacast) find(m Model, variant string) *stack.Service {
 // on the API service with their path in Config, such as config.loaders[1].elements[0], and
 // reported by Validate.
 func New(cfg Config) *Weacast {
-	name := or(cfg.Name, "weacast")
+	name := cmp.Or(cfg.Name, "weacast")
 	res := cfg.Resources
 	if res == (stack.Resources{}) {
 		res = DefaultResources
 	}
 	api := &stack.Service{
 		Name:         name,
-		Image:        or(cfg.Image, DefaultImage),
+		Image:        cmp.Or(cfg.Image, DefaultImage),
 		Env:          map[string]string{},
 		Placement:    cfg.Placement,
 		Resources:    res,
@@ -265,7 +266,7 @@ func New(cfg Config) *Weacast {
 		api.Env[k] = v
 	}
 	env := api.Env
-	env["LOG_LEVEL"] = or(cfg.LogLevel, "verbose")
+	env["LOG_LEVEL"] = cmp.Or(cfg.LogLevel, "verbose")
 	if cfg.Debug != "" {
 		env["DEBUG"] = cfg.Debug
 	}
@@ -292,7 +293,7 @@ func New(cfg Config) *Weacast {
 
 	var exports []krawler.SecretEnv
 	appSecret := cfg.AppSecret
-	appSecret.Name = or(appSecret.Name, name+"-app-secret")
+	appSecret.Name = cmp.Or(appSecret.Name, name+"-app-secret")
 	if appSecret.Data == nil && appSecret.File == "" && appSecret.Env == "" && appSecret.Generate == 0 && !appSecret.External {
 		appSecret.Generate = 64
 	}
@@ -301,7 +302,7 @@ func New(cfg Config) *Weacast {
 	exports = append(exports, krawler.FromFile("APP_SECRET", "/run/secrets/"+appSecret.Name))
 
 	// Databases.
-	db := or(cfg.Database, "weacast")
+	db := cmp.Or(cfg.Database, "weacast")
 	var dbConn *mongodb.Conn
 	switch {
 	case cfg.Mongo != nil && cfg.DBURL != "":
@@ -448,8 +449,8 @@ func newLoader(cfg Config, lc Loader, info ModelInfo, v Variant, db *mongodb.Con
 		res = DefaultLoaderResources
 	}
 	svc := &stack.Service{
-		Name:         or(lc.Name, name),
-		Image:        or(lc.Image, v.Image),
+		Name:         cmp.Or(lc.Name, name),
+		Image:        cmp.Or(lc.Image, v.Image),
 		Env:          map[string]string{},
 		Placement:    lc.Placement,
 		Resources:    res,
@@ -534,7 +535,7 @@ func newLoader(cfg Config, lc Loader, info ModelInfo, v Variant, db *mongodb.Con
 		if tok.Data == nil && tok.File == "" && tok.Env == "" && !tok.External {
 			problemf(".meteoFranceToken", "model %s needs a Météo-France API token (Data, File, Env or External secret)", m)
 		} else {
-			tok.Name = or(tok.Name, or(cfg.Name, "weacast")+"-meteo-france-token")
+			tok.Name = cmp.Or(tok.Name, cmp.Or(cfg.Name, "weacast")+"-meteo-france-token")
 			svc.Declares.Secrets = append(svc.Declares.Secrets, tok)
 			svc.Secrets = append(svc.Secrets, krawler.ClientSecret(tok.Name))
 			exports = append(exports, krawler.FromFile("METEO_FRANCE_TOKEN", "/run/secrets/"+tok.Name))
@@ -552,7 +553,7 @@ func newLoader(cfg Config, lc Loader, info ModelInfo, v Variant, db *mongodb.Con
 		}
 		sk := s3.SecretAccessKey
 		if sk.Data != nil || sk.File != "" || sk.Env != "" || sk.External {
-			sk.Name = or(sk.Name, or(cfg.Name, "weacast")+"-s3-secret-access-key")
+			sk.Name = cmp.Or(sk.Name, cmp.Or(cfg.Name, "weacast")+"-s3-secret-access-key")
 			svc.Declares.Secrets = append(svc.Declares.Secrets, sk)
 			svc.Secrets = append(svc.Secrets, krawler.ClientSecret(sk.Name))
 			exports = append(exports, krawler.FromFile("S3_SECRET_ACCESS_KEY", "/run/secrets/"+sk.Name))
@@ -562,7 +563,7 @@ func newLoader(cfg Config, lc Loader, info ModelInfo, v Variant, db *mongodb.Con
 	slackFile := ""
 	if s := cfg.SlackWebhook; s != nil {
 		sec := *s
-		sec.Name = or(sec.Name, or(cfg.Name, "weacast")+"-slack-webhook")
+		sec.Name = cmp.Or(sec.Name, cmp.Or(cfg.Name, "weacast")+"-slack-webhook")
 		svc.Declares.Secrets = append(svc.Declares.Secrets, sec)
 		svc.Secrets = append(svc.Secrets, krawler.ClientSecret(sec.Name))
 		slackFile = "/run/secrets/" + sec.Name
@@ -574,13 +575,6 @@ func newLoader(cfg Config, lc Loader, info ModelInfo, v Variant, db *mongodb.Con
 		svc.Args = krawler.ShellCommand(fmt.Sprintf(`node %s --cron "$CRON" %s`, krawler.Dir, v.JobFile), exports...)
 	}
 	return svc
-}
-
-func or(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 func seconds(d time.Duration) string { return strconv.FormatInt(int64(d/time.Second), 10) }
