@@ -447,6 +447,13 @@ type Secret struct {
 	Labels map[string]string
 }
 
+// HasSource reports whether the secret says where its content comes from: Data, File, Env,
+// Generate or External. Builders use it to fill in a default (usually Generate) only when
+// the user gave none.
+func (s Secret) HasSource() bool {
+	return s.Data != nil || s.File != "" || s.Env != "" || s.Generate != 0 || s.External
+}
+
 // Config is non-sensitive data shipped to services as a file.
 type Config struct {
 	// Name of the config within the stack, which services refer to in FileRef.Source. The Swarm
