@@ -151,7 +151,7 @@ func New(cfg Config) *stack.Service {
 	// Admin credentials.
 	pw := cfg.AdminPassword
 	pw.Name = cmp.Or(pw.Name, name+"-admin-password")
-	if pw.Data == nil && pw.File == "" && pw.Env == "" && pw.Generate == 0 && !pw.External {
+	if !pw.HasSource() {
 		pw.Generate = 24
 	}
 	svc.Declares.Secrets = append(svc.Declares.Secrets, pw)

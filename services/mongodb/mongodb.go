@@ -209,7 +209,7 @@ func secretOr(s stack.Secret, name string, n int) stack.Secret {
 	if s.Name == "" {
 		s.Name = name
 	}
-	if s.Data == nil && s.File == "" && s.Env == "" && s.Generate == 0 && !s.External {
+	if !s.HasSource() {
 		s.Generate = n
 	}
 	return s

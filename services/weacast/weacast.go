@@ -294,7 +294,7 @@ func New(cfg Config) *Weacast {
 	var exports []krawler.SecretEnv
 	appSecret := cfg.AppSecret
 	appSecret.Name = cmp.Or(appSecret.Name, name+"-app-secret")
-	if appSecret.Data == nil && appSecret.File == "" && appSecret.Env == "" && appSecret.Generate == 0 && !appSecret.External {
+	if !appSecret.HasSource() {
 		appSecret.Generate = 64
 	}
 	api.Declares.Secrets = append(api.Declares.Secrets, appSecret)
