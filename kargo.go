@@ -188,9 +188,15 @@ func newRoot(st *stack.Stack, o *Options) *cobra.Command {
 	return root
 }
 
-func (c *cli) applier() (*swarmx.Applier, Engine, error) {
-	if err := c.st.Validate(); err != nil {
-		return nil, nil, err
+// applier connects to the engine. plan and apply validate the whole stack first; status,
+// rm and logs only need its name, so they still work on a stack a bad edit made invalid.
+func (c *cli) applier(validate bool) (*swarmx.Applier, Engine, error) {
+	if validate {
+		if err := c.st.Validate(); err != nil {
+			return nil, nil, err
+		}
+	} else if strings.TrimSpace(c.st.Name) == "" {
+		return nil, nil, &UsageError{Err: errors.New("the stack has no name")}
 	}
 	e, err := c.o.Engine()
 	if err != nil {
@@ -307,7 +313,7 @@ func (c *cli) planCmd() *cobra.Command {
 			if err := c.checkOutput(); err != nil {
 				return err
 			}
-			a, _, err := c.applier()
+			a, _, err := c.applier(true)
 			if err != nil {
 				return err
 			}
@@ -335,7 +341,7 @@ func (c *cli) applyCmd() *cobra.Command {
 			if err := c.checkOutput(); err != nil {
 				return err
 			}
-			a, _, err := c.applier()
+			a, _, err := c.applier(true)
 			if err != nil {
 				return err
 			}
@@ -367,7 +373,7 @@ func (c *cli) statusCmd() *cobra.Command {
 			if err := c.checkOutput(); err != nil {
 				return err
 			}
-			a, _, err := c.applier()
+			a, _, err := c.applier(false)
 			if err != nil {
 				return err
 			}
@@ -443,7 +449,7 @@ func (c *cli) rmCmd() *cobra.Command {
 		Short: "Remove the stack's services, networks, secrets and configs (volumes and the secrets generated for their data only with --volumes)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, _, err := c.applier()
+			a, _, err := c.applier(false)
 			if err != nil {
 				return err
 			}
@@ -503,7 +509,7 @@ func (c *cli) logsCmd() *cobra.Command {
 			if c.st.Service(args[0]) == nil {
 				return &UsageError{Err: fmt.Errorf("stack %q has no service %q", c.st.Name, args[0])}
 			}
-			_, e, err := c.applier()
+			_, e, err := c.applier(false)
 			if err != nil {
 				return err
 			}

@@ -133,7 +133,7 @@ func TestEngineErrorExitsOne(t *testing.T) {
 func TestInvalidStackNeverReachesTheEngine(t *testing.T) {
 	bad := mapsStack()
 	bad.Service("db").Image = ""
-	for _, cmd := range []string{"plan", "apply", "status", "rm"} {
+	for _, cmd := range []string{"plan", "apply"} {
 		t.Run(cmd, func(t *testing.T) {
 			c := newCLI(t)
 			_, _, err := c.run(bad, cmd)
@@ -142,6 +142,26 @@ func TestInvalidStackNeverReachesTheEngine(t *testing.T) {
 			assert.Empty(t, c.engine.Calls())
 		})
 	}
+}
+
+// After a bad edit the stack is invalid, yet what runs must stay observable and removable:
+// status and rm only need the stack's name.
+func TestStatusAndRmWorkOnAnInvalidStack(t *testing.T) {
+	c := newCLI(t)
+	_, _, err := c.run(mapsStack(), "apply")
+	require.NoError(t, err)
+	bad := mapsStack()
+	bad.Service("db").Image = ""
+	out, _, err := c.run(bad, "status")
+	require.NoError(t, err)
+	assert.Contains(t, out, "maps_db")
+	_, _, err = c.run(bad, "rm")
+	require.NoError(t, err)
+	assert.Empty(t, c.engine.Services())
+
+	bad.Name = ""
+	_, _, err = c.run(bad, "rm")
+	assert.Equal(t, kargo.ExitUsage, kargo.ExitCode(err), "a stack without a name cannot be removed")
 }
 
 func TestRenderJSONHasNoSecretValue(t *testing.T) {

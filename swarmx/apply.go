@@ -60,9 +60,9 @@ type ApplyOptions struct {
 // Result tells what Apply did.
 type Result struct {
 	// Plan is the plan Apply carried out.
-	Plan *Plan
+	Plan *Plan `json:"plan"`
 	// Mutations counts the mutating Engine API calls made.
-	Mutations int
+	Mutations int `json:"mutations"`
 }
 
 // ServiceError is the failure of one service during Apply.

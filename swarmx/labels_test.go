@@ -1,6 +1,7 @@
 package swarmx_test
 
 import (
+	"errors"
 	"github.com/kalisio/kargo/images"
 	"testing"
 
@@ -59,4 +60,21 @@ func hashOf(t *testing.T, img string) string {
 	}
 	s, _ := d.Service("svc")
 	return s.Hash
+}
+
+// Content Swarm would refuse is refused by Render, before any object is created.
+func TestRenderRefusesOversizedContent(t *testing.T) {
+	big := make([]byte, swarmx.MaxConfigSize+1)
+	_, err := swarmx.Render(stack.New("maps", stack.Config{Name: "huge", Data: big}), swarmx.Source{})
+	var re *swarmx.RenderError
+	if !errors.As(err, &re) || re.Path != "configs[huge]" {
+		t.Fatalf("err = %v, want a RenderError at configs[huge]", err)
+	}
+	_, err = swarmx.Render(stack.New("maps", stack.Secret{Name: "huge", Data: big[:swarmx.MaxSecretSize+1]}), swarmx.Source{})
+	if !errors.As(err, &re) || re.Path != "secrets[huge]" {
+		t.Fatalf("err = %v, want a RenderError at secrets[huge]", err)
+	}
+	if _, err := swarmx.Render(stack.New("maps", stack.Config{Name: "ok", Data: big[:swarmx.MaxConfigSize]}), swarmx.Source{}); err != nil {
+		t.Fatalf("a config at the limit: %v", err)
+	}
 }

@@ -51,6 +51,13 @@ const (
 	LabelRunPrefix = "io.kargo.run."
 )
 
+// Size limits of Swarm objects (swarmkit's MaxSecretSize and MaxConfigSize): Render refuses
+// bigger content before anything is applied.
+const (
+	MaxSecretSize = 500 * 1024
+	MaxConfigSize = 1000 * 1024
+)
+
 // Desired is everything a stack asks of a Swarm, ready for the Engine API.
 type Desired struct {
 	// Stack is the name of the stack.
@@ -366,6 +373,10 @@ func (r renderer) secret(sec stack.Secret) (Secret, error) {
 	if err != nil {
 		return Secret{}, err
 	}
+	if len(data) > MaxSecretSize {
+		return Secret{}, &RenderError{Stack: r.stack.Name, Path: "secrets[" + sec.Name + "]",
+			Err: fmt.Errorf("%d bytes: Swarm limits a secret to %d", len(data), MaxSecretSize)}
+	}
 	// Only a short prefix of a salted hash goes into the name: enough to version the
 	// object, too little to be a useful oracle for the value.
 	sum := sha256.Sum256(append([]byte("kargo-secret:"+r.stack.Name+"/"+sec.Name+":"), data...))
@@ -383,6 +394,10 @@ func (r renderer) config(c stack.Config) (Config, error) {
 	data, err := r.content("config", c.Name, c.Data, c.File, "")
 	if err != nil {
 		return Config{}, err
+	}
+	if len(data) > MaxConfigSize {
+		return Config{}, &RenderError{Stack: r.stack.Name, Path: "configs[" + c.Name + "]",
+			Err: fmt.Errorf("%d bytes: Swarm limits a config to %d (ship large data in a volume or an image)", len(data), MaxConfigSize)}
 	}
 	sum := sha256.Sum256(data)
 	h := hex.EncodeToString(sum[:])
