@@ -20,6 +20,7 @@ package geoserver
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"regexp"
 	"strings"
 	"time"
@@ -113,10 +114,7 @@ var (
 // Validate.
 func New(cfg Config) *stack.Service {
 	name := cmp.Or(cfg.Name, "geoserver")
-	res := cfg.Resources
-	if res == (stack.Resources{}) {
-		res = DefaultResources
-	}
+	res := cmp.Or(cfg.Resources, DefaultResources)
 	vol := cmp.Or(cfg.Volume, name+"-data")
 	ctx := strings.Trim(cmp.Or(cfg.Context, DefaultContext), "/")
 	svc := &stack.Service{
@@ -135,9 +133,7 @@ func New(cfg Config) *stack.Service {
 	if cfg.Replicas > 0 {
 		svc.Replicas = stack.Ptr(cfg.Replicas)
 	}
-	for k, v := range cfg.Env {
-		svc.Env[k] = v
-	}
+	maps.Copy(svc.Env, cfg.Env)
 	env := svc.Env
 	if !contextRE.MatchString(ctx) {
 		svc.Problemf("config.context", "%q is not a single path segment", cfg.Context)

@@ -18,6 +18,7 @@ package krawler
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"path"
 	"strconv"
 	"strings"
@@ -161,10 +162,7 @@ type job struct {
 
 func (j *job) build() *stack.Service {
 	c := j.common
-	res := c.Resources
-	if res == (stack.Resources{}) {
-		res = DefaultResources
-	}
+	res := cmp.Or(c.Resources, DefaultResources)
 	svc := &stack.Service{
 		Name:         j.name,
 		Image:        j.image,
@@ -178,9 +176,7 @@ func (j *job) build() *stack.Service {
 	if c.Replicas > 0 {
 		svc.Replicas = stack.Ptr(c.Replicas)
 	}
-	for k, v := range c.Env {
-		svc.Env[k] = v
-	}
+	maps.Copy(svc.Env, c.Env)
 	if j.cron != "" {
 		// A 5-field (crontab) pattern is the likely mistake: say so before the parser, which
 		// rejects it with a less helpful message.

@@ -22,6 +22,7 @@
 package mapserver
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -129,18 +130,12 @@ var (
 // New builds the MapServer service. Configuration problems are recorded on the service
 // (stack.Service.Problemf) and reported by Validate.
 func New(cfg Config) *stack.Service {
-	name := cfg.Name
-	if name == "" {
-		name = "mapserver"
-	}
+	name := cmp.Or(cfg.Name, "mapserver")
 	image := cfg.Image
 	if image == "" {
 		image = DefaultImage()
 	}
-	res := cfg.Resources
-	if res == (stack.Resources{}) {
-		res = DefaultResources
-	}
+	res := cmp.Or(cfg.Resources, DefaultResources)
 	replicas := cfg.Replicas
 	if replicas == 0 {
 		replicas = 1

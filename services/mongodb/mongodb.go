@@ -12,6 +12,7 @@
 package mongodb
 
 import (
+	"cmp"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -106,22 +107,10 @@ type Service struct {
 // New builds the MongoDB service. Configuration problems are recorded on the service
 // (stack.Service.Problemf) and reported by Validate.
 func New(cfg Config) *Service {
-	name := cfg.Name
-	if name == "" {
-		name = "mongodb"
-	}
-	image := cfg.Image
-	if image == "" {
-		image = DefaultImage
-	}
-	res := cfg.Resources
-	if res == (stack.Resources{}) {
-		res = DefaultResources
-	}
-	vol := cfg.Volume
-	if vol == "" {
-		vol = name + "-data"
-	}
+	name := cmp.Or(cfg.Name, "mongodb")
+	image := cmp.Or(cfg.Image, DefaultImage)
+	res := cmp.Or(cfg.Resources, DefaultResources)
+	vol := cmp.Or(cfg.Volume, name+"-data")
 	svc := &stack.Service{
 		Name:         name,
 		Image:        image,

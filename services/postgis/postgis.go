@@ -16,6 +16,7 @@
 package postgis
 
 import (
+	"cmp"
 	"fmt"
 	"path"
 	"regexp"
@@ -122,30 +123,15 @@ var (
 // New builds the PostGIS service. Configuration problems are recorded on the service
 // (stack.Service.Problemf) and reported by Validate.
 func New(cfg Config) *Service {
-	name := cfg.Name
-	if name == "" {
-		name = "postgis"
-	}
+	name := cmp.Or(cfg.Name, "postgis")
 	image := cfg.Image
 	if image == "" {
 		image = DefaultImage()
 	}
-	user := cfg.User
-	if user == "" {
-		user = DefaultUser
-	}
-	db := cfg.Database
-	if db == "" {
-		db = user
-	}
-	vol := cfg.Volume
-	if vol == "" {
-		vol = name + "-data"
-	}
-	res := cfg.Resources
-	if res == (stack.Resources{}) {
-		res = DefaultResources
-	}
+	user := cmp.Or(cfg.User, DefaultUser)
+	db := cmp.Or(cfg.Database, user)
+	vol := cmp.Or(cfg.Volume, name+"-data")
+	res := cmp.Or(cfg.Resources, DefaultResources)
 	svc := &stack.Service{
 		Name:         name,
 		Image:        image,

@@ -37,6 +37,7 @@ package weacast
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"net/url"
 	"strconv"
 	"time"
@@ -244,10 +245,7 @@ func (w *Weacast) find(m Model, variant string) *stack.Service {
 // reported by Validate.
 func New(cfg Config) *Weacast {
 	name := cmp.Or(cfg.Name, "weacast")
-	res := cfg.Resources
-	if res == (stack.Resources{}) {
-		res = DefaultResources
-	}
+	res := cmp.Or(cfg.Resources, DefaultResources)
 	api := &stack.Service{
 		Name:         name,
 		Image:        cmp.Or(cfg.Image, DefaultImage),
@@ -262,9 +260,7 @@ func New(cfg Config) *Weacast {
 	if cfg.Replicas > 0 {
 		api.Replicas = stack.Ptr(cfg.Replicas)
 	}
-	for k, v := range cfg.Env {
-		api.Env[k] = v
-	}
+	maps.Copy(api.Env, cfg.Env)
 	env := api.Env
 	env["LOG_LEVEL"] = cmp.Or(cfg.LogLevel, "verbose")
 	if cfg.Debug != "" {
@@ -444,10 +440,7 @@ func newLoader(cfg Config, lc Loader, info ModelInfo, v Variant, db *mongodb.Con
 	if lc.Isobaric() {
 		name = string(m) + "-isobaric-loader"
 	}
-	res := lc.Resources
-	if res == (stack.Resources{}) {
-		res = DefaultLoaderResources
-	}
+	res := cmp.Or(lc.Resources, DefaultLoaderResources)
 	svc := &stack.Service{
 		Name:         cmp.Or(lc.Name, name),
 		Image:        cmp.Or(lc.Image, v.Image),
@@ -459,9 +452,7 @@ func newLoader(cfg Config, lc Loader, info ModelInfo, v Variant, db *mongodb.Con
 		Restart:      &stack.RestartPolicy{Condition: "on-failure"},
 		Labels:       map[string]string{ModelLabel: string(m), VariantLabel: variantName(lc.Isobaric())},
 	}
-	for k, v := range cfg.Env {
-		svc.Env[k] = v
-	}
+	maps.Copy(svc.Env, cfg.Env)
 	env := svc.Env
 	var exports []krawler.SecretEnv
 
