@@ -6,7 +6,7 @@
 //		kargo.Main(stack.New("maps", db))
 //	}
 //
-// The program then answers `plan`, `apply`, `status`, `rm`, `render`, `logs` and `build`.
+// The program then answers `validate`, `plan`, `apply`, `status`, `rm`, `render`, `logs` and `build`.
 // Run is the testable core of Main.
 package kargo
 
@@ -97,7 +97,8 @@ func ExitCode(err error) int {
 	}
 	var ue *UsageError
 	var ve *stack.ValidationError
-	if errors.As(err, &ue) || errors.As(err, &ve) {
+	var re *swarmx.RenderError
+	if errors.As(err, &ue) || errors.As(err, &ve) || errors.As(err, &re) {
 		return ExitUsage
 	}
 	return ExitFailure
@@ -183,7 +184,6 @@ func newRoot(st *stack.Stack, o *Options) *cobra.Command {
 		Long: "Deploy and operate the " + name + " stack on Docker Swarm.\n\n" +
 			"The engine is the one DOCKER_HOST (or the current docker context) names.",
 	}
-	root.PersistentFlags().StringVarP(&c.output, "output", "o", "text", "output format: text or json")
 	root.AddCommand(c.planCmd(), c.applyCmd(), c.statusCmd(), c.rmCmd(), c.renderCmd(), c.logsCmd(), c.validateCmd(), c.buildCmd())
 	return root
 }
@@ -305,7 +305,7 @@ func (c *cli) validateCmd() *cobra.Command {
 }
 
 func (c *cli) planCmd() *cobra.Command {
-	return &cobra.Command{
+	return c.withOutput(&cobra.Command{
 		Use:   "plan",
 		Short: "Show what apply would create, update or delete",
 		Args:  cobra.NoArgs,
@@ -327,7 +327,7 @@ func (c *cli) planCmd() *cobra.Command {
 			_, err = io.WriteString(c.o.Stdout, p.String())
 			return err
 		},
-	}
+	})
 }
 
 func (c *cli) applyCmd() *cobra.Command {
@@ -361,11 +361,17 @@ func (c *cli) applyCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&wait, "wait", true, "wait until every service converges")
 	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 5*time.Minute, "how long to wait for each service")
 	cmd.Flags().BoolVar(&opts.Prune, "prune", false, "remove services and networks no longer in the stack")
+	return c.withOutput(cmd)
+}
+
+// withOutput adds the --output flag to the commands whose result has a json form.
+func (c *cli) withOutput(cmd *cobra.Command) *cobra.Command {
+	cmd.Flags().StringVarP(&c.output, "output", "o", "text", "output format: text or json")
 	return cmd
 }
 
 func (c *cli) statusCmd() *cobra.Command {
-	return &cobra.Command{
+	return c.withOutput(&cobra.Command{
 		Use:   "status",
 		Short: "Show each service's tasks, health, last error and published ports",
 		Args:  cobra.NoArgs,
@@ -401,7 +407,7 @@ func (c *cli) statusCmd() *cobra.Command {
 			}
 			return tw.Flush()
 		},
-	}
+	})
 }
 
 // probeEndpoints asks the readiness check of every running service with OGC endpoints
@@ -446,7 +452,7 @@ func (c *cli) rmCmd() *cobra.Command {
 	var opts swarmx.RemoveOptions
 	cmd := &cobra.Command{
 		Use:   "rm",
-		Short: "Remove the stack's services, networks, secrets and configs (volumes and the secrets generated for their data only with --volumes)",
+		Short: "Remove the stack's services, networks, secrets and configs (volumes and the secrets Kargo generated only with --volumes)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			a, _, err := c.applier(false)

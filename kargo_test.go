@@ -348,3 +348,25 @@ func TestEngineErrorsAreFailuresNotUsage(t *testing.T) {
 	err = kargo.Run(context.Background(), []string{"logs", "db"}, nil, kargo.Options{})
 	assert.Equal(t, kargo.ExitUsage, kargo.ExitCode(err), "a nil stack is bad usage, not a panic")
 }
+
+func TestOutputFlagOnlyWhereItMeansSomething(t *testing.T) {
+	c := newCLI(t)
+	_, _, err := c.run(mapsStack(), "render", "-o", "json")
+	assert.Equal(t, kargo.ExitUsage, kargo.ExitCode(err), "render takes --format, not --output: %v", err)
+	_, _, err = c.run(mapsStack(), "rm", "-o", "json")
+	assert.Equal(t, kargo.ExitUsage, kargo.ExitCode(err), "%v", err)
+	out, _, err := c.run(mapsStack(), "plan", "-o", "json")
+	require.NoError(t, err)
+	assert.True(t, json.Valid([]byte(out)))
+}
+
+func TestMissingSecretSourceIsBadInput(t *testing.T) {
+	c := newCLI(t)
+	st := stack.New("maps", &stack.Service{Name: "db", Image: "busybox", Secrets: []stack.FileRef{{Source: "pw"}}},
+		stack.Secret{Name: "pw", Env: "KARGO_TEST_UNSET_PASSWORD_VAR"})
+	_, _, err := c.run(st, "plan")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "KARGO_TEST_UNSET_PASSWORD_VAR")
+	assert.Equal(t, kargo.ExitUsage, kargo.ExitCode(err))
+	assert.Empty(t, c.engine.Mutations())
+}
