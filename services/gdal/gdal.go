@@ -23,6 +23,7 @@ import (
 	"strings"
 
 	"github.com/kalisio/kargo/images"
+	"github.com/kalisio/kargo/internal/shell"
 	"github.com/kalisio/kargo/stack"
 )
 
@@ -253,7 +254,7 @@ func Quote(s string) string {
 	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:=,@%+") == "" {
 		return s
 	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	return shell.Quote(s)
 }
 
 func or(s, def string) string {
