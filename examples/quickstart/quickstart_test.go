@@ -104,6 +104,12 @@ func TestQuickstart(t *testing.T) {
 		if n := distinctColors(img); n < 20 {
 			t.Errorf("full map has %d distinct colours: blank?", n)
 		}
+		// Each vector layer is drawn, not only the raster: count pixels of its own colour.
+		for name, hex := range map[string]string{"motorways": MotorwayColor, "cities": CityColor} {
+			if n := countColor(img, hex); n < 30 {
+				t.Errorf("full map has %d pixels of the %s colour %s", n, name, hex)
+			}
+		}
 		if b := img.Bounds(); b.Dx() != 600 || b.Dy() != 440 {
 			t.Errorf("size %v, want 600x440", b)
 		}
@@ -425,4 +431,21 @@ func assertOnlineResource(t *testing.T, hc *http.Client, endpoint string) {
 			return
 		}
 	}
+}
+
+// countColor counts the pixels within a small tolerance of a colour.
+func countColor(img image.Image, hex string) int {
+	want, _ := strconv.ParseUint(strings.TrimPrefix(hex, "#"), 16, 32)
+	wr, wg, wb := int(want>>16&0xff), int(want>>8&0xff), int(want&0xff)
+	n := 0
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			cr, cg, cb, _ := img.At(x, y).RGBA()
+			if abs(int(cr>>8)-wr) < 8 && abs(int(cg>>8)-wg) < 8 && abs(int(cb>>8)-wb) < 8 {
+				n++
+			}
+		}
+	}
+	return n
 }
