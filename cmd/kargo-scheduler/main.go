@@ -14,6 +14,9 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+	// The image is FROM scratch: without the embedded time zone database, a
+	// "CRON_TZ=Europe/Paris ..." schedule would fail to load its zone.
+	_ "time/tzdata"
 
 	"github.com/kalisio/kargo/services/scheduler"
 	"github.com/moby/moby/client"
@@ -21,6 +24,11 @@ import (
 
 // heartbeat is touched by the run loop; the health check reads its modification time.
 const heartbeat = "/run/kargo/heartbeat"
+
+// staleAfter is the age past which the heartbeat fails the health check: the run loop beats
+// at least every scheduler.MaxHeartbeatInterval (20 s), whatever its refresh and schedules,
+// so this allows two missed beats.
+const staleAfter = 3 * scheduler.MaxHeartbeatInterval
 
 func main() {
 	cmd := "run"
@@ -34,9 +42,8 @@ func main() {
 			os.Exit(1)
 		}
 	case "health":
-		fi, err := os.Stat(heartbeat)
-		if err != nil || time.Since(fi.ModTime()) > time.Minute {
-			fmt.Fprintln(os.Stderr, "kargo-scheduler: no recent heartbeat")
+		if err := health(heartbeat, time.Now()); err != nil {
+			fmt.Fprintln(os.Stderr, "kargo-scheduler:", err)
 			os.Exit(1)
 		}
 	default:
@@ -69,7 +76,20 @@ func run() error {
 	return r.Run(ctx)
 }
 
-// beat touches the heartbeat file; the run loop calls it at least every refresh interval.
+// health fails when the heartbeat file at path is missing or older than staleAfter at now.
+func health(path string, now time.Time) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("no heartbeat: %w", err)
+	}
+	if age := now.Sub(fi.ModTime()); age > staleAfter {
+		return fmt.Errorf("no recent heartbeat: the last one is %s old (limit %s)", age.Round(time.Second), staleAfter)
+	}
+	return nil
+}
+
+// beat touches the heartbeat file; the run loop calls it at least every
+// scheduler.MaxHeartbeatInterval.
 func beat() {
 	if f, err := os.Create(heartbeat); err == nil {
 		f.Close()

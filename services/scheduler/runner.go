@@ -78,13 +78,24 @@ type Runner struct {
 	Refresh time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// Heartbeat, when set, is called on every turn of the loop (at least every Refresh); the
-	// scheduler's health check watches it.
+	// Heartbeat, when set, is called on every turn of the loop; the loop turns at least every
+	// HeartbeatInterval, whatever Refresh and the schedules, and the scheduler's health check
+	// watches it.
 	Heartbeat func()
+	// HeartbeatInterval caps the sleep between two turns of the loop (default and maximum
+	// MaxHeartbeatInterval).
+	HeartbeatInterval time.Duration
 
 	mu   sync.Mutex
 	jobs map[string]*job
+	// invalid holds the invalid schedule last logged per service ID, so it is logged once
+	// per distinct schedule rather than at every Sync.
+	invalid map[string]string
 }
+
+// MaxHeartbeatInterval is the longest the run loop sleeps between two heartbeats. The
+// scheduler's health check (kargo-scheduler health) allows a few of these intervals.
+const MaxHeartbeatInterval = 20 * time.Second
 
 type job struct {
 	id, name string
@@ -142,24 +153,37 @@ func (r *Runner) Run(ctx context.Context) error {
 		if r.Heartbeat != nil {
 			r.Heartbeat()
 		}
-		wake := lastSync.Add(refresh)
-		r.mu.Lock()
-		for _, j := range r.jobs {
-			if j.next.Before(wake) {
-				wake = j.next
-			}
-		}
-		r.mu.Unlock()
-		d := wake.Sub(r.now())
-		if d < 10*time.Millisecond {
-			d = 10 * time.Millisecond
-		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(d):
+		case <-time.After(r.sleep(r.now(), lastSync, refresh)):
 		}
 	}
+}
+
+// sleep is how long the loop sleeps after a turn at now: until the next sync, the next tick of
+// a job or the next heartbeat, whichever comes first (at least 10 ms).
+func (r *Runner) sleep(now, lastSync time.Time, refresh time.Duration) time.Duration {
+	wake := lastSync.Add(refresh)
+	r.mu.Lock()
+	for _, j := range r.jobs {
+		if j.next.Before(wake) {
+			wake = j.next
+		}
+	}
+	r.mu.Unlock()
+	beat := r.HeartbeatInterval
+	if beat <= 0 || beat > MaxHeartbeatInterval {
+		beat = MaxHeartbeatInterval
+	}
+	d := wake.Sub(now)
+	if d > beat {
+		d = beat
+	}
+	if d < 10*time.Millisecond {
+		d = 10 * time.Millisecond
+	}
+	return d
 }
 
 // Sync reads the scheduled job services of the stack: new ones get their next tick, changed
@@ -176,6 +200,9 @@ func (r *Runner) Sync(ctx context.Context) error {
 	if r.jobs == nil {
 		r.jobs = map[string]*job{}
 	}
+	if r.invalid == nil {
+		r.invalid = map[string]string{}
+	}
 	seen := map[string]bool{}
 	for _, svc := range res.Items {
 		// The filter is the engine's; check again so a fake or an old engine cannot make the
@@ -188,13 +215,19 @@ func (r *Runner) Sync(ctx context.Context) error {
 		if j := r.jobs[svc.ID]; j != nil && j.spec == spec {
 			continue
 		}
+		if bad, ok := r.invalid[svc.ID]; ok && bad == spec {
+			continue // logged when first seen
+		}
 		sched, err := stack.CronParser.Parse(spec)
 		if err != nil {
 			r.logf("service %s: invalid schedule %q: %v", svc.Spec.Name, spec, err)
+			r.invalid[svc.ID] = spec
 			delete(r.jobs, svc.ID)
 			continue
 		}
-		j := &job{id: svc.ID, name: svc.Spec.Name, spec: spec, schedule: sched, next: sched.Next(now)}
+		delete(r.invalid, svc.ID)
+		// Schedules without a CRON_TZ= prefix are in UTC, wherever the scheduler runs.
+		j := &job{id: svc.ID, name: svc.Spec.Name, spec: spec, schedule: sched, next: sched.Next(now.UTC())}
 		r.jobs[svc.ID] = j
 		r.logf("service %s: schedule %q, next run %s", j.name, spec, j.next.UTC().Format(time.RFC3339))
 	}
@@ -202,6 +235,11 @@ func (r *Runner) Sync(ctx context.Context) error {
 		if !seen[id] {
 			r.logf("service %s: no longer scheduled", j.name)
 			delete(r.jobs, id)
+		}
+	}
+	for id := range r.invalid {
+		if !seen[id] {
+			delete(r.invalid, id)
 		}
 	}
 	return nil
@@ -216,7 +254,7 @@ func (r *Runner) TickDue(ctx context.Context) {
 	for _, j := range r.jobs {
 		if !j.next.After(now) {
 			due = append(due, j)
-			j.next = j.schedule.Next(now)
+			j.next = j.schedule.Next(now.UTC())
 		}
 	}
 	r.mu.Unlock()

@@ -7,6 +7,11 @@
 // completion, and the scheduler starts its next run by updating the service. The scheduler
 // runs on a manager node and is the only service of a stack that gets the Docker socket.
 //
+// Schedules are in UTC, wherever the scheduler runs, unless prefixed with CRON_TZ= and an
+// IANA time zone name: "CRON_TZ=Europe/Paris 0 0 3 * * *" runs at 3:00 Paris time, daylight
+// saving included. The scheduler image is FROM scratch, so the binary embeds its own time zone
+// database (time/tzdata).
+//
 // Add it to any stack that has scheduled jobs, explicitly or with Ensure:
 //
 //	st := stack.New("vigicrues", db, loader)
