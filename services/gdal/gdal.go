@@ -18,6 +18,7 @@ package gdal
 import (
 	"fmt"
 	"path"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -49,10 +50,13 @@ type Mode string
 
 // Load modes.
 const (
-	// Overwrite drops and re-creates the table at each run (ogr2ogr -overwrite): the table
-	// holds exactly the last dataset loaded.
+	// Overwrite replaces the table at each run (ogr2ogr -overwrite): the table holds exactly
+	// the last dataset loaded. The drop, the re-creation and the load are one transaction, so
+	// readers (MapServer's WFS and WMS) see the previous rows or the new ones, never a missing
+	// or an empty table: a query that comes during the load waits for its commit.
 	Overwrite Mode = "overwrite"
-	// Append adds the features to the table (created by the first run) at each run.
+	// Append adds the features to the table (created by the first run) at each run, in one
+	// transaction: a failed run adds nothing.
 	Append Mode = "append"
 )
 
@@ -72,14 +76,15 @@ type LoadConfig struct {
 	// The dataset: exactly one of Data (its content), DataFile (a path read by the deploy
 	// program when it renders the stack) or Source (an OGR data source as the container sees
 	// it: a path on a mounted volume, or a GDAL virtual file such as /vsicurl/...). Data and
-	// DataFile are shipped as a Swarm config, which is limited to 500 KB.
+	// DataFile are shipped as a Swarm config, which Swarm limits to 1000 KB; put larger
+	// datasets on a volume and give their path as Source.
 	Data []byte
 	// DataFile is a path to the dataset, read by the deploy program when it renders the stack.
 	DataFile string
 	// Source is an OGR data source as the container sees it (a mounted path or /vsicurl/...).
 	Source string
-	// FileName is the name of the shipped file under /data (default "<Name>.geojson"); its
-	// extension tells OGR the format.
+	// FileName is the name of the shipped file under /data; its extension tells OGR the
+	// format. Default: the base name of DataFile, or "<Name>.geojson" for Data.
 	FileName string
 	// Layer selects one layer of a multi-layer source (default: every layer into Table).
 	Layer string
@@ -185,7 +190,12 @@ func Load(cfg LoadConfig) *stack.Service {
 	}
 	if cfg.Data != nil || cfg.DataFile != "" {
 		file := cfg.FileName
-		if file == "" {
+		switch {
+		case file != "":
+		case cfg.DataFile != "":
+			// Keep the file's own extension: OGR picks the driver from it (.csv, .gpkg...).
+			file = filepath.Base(cfg.DataFile)
+		default:
 			file = cfg.Name + ".geojson"
 		}
 		if !fileRE.MatchString(file) {
@@ -223,6 +233,11 @@ func Load(cfg LoadConfig) *stack.Service {
 	} else {
 		args = append(args, "-overwrite")
 	}
+	// One transaction for the whole run. With the PostgreSQL driver of GDAL 3.6, -overwrite
+	// alone commits the DROP and CREATE TABLE before the rows are copied (readers see an
+	// empty table, or none), and -ds_transaction alone still commits after creating the
+	// table; with -gt unlimited the DROP, CREATE, COPY and index come in one commit.
+	args = append(args, "-ds_transaction", "-gt", "unlimited")
 	args = append(args, cfg.Options...)
 
 	svc.Command = []string{"sh", "-c", Script(secretFile, db.Host(), db.Port(), args)}

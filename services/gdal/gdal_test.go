@@ -53,10 +53,17 @@ func TestLoadRendersAScheduledJob(t *testing.T) {
 	if len(cs.Configs) != 1 || cs.Configs[0].File.Name != "/data/sections-loader.geojson" {
 		t.Errorf("configs %+v, want the dataset at /data/sections-loader.geojson", cs.Configs)
 	}
+	found := false
 	for _, c := range d.Configs {
-		if c.Logical == "sections-loader-data" && string(c.Spec.Data) != sample {
-			t.Errorf("dataset config holds %q", c.Spec.Data)
+		if c.Logical == "sections-loader-data" {
+			found = true
+			if string(c.Spec.Data) != sample {
+				t.Errorf("dataset config holds %q", c.Spec.Data)
+			}
 		}
+	}
+	if !found {
+		t.Errorf("no sections-loader-data config among %d rendered configs", len(d.Configs))
 	}
 	if len(cs.Mounts) != 0 {
 		t.Errorf("mounts %+v: a load job mounts nothing (the socket is the scheduler's only)", cs.Mounts)
@@ -66,7 +73,7 @@ func TestLoadRendersAScheduledJob(t *testing.T) {
 	}
 	script := strings.Join(cs.Command, " ")
 	for _, want := range []string{"ogr2ogr -f PostgreSQL 'PG:host=db port=5432 dbname=gis user=gis' /data/sections-loader.geojson",
-		"-nln sections", "-append", "GEOMETRY_NAME=geom", "FID=id", `PGPASSWORD="$(cat /run/secrets/db-password)"; export PGPASSWORD`} {
+		"-nln sections", "-append", "-ds_transaction -gt unlimited", "GEOMETRY_NAME=geom", "FID=id", `PGPASSWORD="$(cat /run/secrets/db-password)"; export PGPASSWORD`} {
 		if !strings.Contains(script, want) {
 			t.Errorf("command lacks %q:\n%s", want, script)
 		}
@@ -87,7 +94,8 @@ func TestLoadOverwriteIsTheDefault(t *testing.T) {
 	st, _ := pipeline(gdal.LoadConfig{Name: "l", Source: "/vsicurl/http://files/x.geojson", Table: "t"})
 	svc := st.Service("l")
 	script := strings.Join(svc.Command, " ")
-	if !strings.Contains(script, "-overwrite") || strings.Contains(script, "-append") || !strings.Contains(script, "/vsicurl/http://files/x.geojson") {
+	if !strings.Contains(script, "-overwrite") || strings.Contains(script, "-append") || !strings.Contains(script, "/vsicurl/http://files/x.geojson") ||
+		!strings.Contains(script, "-ds_transaction -gt unlimited") {
 		t.Errorf("command:\n%s", script)
 	}
 	if len(svc.Configs) != 0 || svc.Schedule != "" {
@@ -144,5 +152,51 @@ func TestScriptRunsOgr2ogrWithThePasswordFromTheFile(t *testing.T) {
 	}
 	if _, err := os.Stat(out); err == nil {
 		t.Error("ogr2ogr ran without a password file")
+	}
+}
+
+// The shipped file keeps the extension of DataFile, which tells OGR the format; Data and an
+// explicit FileName keep their names.
+func TestLoadFileNameDefaults(t *testing.T) {
+	dir := t.TempDir()
+	csv := filepath.Join(dir, "stations.csv")
+	if err := os.WriteFile(csv, []byte("id,lon,lat\n1,2.3,48.8\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		cfg  gdal.LoadConfig
+		want string
+	}{
+		{gdal.LoadConfig{Name: "l", Table: "t", DataFile: csv}, "/data/stations.csv"},
+		{gdal.LoadConfig{Name: "l", Table: "t", DataFile: "data/zones.gpkg"}, "/data/zones.gpkg"},
+		{gdal.LoadConfig{Name: "l", Table: "t", DataFile: "data/zones.gpkg", FileName: "z.gpkg"}, "/data/z.gpkg"},
+		{gdal.LoadConfig{Name: "l", Table: "t", Data: []byte(sample)}, "/data/l.geojson"},
+	}
+	for _, c := range cases {
+		st, _ := pipeline(c.cfg)
+		svc := st.Service("l")
+		if len(svc.Configs) != 1 || svc.Configs[0].Target != c.want {
+			t.Errorf("DataFile %q FileName %q: configs %+v, want the dataset at %s", c.cfg.DataFile, c.cfg.FileName, svc.Configs, c.want)
+			continue
+		}
+		if script := strings.Join(svc.Command, " "); !strings.Contains(script, " "+c.want+" ") {
+			t.Errorf("DataFile %q: ogr2ogr does not read %s:\n%s", c.cfg.DataFile, c.want, script)
+		}
+	}
+	st, _ := pipeline(cases[0].cfg)
+	if err := st.Validate(); err != nil {
+		t.Errorf("validate: %v", err)
+	}
+	d, err := swarmx.Render(st, swarmx.Source{})
+	if err != nil {
+		t.Fatalf("render: %v", err)
+	}
+	s, ok := d.Service("l")
+	if !ok {
+		t.Fatal("no rendered service l")
+	}
+	cs := s.Spec.TaskTemplate.ContainerSpec
+	if len(cs.Configs) != 1 || cs.Configs[0].File.Name != "/data/stations.csv" {
+		t.Errorf("rendered configs %+v, want /data/stations.csv", cs.Configs)
 	}
 }
