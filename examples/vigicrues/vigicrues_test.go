@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -73,36 +75,12 @@ func TestPipelineOnSwarm(t *testing.T) {
 	st.Service(scheduler.DefaultName).Env["KARGO_SCHEDULER_REFRESH"] = "1s"
 	enginetest.Apply(t, a, st, swarmx.ApplyOptions{})
 
-	// The table, seen from inside the PostGIS container.
-	ctr := strings.TrimSpace(enginetest.Docker(t, "ps", "-q", "--filter", "label=com.docker.swarm.service.name="+name+"_db"))
-	if ctr == "" {
-		t.Fatal("no running db container")
-	}
-	out := enginetest.Docker(t, "exec", strings.Fields(ctr)[0], "psql", "-U", "vigicrues", "-d", "vigicrues", "-tAc",
-		"SELECT count(*), count(DISTINCT gid), max(nivsituvigicruent), ST_GeometryType(min(geom)::geometry) FROM sections")
-	if got := strings.TrimSpace(out); got != fmt.Sprintf("%d|%d|4|ST_LineString", Sections, Sections) {
-		t.Errorf("sections in PostGIS: %q, want %d rows, %d gids, max level 4, line strings", got, Sections, Sections)
-	}
-
-	// Through the gateway: WFS GetFeature as GeoJSON.
+	// Through the gateway: WFS GetFeature as GeoJSON. The first answer may wait for the
+	// gateway to see MapServer; after that, no request is retried.
 	url := fmt.Sprintf("http://127.0.0.1:%d/wfs?SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&TYPENAMES=%s&OUTPUTFORMAT=geojson", port, Table)
-	var fc struct {
-		Features []struct {
-			Properties map[string]any
-			Geometry   struct{ Type string }
-		}
-	}
-	ok := false
-	for i := 0; i < 20 && !ok; i++ { // the loader drops and re-creates the table every 5 s
-		body := enginetest.Get(t, url, time.Minute)
-		ok = json.Unmarshal(body, &fc) == nil && len(fc.Features) == Sections
-		if !ok {
-			t.Logf("GetFeature attempt %d: %.200s", i, body)
-			time.Sleep(300 * time.Millisecond)
-		}
-	}
-	if !ok {
-		t.Fatalf("WFS GetFeature through the gateway: %d features, want %d", len(fc.Features), Sections)
+	var fc featureCollection
+	if err := json.Unmarshal(enginetest.Get(t, url, time.Minute), &fc); err != nil || len(fc.Features) != Sections {
+		t.Fatalf("WFS GetFeature through the gateway: %d features (%v), want %d", len(fc.Features), err, Sections)
 	}
 	names := map[string]bool{}
 	for _, f := range fc.Features {
@@ -115,17 +93,47 @@ func TestPipelineOnSwarm(t *testing.T) {
 		t.Errorf("section names %v lack Loire moyenne / Rhône aval", names)
 	}
 
+	// The loader replaces the table every 5 s in one transaction: during several of its runs,
+	// every GetFeature through the gateway, and every count in PostGIS, sees all the sections.
+	ctr := strings.TrimSpace(enginetest.Docker(t, "ps", "-q", "--filter", "label=com.docker.swarm.service.name="+name+"_db"))
+	if ctr == "" {
+		t.Fatal("no running db container")
+	}
+	runsBefore := loaderRuns(t, name)
+	hc := &http.Client{Timeout: 10 * time.Second}
+	hits, bad := 0, 0
+	for end := time.Now().Add(20 * time.Second); time.Now().Before(end) && hits < 2000; hits++ {
+		if err := getFeatures(hc, url); err != nil {
+			bad++
+			t.Errorf("GetFeature %d at %s: %v", hits, time.Now().Format("15:04:05.000"), err)
+			if bad >= 5 {
+				break
+			}
+		}
+		if hits%50 == 0 {
+			out := enginetest.Docker(t, "exec", strings.Fields(ctr)[0], "psql", "-U", "vigicrues", "-d", "vigicrues", "-tAc",
+				"SELECT count(*), count(DISTINCT gid), max(nivsituvigicruent), ST_GeometryType(min(geom)::geometry) FROM sections")
+			if got := strings.TrimSpace(out); got != fmt.Sprintf("%d|%d|4|ST_LineString", Sections, Sections) {
+				t.Errorf("sections in PostGIS at %s: %q, want %d rows, %d gids, max level 4, line strings",
+					time.Now().Format("15:04:05.000"), got, Sections, Sections)
+			}
+		}
+	}
+	runsDuring := loaderRuns(t, name) - runsBefore
+	t.Logf("%d GetFeature requests in 20 s across %d loader runs: %d failed", hits, runsDuring, bad)
+	if runsDuring < 2 {
+		t.Errorf("the loader ran %d times while the requests went on, want >= 2 (every 5 s for 20 s)", runsDuring)
+	}
+	if hits < 20 {
+		t.Errorf("only %d GetFeature requests in 20 s", hits)
+	}
+
 	// The scheduler re-runs the loader; status shows its runs.
 	ctx := context.Background()
 	var loader swarmx.ServiceStatus
 	runs := 0
 	for end := time.Now().Add(60 * time.Second); time.Now().Before(end) && runs < 2; time.Sleep(time.Second) {
-		out, err := exec.Command("docker", "service", "inspect", name+"_sections-loader", "--format",
-			`{{index .Spec.Labels "`+scheduler.LabelRuns+`"}}`).Output()
-		if err != nil {
-			t.Fatal(err)
-		}
-		runs, _ = strconv.Atoi(strings.TrimSpace(string(out)))
+		runs = loaderRuns(t, name)
 	}
 	if runs < 2 {
 		t.Fatalf("the scheduler ran the loader %d times in 60 s, want >= 2", runs)
@@ -149,6 +157,49 @@ func TestPipelineOnSwarm(t *testing.T) {
 		t.Errorf("previous loader run: %q (%v), want succeeded", prev, err)
 	}
 	_ = c
+}
+
+type featureCollection struct {
+	Features []struct {
+		Properties map[string]any
+		Geometry   struct{ Type string }
+	}
+}
+
+// getFeatures makes one WFS GetFeature request and checks it returns every section.
+func getFeatures(c *http.Client, url string) error {
+	resp, err := c.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %d: %.200s", resp.StatusCode, body)
+	}
+	var fc featureCollection
+	if err := json.Unmarshal(body, &fc); err != nil {
+		return fmt.Errorf("%v: %.200s", err, body)
+	}
+	if len(fc.Features) != Sections {
+		return fmt.Errorf("%d features, want %d: %.200s", len(fc.Features), Sections, body)
+	}
+	return nil
+}
+
+// loaderRuns is the number of runs the scheduler started of the loader.
+func loaderRuns(t *testing.T, stackName string) int {
+	t.Helper()
+	out, err := exec.Command("docker", "service", "inspect", stackName+"_sections-loader", "--format",
+		`{{index .Spec.Labels "`+scheduler.LabelRuns+`"}}`).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+	return n
 }
 
 func contains(list []string, s string) bool {
