@@ -116,6 +116,10 @@ func TestContextCompilesAStaticBinary(t *testing.T) {
 	if bytes.Contains(bin, []byte("/lib64/ld-linux")) || bytes.Contains(bin, []byte("/lib/ld-musl")) {
 		t.Error("kargo-scheduler is dynamically linked")
 	}
+	// FROM scratch has no /usr/share/zoneinfo: CRON_TZ= schedules need the embedded database.
+	if !bytes.Contains(bin, []byte("Europe/Paris")) {
+		t.Error("kargo-scheduler embeds no time zone database (time/tzdata)")
+	}
 	if df := string(files["Dockerfile"].Data); !strings.HasPrefix(df, "FROM scratch") {
 		t.Errorf("Dockerfile %q, want FROM scratch", df)
 	}
