@@ -18,6 +18,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/kalisio/kargo/images"
 	"github.com/kalisio/kargo/stack"
@@ -576,11 +577,20 @@ func specHash(spec swarm.ServiceSpec) (hash, lastApplied string) {
 	b := canonicalSpec(spec)
 	sum := sha256.Sum256(b)
 	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	zw := gzipWriters.Get().(*gzip.Writer)
+	zw.Reset(&buf)
 	zw.Write(b)
 	zw.Close()
+	gzipWriters.Put(zw)
 	return hex.EncodeToString(sum[:]), base64.StdEncoding.EncodeToString(buf.Bytes())
 }
+
+// gzipWriters reuses compressors: each holds about a megabyte of tables, which made
+// rendering allocate that much per service.
+var gzipWriters = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(nil, gzip.BestCompression)
+	return zw
+}}
 
 // canonicalSpec is the JSON of a spec without the labels Kargo manages itself.
 func canonicalSpec(spec swarm.ServiceSpec) []byte {
