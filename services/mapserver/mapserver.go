@@ -68,7 +68,7 @@ var DefaultResources = stack.Resources{
 // File is a file shipped to every task as a config: data (a small raster, a fontset, a
 // symbol file), or a script run at start when its Target is /docker-entrypoint.d/*.sh.
 // Exactly one of Data and Source (a path read by the deploy program when it renders the
-// stack) gives its content; Swarm limits a config to 500 KB.
+// stack) gives its content; Swarm limits a config to 1000 KB (swarmx.MaxConfigSize).
 type File struct {
 	// Target is the absolute path in the container.
 	Target string
