@@ -2,6 +2,10 @@ package kargo_test
 
 import (
 	"fmt"
+	"testing"
+
+	"github.com/kalisio/kargo/kargotest"
+	"github.com/stretchr/testify/assert"
 
 	"github.com/kalisio/kargo/services/gateway"
 	"github.com/kalisio/kargo/services/mapcache"
@@ -50,4 +54,10 @@ func Example() {
 	// gateway WFS /wfs
 	// gateway WCS /wcs
 	// gateway WMTS /wmts
+}
+
+// TestMaps is the README's unit test of the stack, compiled and run.
+func TestMaps(t *testing.T) {
+	svc := kargotest.Render(t, maps()).Service("mapserver")
+	assert.Equal(t, uint64(2), svc.Replicas())
 }
