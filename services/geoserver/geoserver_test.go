@@ -1,9 +1,11 @@
 package geoserver_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/kalisio/kargo/services/gateway"
 	"github.com/kalisio/kargo/services/geoserver"
 	"github.com/kalisio/kargo/stack"
 	"github.com/kalisio/kargo/swarmx"
@@ -129,4 +131,26 @@ func TestJavaOpts(t *testing.T) {
 	assert.Equal(t, "-Xms256m -Xmx768m", geoserver.JavaOpts(stack.GiB, nil))
 	assert.Equal(t, "-Xms192m -Xmx192m", geoserver.JavaOpts(256*stack.MiB, nil))
 	assert.Equal(t, "-Dfoo=1", geoserver.JavaOpts(0, []string{"-Dfoo=1"}))
+}
+
+// The gateway routes GeoServer's public paths to it: /geoserver/wms, /wfs, /wcs and the
+// GeoWebCache WMTS, keeping the context so the URLs GeoServer writes stay valid.
+func TestGatewayRoutesGeoServer(t *testing.T) {
+	gs := geoserver.New(geoserver.Config{})
+	gw := gateway.New(gateway.Config{HTTPPort: 28998, Routes: gateway.OGC(gs)})
+	d, err := swarmx.Render(stack.New("t", gs, gw), swarmx.Source{})
+	require.NoError(t, err)
+	var caddyfile string
+	for _, c := range d.Configs {
+		if strings.Contains(c.Logical, "caddyfile") {
+			caddyfile = string(c.Spec.Data)
+		}
+	}
+	require.NotEmpty(t, caddyfile, "no Caddyfile config")
+	for _, p := range []string{"/geoserver/wms", "/geoserver/wfs", "/geoserver/wcs", "/geoserver/gwc/service/wmts"} {
+		assert.Contains(t, caddyfile, p, "route for %s", p)
+	}
+	assert.Contains(t, caddyfile, "dynamic a tasks.geoserver 8080")
+	g, _ := d.Service("gateway")
+	assert.Contains(t, g.DependsOn, "geoserver")
 }
