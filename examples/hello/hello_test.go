@@ -191,6 +191,13 @@ func TestHelloLifecycle(t *testing.T) {
 	}
 	assert.Equal(t, []string{"18081:80/tcp (host)"}, sts[1].Ports)
 
+	// The CLI's logs: the web front's httpd logs the answers to the requests made above.
+	out.Reset()
+	errOut.Reset()
+	require.NoError(t, kargo.Run(ctx, []string{"logs", "web", "--tail", "100"}, New(cfg), kargo.Options{Stdout: &out, Stderr: &errOut}), errOut.String())
+	assert.Contains(t, out.String(), "response:200", "web logs:\n%s", out.String())
+	assert.NotContains(t, out.String(), "\x01", "stream headers are decoded, not printed")
+
 	// Changing one env var of the greeter updates the greeter only.
 	webBefore := inspect(t, c, cfg.Name, "web")
 	greeterBefore := inspect(t, c, cfg.Name, "greeter")
