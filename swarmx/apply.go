@@ -224,65 +224,67 @@ type external struct{ secrets, configs map[string]string }
 
 func (a *Applier) preflight(ctx context.Context, d *Desired) (external, error) {
 	ext := external{secrets: map[string]string{}, configs: map[string]string{}}
-	var missing []string
-	needNet, needSec, needCfg := false, false, false
+	type ref struct{ logical, name string }
+	var nets, secs, cfgs []ref
 	for _, n := range d.Networks {
-		needNet = needNet || n.External
+		if n.External {
+			nets = append(nets, ref{n.Logical, n.Name})
+		}
 	}
 	for _, s := range d.Secrets {
-		needSec = needSec || s.External
+		if s.External {
+			secs = append(secs, ref{s.Logical, s.Name})
+		}
 	}
 	for _, c := range d.Configs {
-		needCfg = needCfg || c.External
+		if c.External {
+			cfgs = append(cfgs, ref{c.Logical, c.Name})
+		}
 	}
-	if needNet {
-		nets, err := a.Client.NetworkList(ctx, client.NetworkListOptions{})
-		if err != nil {
-			return ext, fmt.Errorf("stack %q: list networks: %w", d.Stack, err)
-		}
-		have := map[string]bool{}
-		for _, n := range nets.Items {
-			have[n.Name] = true
-		}
-		for _, n := range d.Networks {
-			if n.External && !have[n.Name] {
-				missing = append(missing, fmt.Sprintf("networks[%s]: external network %q does not exist", n.Logical, n.Name))
+	var missing []string
+	// check records the ID of each wanted object the engine has (name → ID in have), and
+	// every one it lacks.
+	check := func(kind string, wanted []ref, have, ids map[string]string) {
+		for _, r := range wanted {
+			if id, ok := have[r.name]; ok {
+				ids[r.name] = id
+			} else {
+				missing = append(missing, fmt.Sprintf("%ss[%s]: external %s %q does not exist", kind, r.logical, kind, r.name))
 			}
 		}
 	}
-	if needSec {
-		secs, err := a.Client.SecretList(ctx, client.SecretListOptions{})
+	if len(nets) > 0 {
+		list, err := a.Client.NetworkList(ctx, client.NetworkListOptions{})
+		if err != nil {
+			return ext, fmt.Errorf("stack %q: list networks: %w", d.Stack, err)
+		}
+		have := map[string]string{}
+		for _, n := range list.Items {
+			have[n.Name] = n.ID
+		}
+		check("network", nets, have, map[string]string{})
+	}
+	if len(secs) > 0 {
+		list, err := a.Client.SecretList(ctx, client.SecretListOptions{})
 		if err != nil {
 			return ext, fmt.Errorf("stack %q: list secrets: %w", d.Stack, err)
 		}
 		have := map[string]string{}
-		for _, s := range secs.Items {
+		for _, s := range list.Items {
 			have[s.Spec.Name] = s.ID
 		}
-		for _, s := range d.Secrets {
-			if s.External && have[s.Name] != "" {
-				ext.secrets[s.Name] = have[s.Name]
-			} else if s.External {
-				missing = append(missing, fmt.Sprintf("secrets[%s]: external secret %q does not exist", s.Logical, s.Name))
-			}
-		}
+		check("secret", secs, have, ext.secrets)
 	}
-	if needCfg {
-		cfgs, err := a.Client.ConfigList(ctx, client.ConfigListOptions{})
+	if len(cfgs) > 0 {
+		list, err := a.Client.ConfigList(ctx, client.ConfigListOptions{})
 		if err != nil {
 			return ext, fmt.Errorf("stack %q: list configs: %w", d.Stack, err)
 		}
 		have := map[string]string{}
-		for _, c := range cfgs.Items {
+		for _, c := range list.Items {
 			have[c.Spec.Name] = c.ID
 		}
-		for _, c := range d.Configs {
-			if c.External && have[c.Name] != "" {
-				ext.configs[c.Name] = have[c.Name]
-			} else if c.External {
-				missing = append(missing, fmt.Sprintf("configs[%s]: external config %q does not exist", c.Logical, c.Name))
-			}
-		}
+		check("config", cfgs, have, ext.configs)
 	}
 	if len(missing) > 0 {
 		return ext, fmt.Errorf("stack %q: nothing applied:\n  %s", d.Stack, strings.Join(missing, "\n  "))
