@@ -28,7 +28,7 @@ var Hostile = []string{
 // Stubs are the external commands the builders' shell lines call; Run replaces each with a
 // logging stub that succeeds.
 var Stubs = []string{"mongo", "mongosh", "node", "curl", "grep", "pg_isready", "ogr2ogr", "mapcache_seed",
-	"mkdir", "cat", "date", "sleep", "psql", "wget"}
+	"mkdir", "cat", "date", "sleep", "psql", "wget", "npm"}
 
 // Lines returns the shell lines of a service: its CMD-SHELL health test and the script of a
 // `sh -c` (or -ec) command or args.
@@ -76,10 +76,31 @@ func (r Result) Called(name, arg string) bool {
 // Run runs line with /bin/sh -c in a fresh directory, PATH holding only the stubs.
 func Run(t *testing.T, line string) Result {
 	t.Helper()
+	return run(t, t.TempDir(), line)
+}
+
+// RunWithSecrets is Run with the named secret files present: each is written under the run's
+// directory, and /run/secrets/ in line is rewritten to point there.
+func RunWithSecrets(t *testing.T, line string, secrets ...string) Result {
+	t.Helper()
+	dir := t.TempDir()
+	sdir := filepath.Join(dir, "run", "secrets")
+	if err := os.MkdirAll(sdir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range secrets {
+		if err := os.WriteFile(filepath.Join(sdir, s), []byte("secret-content\n"), 0o400); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return run(t, dir, strings.ReplaceAll(line, "/run/secrets/", sdir+"/"))
+}
+
+func run(t *testing.T, dir, line string) Result {
+	t.Helper()
 	if _, err := os.Stat("/bin/sh"); err != nil {
 		t.Skip("no /bin/sh")
 	}
-	dir := t.TempDir()
 	bin, logs := filepath.Join(dir, "bin"), filepath.Join(dir, "calls")
 	for _, d := range []string{bin, logs} {
 		if err := os.Mkdir(d, 0o755); err != nil {
