@@ -274,6 +274,10 @@ type Mount struct {
 	ReadOnly bool
 	// TmpfsSize limits a tmpfs mount, in bytes (0 = unlimited).
 	TmpfsSize int64 `validate:"gte=0"`
+	// HostControl says a bind mount of the host's root, of the Docker socket or of a
+	// directory holding it is meant. Such a mount makes the service root on the node, so
+	// Validate refuses it unless this is set (Kargo's scheduler sets it for the socket).
+	HostControl bool
 }
 
 // PortMode is host (default, works without IPVS) or ingress (routing mesh).

@@ -46,7 +46,7 @@ func composeStack() *stack.Stack {
 		stack.Network{Name: "traefik", External: true},
 		stack.Volume{Name: "pgdata", Labels: map[string]string{"keep": "yes"}},
 		stack.Secret{Name: "pgpass", Data: []byte("pg-secret")},
-		stack.Secret{Name: "gen", Generate: 12},
+		stack.Secret{Name: "gen", Generate: 16},
 		stack.Secret{Name: "tls", External: true},
 		stack.Config{Name: "mapfile", Data: []byte("MAP END")},
 	)
@@ -177,7 +177,7 @@ func TestWriteCompose(t *testing.T) {
 	check("secrets/gen", "", 0o600)
 	check("configs/mapfile", "MAP END", 0o644)
 	gen, _ := os.ReadFile(filepath.Join(dir, "secrets/gen"))
-	assert.Len(t, gen, 12, "generated secrets get a fresh value of their length")
+	assert.Len(t, gen, 16, "generated secrets get a fresh value of their length")
 	_, err = os.Stat(filepath.Join(dir, "secrets/tls"))
 	assert.True(t, os.IsNotExist(err), "external secrets are not written")
 

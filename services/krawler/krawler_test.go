@@ -90,7 +90,7 @@ func TestTelerayWithMongo(t *testing.T) {
 	assert.Equal(t, []string{"sh", "-c"}, cs.Args[:2])
 	script := cs.Args[2]
 	assert.True(t, strings.HasPrefix(script, `set -e; DB_URL="mongodb://root:$(node -e `), script)
-	assert.Contains(t, script, `/run/secrets/mongodb-root-password)@mongodb:27017/teleray?authSource=admin"; export DB_URL; `)
+	assert.Contains(t, script, `/run/secrets/mongodb-root-password')@mongodb:27017/teleray?authSource=admin"; export DB_URL; `)
 	assert.True(t, strings.HasSuffix(script, `exec node /opt/krawler --cron "$CRON" --run jobfile.js`), script)
 	assertKargoHealth(t, svc)
 	assert.Equal(t, []string{"mongodb"}, svc.DependsOn)
