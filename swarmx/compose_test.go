@@ -82,7 +82,7 @@ func TestToCompose(t *testing.T) {
 	assert.Equal(t, "daily", db.Deploy.Labels["backup"])
 	require.NotNil(t, db.Deploy.UpdateConfig)
 	assert.Equal(t, "rollback", db.Deploy.UpdateConfig.FailureAction)
-	assert.Equal(t, "on-failure", db.Deploy.RestartPolicy.Condition)
+	assert.Equal(t, "any", db.Deploy.RestartPolicy.Condition)
 
 	ms := c.Services["mapserver"]
 	assert.Equal(t, uint64(2), *ms.Deploy.Replicas)
