@@ -127,6 +127,9 @@ func (a *Applier) Plan(ctx context.Context, st *stack.Stack) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := ObserveTasks(ctx, a.Client, d.Stack, cur); err != nil {
+		return nil, err
+	}
 	return Diff(d, cur), nil
 }
 
@@ -134,7 +137,11 @@ func (a *Applier) Plan(ctx context.Context, st *stack.Stack) (*Plan, error) {
 // external objects exist before the first mutating call, so an invalid stack changes nothing.
 // Networks, secrets and configs are created first; then services in depends-on order (the
 // independent ones in parallel), each waited for until it converges unless opts.NoWait.
-// Only what changed is touched: re-applying an unchanged stack makes no mutating call.
+// Only what changed is touched: re-applying an unchanged stack makes no mutating call. A
+// service whose spec is unchanged is still judged by what runs: one not converged (tasks
+// missing or unhealthy, update paused or in progress) is waited for, and given a new rollout
+// when Swarm is not bringing it back by itself; one that does not converge in time fails the
+// apply like a changed one.
 func (a *Applier) Apply(ctx context.Context, st *stack.Stack, opts ApplyOptions) (*Result, error) {
 	d, err := Render(st, a.Source)
 	if err != nil {
@@ -143,6 +150,11 @@ func (a *Applier) Apply(ctx context.Context, st *stack.Stack, opts ApplyOptions)
 	cur, err := Observe(ctx, a.Client, d.Stack)
 	if err != nil {
 		return nil, err
+	}
+	if !opts.NoWait {
+		if err := ObserveTasks(ctx, a.Client, d.Stack, cur); err != nil {
+			return nil, err
+		}
 	}
 	plan := Diff(d, cur)
 	res := &Result{Plan: plan}
@@ -350,7 +362,7 @@ func (a *Applier) applyServices(ctx context.Context, d *Desired, cur *Current, s
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				errs[i] = a.applyService(ctx, d.Stack, s, cur.service(s.Name), secretIDs, configIDs, opts, m)
+				errs[i] = a.applyService(ctx, d.Stack, s, cur, secretIDs, configIDs, opts, m)
 			}()
 		}
 		wg.Wait()
@@ -361,8 +373,9 @@ func (a *Applier) applyServices(ctx context.Context, d *Desired, cur *Current, s
 	return nil
 }
 
-func (a *Applier) applyService(ctx context.Context, stackName string, s Service, have *swarm.Service, secretIDs, configIDs map[string]string, opts ApplyOptions, m *mutations) error {
+func (a *Applier) applyService(ctx context.Context, stackName string, s Service, cur *Current, secretIDs, configIDs map[string]string, opts ApplyOptions, m *mutations) error {
 	fail := func(err error) error { return &ServiceError{Stack: stackName, Service: s.Logical, Err: err} }
+	have := cur.service(s.Name)
 	spec, err := resolveRefs(s.Spec, secretIDs, configIDs)
 	if err != nil {
 		return fail(err)
@@ -370,6 +383,9 @@ func (a *Applier) applyService(ctx context.Context, stackName string, s Service,
 	var id string
 	var since time.Time
 	var changes []string
+	// unchanged: the spec is the applied one; the service is only waited for (or given a new
+	// rollout), never rolled back.
+	unchanged, converged := false, false
 	switch {
 	case have == nil:
 		a.progressf("service %s: create", s.Name)
@@ -380,7 +396,31 @@ func (a *Applier) applyService(ctx context.Context, stackName string, s Service,
 		}
 		id = r.ID
 	case have.Spec.Labels[LabelHash] == s.Hash && len(Drift(have.Spec)) == 0:
-		return nil
+		tasks, observed := cur.Tasks[have.ID]
+		if !observed || opts.NoWait || s.IsJob() {
+			return nil
+		}
+		unchanged = true
+		id, since = have.ID, have.UpdatedAt
+		why := NotConverged(*have, tasks)
+		converged = why == ""
+		if converged && (a.Ready == nil || len(s.Endpoints) == 0) {
+			return nil
+		}
+		if why != "" {
+			a.progressf("service %s: spec unchanged but not converged (%s)", s.Name, why)
+		}
+		if why != "" && stuck(*have, tasks) {
+			// Swarm is not bringing it back by itself (a paused update, tasks that ended and
+			// are not replaced): roll its tasks out again on the same spec.
+			a.progressf("service %s: forcing a new rollout", s.Name)
+			live := have.Spec
+			live.TaskTemplate.ForceUpdate++
+			m.inc()
+			if _, err := a.Client.ServiceUpdate(ctx, id, client.ServiceUpdateOptions{Version: have.Version, Spec: live}); err != nil {
+				return fail(fmt.Errorf("forced update: %w", err))
+			}
+		}
 	default:
 		id = have.ID
 		since = have.UpdatedAt
@@ -411,7 +451,9 @@ func (a *Applier) applyService(ctx context.Context, stackName string, s Service,
 	}
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	err = a.wait(wctx, stackName, s, id, since)
+	if !converged {
+		err = a.wait(wctx, stackName, s, id, since)
+	}
 	if err == nil && a.Ready != nil && len(s.Endpoints) > 0 {
 		err = a.waitReady(wctx, stackName, s)
 	}
@@ -421,7 +463,7 @@ func (a *Applier) applyService(ctx context.Context, stackName string, s Service,
 		// Swarm rolls back updates whose tasks fail, not ones that never converge or whose
 		// endpoints never answer: ask for the rollback so the service is not left
 		// half-updated. A job still running is not rolled back: that would stop its run.
-		if !se.RolledBack && !s.IsJob() && wctx.Err() != nil && ctx.Err() == nil {
+		if !se.RolledBack && !unchanged && !s.IsJob() && wctx.Err() != nil && ctx.Err() == nil {
 			se.RolledBack = a.rollback(ctx, s, id, m)
 		}
 	}
@@ -456,6 +498,9 @@ func (a *Applier) waitReady(ctx context.Context, stackName string, s Service) er
 		}
 		select {
 		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.Canceled) {
+				return &ServiceError{Stack: stackName, Service: s.Logical, Err: fmt.Errorf("interrupted while waiting for endpoints: %w", ctx.Err())}
+			}
 			return &ServiceError{Stack: stackName, Service: s.Logical, Err: fmt.Errorf("endpoints not ready in time: %w", last)}
 		case <-time.After(a.poll()):
 		}
@@ -538,6 +583,9 @@ func (a *Applier) wait(ctx context.Context, stackName string, s Service, id stri
 		}
 		select {
 		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.Canceled) {
+				return fail(fmt.Errorf("interrupted while waiting (%s): %w", line, ctx.Err()), false, st.LastError)
+			}
 			return fail(fmt.Errorf("not converged in time (%s)", line), false, st.LastError)
 		case <-time.After(a.poll()):
 		}
