@@ -1,6 +1,7 @@
 package swarmx
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -535,7 +536,16 @@ const failFastAfter = 3
 // current spec running (and healthy: Swarm reports a task with a health check as running
 // only once healthy) at the desired count, or for jobs, every completion done.
 func (a *Applier) wait(ctx context.Context, stackName string, s Service, id string, updatedBefore time.Time) error {
+	// applied identifies the tasks of the spec applied; newRan tells whether one ever ran
+	// (with a health check: passed it, Swarm counts such a task running only once healthy).
+	applied, newRan := "", false
+	hc := s.Spec.TaskTemplate.ContainerSpec.Healthcheck
+	healthChecked := hc != nil && len(hc.Test) > 0 && hc.Test[0] != "NONE"
 	fail := func(err error, rolledBack bool, taskErr string) error {
+		if rolledBack && applied != "" && !newRan && healthChecked {
+			// A task Swarm stops for being unhealthy may well exit 0: say what failed.
+			taskErr = "no task of the update passed its health check (last: " + cmp.Or(taskErr, "none") + ")"
+		}
 		return &ServiceError{Stack: stackName, Service: s.Logical, Err: err, RolledBack: rolledBack, TaskError: taskErr}
 	}
 	last := ""
@@ -550,6 +560,14 @@ func (a *Applier) wait(ctx context.Context, stackName string, s Service, id stri
 			return fail(fmt.Errorf("list tasks: %w", err), false, "")
 		}
 		st := summarize(svc, tasks.Items)
+		if svc.Spec.Labels[LabelHash] == s.Hash {
+			applied = specJSON(svc.Spec.TaskTemplate)
+		}
+		for _, task := range tasks.Items {
+			if applied != "" && task.Status.State == swarm.TaskStateRunning && specJSON(task.Spec) == applied {
+				newRan = true
+			}
+		}
 		line := st.String()
 		if line != last {
 			a.progressf("service %s: %s", s.Name, line)
@@ -622,26 +640,28 @@ func (t TaskSummary) String() string {
 	return s
 }
 
+// specJSON identifies a task spec, the same for a service's task template and its tasks. The
+// engine reports Runtime "container" on a service spec holding configs but not on its tasks'
+// specs: compare without it.
+func specJSON(ts swarm.TaskSpec) string {
+	ts.Runtime = ""
+	// Nor does it copy an empty Placement or DNSConfig into the tasks.
+	if ts.Placement != nil && len(ts.Placement.Constraints) == 0 && len(ts.Placement.Preferences) == 0 &&
+		ts.Placement.MaxReplicas == 0 && len(ts.Placement.Platforms) == 0 {
+		ts.Placement = nil
+	}
+	if cs := ts.ContainerSpec; cs != nil && cs.DNSConfig != nil && len(cs.DNSConfig.Nameservers) == 0 &&
+		len(cs.DNSConfig.Search) == 0 && len(cs.DNSConfig.Options) == 0 {
+		c := *cs
+		c.DNSConfig = nil
+		ts.ContainerSpec = &c
+	}
+	b, _ := json.Marshal(ts)
+	return string(b)
+}
+
 func summarize(svc swarm.Service, tasks []swarm.Task) TaskSummary {
 	var t TaskSummary
-	// The engine reports Runtime "container" on a service spec holding configs but not on
-	// its tasks' specs: compare without it.
-	specJSON := func(ts swarm.TaskSpec) string {
-		ts.Runtime = ""
-		// Nor does it copy an empty Placement or DNSConfig into the tasks.
-		if ts.Placement != nil && len(ts.Placement.Constraints) == 0 && len(ts.Placement.Preferences) == 0 &&
-			ts.Placement.MaxReplicas == 0 && len(ts.Placement.Platforms) == 0 {
-			ts.Placement = nil
-		}
-		if cs := ts.ContainerSpec; cs != nil && cs.DNSConfig != nil && len(cs.DNSConfig.Nameservers) == 0 &&
-			len(cs.DNSConfig.Search) == 0 && len(cs.DNSConfig.Options) == 0 {
-			c := *cs
-			c.DNSConfig = nil
-			ts.ContainerSpec = &c
-		}
-		b, _ := json.Marshal(ts)
-		return string(b)
-	}
 	want := specJSON(svc.Spec.TaskTemplate)
 	current := func(task swarm.Task) bool { return specJSON(task.Spec) == want }
 	sort.Slice(tasks, func(i, j int) bool { return tasks[i].UpdatedAt.Before(tasks[j].UpdatedAt) })

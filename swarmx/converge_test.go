@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kalisio/kargo/stack"
 	"github.com/kalisio/kargo/swarmx"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/stretchr/testify/assert"
@@ -153,4 +154,31 @@ func TestApplyAfterAnInterruptedApply(t *testing.T) {
 	p, err = a.Plan(context.Background(), gisStack("debug"))
 	require.NoError(t, err)
 	assert.Empty(t, p.Changes())
+}
+
+// An update whose new tasks never pass their health check is rolled back by Swarm; the tasks it
+// stopped may exit 0, so the error says what failed rather than only "exited with status 0".
+func TestApplyNamesANeverHealthyUpdate(t *testing.T) {
+	a, e := applier(t)
+	ctx := context.Background()
+	st := gisStack("info")
+	st.Service("api").Health = &stack.Health{Test: []string{"CMD-SHELL", "curl -f http://127.0.0.1/"}}
+	_, err := a.Apply(ctx, st, swarmx.ApplyOptions{})
+	require.NoError(t, err)
+
+	bad := gisStack("info")
+	bad.Service("api").Health = &stack.Health{Test: []string{"CMD-SHELL", "exit 1"}}
+	e.Stall["maps_api"] = true
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		e.RollBack("maps_api", "finished")
+	}()
+	_, err = a.Apply(ctx, bad, swarmx.ApplyOptions{Timeout: 10 * time.Second})
+	var se *swarmx.ServiceError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, "api", se.Service)
+	assert.True(t, se.RolledBack)
+	assert.Equal(t, "no task of the update passed its health check (last: task exited with status 0: finished)", se.TaskError)
+	assert.Contains(t, err.Error(), `service "api": update failed`)
+	assert.Contains(t, err.Error(), "undoing TaskTemplate.ContainerSpec.Healthcheck.Test")
 }

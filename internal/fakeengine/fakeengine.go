@@ -221,6 +221,33 @@ func (e *Engine) FinishUpdate(name string) {
 	e.RunStarting(name)
 }
 
+// RollBack ends the named service's update in progress (a Stall) as Swarm does when its new
+// tasks fail: they end complete with the message (a task stopped for being unhealthy may exit
+// 0) and the service goes back to its previous spec (rollback_completed).
+func (e *Engine) RollBack(name, msg string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.find(name)
+	if s == nil || s.PreviousSpec == nil {
+		return
+	}
+	now := time.Now()
+	var ended []swarm.Task
+	for _, t := range e.tasks[s.ID] {
+		t.DesiredState = swarm.TaskStateShutdown
+		t.Status = swarm.TaskStatus{State: swarm.TaskStateComplete, Message: msg, Timestamp: now}
+		t.UpdatedAt = now
+		ended = append(ended, t)
+	}
+	failed := cloneSpec(s.Spec)
+	s.Spec, s.PreviousSpec = cloneSpec(*s.PreviousSpec), &failed
+	s.Version.Index++
+	s.UpdateStatus = &swarm.UpdateStatus{State: swarm.UpdateStateRollbackCompleted, StartedAt: &now, CompletedAt: &now,
+		Message: "rollback completed"}
+	e.runTasks(s)
+	e.tasks[s.ID] = append(e.tasks[s.ID], ended...)
+}
+
 // PauseUpdate leaves the named service's last update paused with the message, as Swarm does
 // when an update (failure action pause) or a rollback fails.
 func (e *Engine) PauseUpdate(name, msg string) {
