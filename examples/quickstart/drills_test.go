@@ -253,6 +253,7 @@ func TestDrills(t *testing.T) {
 			t.Fatalf("docker stack deploy: %v\n%s", err, tail(string(out), 3000))
 		}
 		deployed := since(phase)
+		t.Logf("docker stack deploy:\n%s", tail(string(out), 3000))
 		enginetest.Get(t, drillBase+"/wms?SERVICE=WMS&REQUEST=GetCapabilities", 2*time.Minute)
 		cctx, ccancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer ccancel()
