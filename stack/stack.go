@@ -163,7 +163,8 @@ type Service struct {
 	// Rollback says how Swarm rolls a failed update back; nil means parallelism 1, the update's
 	// order and pause on failure.
 	Rollback *UpdatePolicy
-	// Restart policy; nil means on-failure (and none for jobs).
+	// Restart policy; nil means any (restart whatever the exit code) for services, and
+	// on-failure, at most 3 times, for jobs.
 	Restart *RestartPolicy
 	// StopGracePeriod before the task is killed; 0 keeps Swarm's default (10s).
 	StopGracePeriod time.Duration

@@ -290,7 +290,7 @@ func TestRenderService(t *testing.T) {
 		}},
 		{"default restart policy", func(*stack.Service) {}, nil, func(t *testing.T, spec swarm.ServiceSpec) {
 			d := stack.DefaultRestartDelay
-			assert.Equal(t, &swarm.RestartPolicy{Condition: swarm.RestartPolicyConditionOnFailure, Delay: &d}, spec.TaskTemplate.RestartPolicy)
+			assert.Equal(t, &swarm.RestartPolicy{Condition: swarm.RestartPolicyConditionAny, Delay: &d}, spec.TaskTemplate.RestartPolicy)
 		}},
 		{"stop grace period", func(s *stack.Service) { s.StopGracePeriod = 30 * time.Second }, nil, func(t *testing.T, spec swarm.ServiceSpec) {
 			require.NotNil(t, spec.TaskTemplate.ContainerSpec.StopGracePeriod)

@@ -63,6 +63,16 @@ type Options struct {
 	// PostGISEnv adds environment variables to the PostGIS service (an update that keeps
 	// the data).
 	PostGISEnv map[string]string
+	// Name of the stack; default Name. The drills run a copy of the quickstart beside it.
+	Name string
+	// HTTPPort and HTTPSPort of the gateway; default HTTPPort and HTTPSPort.
+	HTTPPort, HTTPSPort uint32
+	// MapServerEnv adds environment variables to MapServer (an update that rolls its tasks).
+	MapServerEnv map[string]string
+	// MapServerHealth replaces MapServer's health check (a shell command line).
+	MapServerHealth string
+	// DBPassword is the database password; empty: a generated one. A new value is a rotation.
+	DBPassword string
 }
 
 // Stack returns the quickstart stack.
@@ -70,6 +80,17 @@ func Stack(o Options) *stack.Stack {
 	replicas := o.MapServerReplicas
 	if replicas == 0 {
 		replicas = 2
+	}
+	name, httpPort, httpsPort := Name, uint32(HTTPPort), uint32(HTTPSPort)
+	if o.Name != "" {
+		name = o.Name
+	}
+	if o.HTTPPort != 0 {
+		httpPort, httpsPort = o.HTTPPort, o.HTTPSPort
+	}
+	var password *stack.Secret
+	if o.DBPassword != "" {
+		password = &stack.Secret{Data: []byte(o.DBPassword)}
 	}
 	db := postgis.New(postgis.Config{
 		Name:          "db",
@@ -79,6 +100,7 @@ func Stack(o Options) *stack.Stack {
 		Init:          []postgis.InitFile{{Name: "20_quickstart.sql", Data: dataSQL}},
 		SharedBuffers: "64MB",
 		Env:           o.PostGISEnv,
+		Password:      password,
 		Resources:     stack.Resources{CPULimit: 1, MemoryLimit: 512 * stack.MiB, MemoryReservation: 128 * stack.MiB},
 	})
 	ms := mapserver.New(mapserver.Config{
@@ -91,17 +113,21 @@ func Stack(o Options) *stack.Stack {
 			{Target: "/docker-entrypoint.d/10-elevation.sh", Data: []byte(elevationScript)},
 		},
 		Resources: stack.Resources{CPULimit: 1, MemoryLimit: 256 * stack.MiB, MemoryReservation: 32 * stack.MiB},
+		Env:       o.MapServerEnv,
 	})
+	if o.MapServerHealth != "" {
+		ms.Health.Test = []string{"CMD-SHELL", o.MapServerHealth}
+	}
 	// Capabilities documents advertise the gateway's URLs (/wmts, /tms), not MapCache's own.
 	tiles := mapcache.New(mapcache.Config{Name: "tiles", Source: ms, Layers: TiledLayers,
-		PublicURL: fmt.Sprintf("http://127.0.0.1:%d/", HTTPPort)})
+		PublicURL: fmt.Sprintf("http://127.0.0.1:%d/", httpPort)})
 	gw := gateway.New(gateway.Config{
-		HTTPPort:  HTTPPort,
-		HTTPSPort: HTTPSPort,
+		HTTPPort:  httpPort,
+		HTTPSPort: httpsPort,
 		Routes:    gateway.OGC(ms, tiles),
 		AccessLog: true,
 	})
-	return stack.New(Name, db, ms, tiles, gw)
+	return stack.New(name, db, ms, tiles, gw)
 }
 
 // TiledLayers are the layers MapCache serves as tiles (WMTS, TMS).

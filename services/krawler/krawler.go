@@ -1,7 +1,7 @@
 // Package krawler builds Krawler jobs as long-running Swarm services, the way Kargo v0.18 ran
 // them (kalisio/kargo@v0.18.0:deploy/vigicrues.yml, teleray.yml, *-loader.yml; UPSTREAM.md
 // §1.5): one replica whose container keeps running and schedules the job with Krawler's
-// in-process cron (`--cron "$CRON"`, a 6-field, seconds-first pattern), restarted on failure,
+// in-process cron (`--cron "$CRON"`, a 6-field, seconds-first pattern), restarted whatever its exit code,
 // with the health check `node /opt/krawler/healthcheck.js` that asks Krawler's internal HTTP
 // server (localhost:3030/healthcheck) about the last run (kalisio/krawler@v1.2.0:healthcheck.js).
 // No port is published.
@@ -175,7 +175,7 @@ func (j *job) build() *stack.Service {
 		Resources:    res,
 		Networks:     c.Networks,
 		EndpointMode: stack.DNSRR,
-		Restart:      &stack.RestartPolicy{Condition: "on-failure"},
+		Restart:      &stack.RestartPolicy{Condition: "any"},
 	}
 	if c.Replicas > 0 {
 		svc.Replicas = stack.Ptr(c.Replicas)

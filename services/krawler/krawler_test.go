@@ -62,7 +62,7 @@ func TestVigicruesWithURL(t *testing.T) {
 	assertKargoHealth(t, svc)
 	assert.Empty(t, svc.Spec.EndpointSpec.Ports)
 	assert.Equal(t, uint64(1), svc.Replicas())
-	assert.Equal(t, swarm.RestartPolicyConditionOnFailure, svc.Spec.TaskTemplate.RestartPolicy.Condition)
+	assert.Equal(t, swarm.RestartPolicyConditionAny, svc.Spec.TaskTemplate.RestartPolicy.Condition, "long-running: restarted whatever the exit code")
 	assert.Nil(t, svc.Spec.TaskTemplate.Placement, "no node.role==worker: it would never schedule on one node")
 	require.NotNil(t, svc.Spec.TaskTemplate.Resources)
 	assert.NotZero(t, svc.Spec.TaskTemplate.Resources.Limits.MemoryBytes)
