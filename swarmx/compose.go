@@ -475,17 +475,14 @@ func MarshalCompose(c *Compose) ([]byte, error) {
 }
 
 // WriteCompose writes docker-compose.yml into dir with the content of every secret and config
-// beside it (secrets/<name> with mode 0600, configs/<name>), and returns the compose file's path.
-// Generated secrets get a fresh random value, since their content exists only in the Swarm.
+// beside it (secrets/<name> with mode 0600 in a 0700 directory, configs/<name>), and returns the
+// compose file's path. Generated secrets get a fresh random value, since their content exists
+// only in the Swarm. Files that exist already are overwritten and given these modes too (a
+// secret left 0644 by an older export becomes 0600); a symbolic link in place of a file or of
+// the secrets and configs directories is refused, never followed, so an export cannot be made
+// to write a secret somewhere else.
 func WriteCompose(d *Desired, dir string) (string, error) {
 	c := ToCompose(d)
-	write := func(sub, name string, data []byte, mode os.FileMode) error {
-		p := filepath.Join(dir, sub, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-			return err
-		}
-		return os.WriteFile(p, data, mode)
-	}
 	for _, s := range d.Secrets {
 		if s.External {
 			continue
@@ -494,7 +491,7 @@ func WriteCompose(d *Desired, dir string) (string, error) {
 		if s.Generate > 0 {
 			data = []byte(randomString(s.Generate))
 		}
-		if err := write("secrets", s.Logical, data, 0o600); err != nil {
+		if err := writeExport(dir, "secrets", s.Logical, data, 0o700, 0o600); err != nil {
 			return "", fmt.Errorf("stack %q: secret %q: %w", d.Stack, s.Logical, err)
 		}
 	}
@@ -502,7 +499,7 @@ func WriteCompose(d *Desired, dir string) (string, error) {
 		if x.External {
 			continue
 		}
-		if err := write("configs", x.Logical, x.Spec.Data, 0o644); err != nil {
+		if err := writeExport(dir, "configs", x.Logical, x.Spec.Data, 0, 0o644); err != nil {
 			return "", fmt.Errorf("stack %q: config %q: %w", d.Stack, x.Logical, err)
 		}
 	}
@@ -511,8 +508,61 @@ func WriteCompose(d *Desired, dir string) (string, error) {
 		return "", fmt.Errorf("stack %q: compose: %w", d.Stack, err)
 	}
 	file := filepath.Join(dir, "docker-compose.yml")
-	if err := os.WriteFile(file, b, 0o644); err != nil {
+	if err := writeNoFollow(file, b, 0o644); err != nil {
 		return "", fmt.Errorf("stack %q: compose: %w", d.Stack, err)
 	}
 	return file, nil
+}
+
+// writeExport writes dir/sub/name with mode perm, sub being a directory of mode dirPerm (0:
+// created 0700, an existing one kept as it is).
+func writeExport(dir, sub, name string, data []byte, dirPerm, perm os.FileMode) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	sd := filepath.Join(dir, sub)
+	fi, err := os.Lstat(sd)
+	switch {
+	case os.IsNotExist(err):
+		if err := os.Mkdir(sd, 0o700); err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	case fi.Mode()&os.ModeSymlink != 0:
+		return fmt.Errorf("%s is a symbolic link: refusing to write through it", sd)
+	case !fi.IsDir():
+		return fmt.Errorf("%s is not a directory", sd)
+	}
+	// An existing directory keeps its mode unless told otherwise.
+	if dirPerm != 0 {
+		if err := os.Chmod(sd, dirPerm); err != nil {
+			return err
+		}
+	}
+	return writeNoFollow(filepath.Join(sd, name), data, perm)
+}
+
+// writeNoFollow writes a file with mode perm, also when it exists with another mode, and
+// refuses a symbolic link in its place.
+func writeNoFollow(p string, data []byte, perm os.FileMode) error {
+	if fi, err := os.Lstat(p); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		return fmt.Errorf("%s is a symbolic link: refusing to write through it", p)
+	} else if err == nil && !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file", p)
+	}
+	// O_NOFOLLOW closes the window between the check and the open.
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|oNoFollow, perm)
+	if err != nil {
+		return err
+	}
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -197,3 +197,49 @@ func TestWriteCompose(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `stack "maps"`)
 }
+
+// Re-exporting over an older export makes its secret files 0600 in a 0700 directory, whatever
+// modes they had; a symbolic link in place of a secret file or of the secrets directory is
+// refused and the file it points to is left untouched.
+func TestWriteComposeSecretModesAndLinks(t *testing.T) {
+	d := render(t, composeStack())
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "secrets"), 0o755))
+	require.NoError(t, os.Chmod(filepath.Join(dir, "secrets"), 0o755))
+	old := filepath.Join(dir, "secrets", "pgpass")
+	require.NoError(t, os.WriteFile(old, []byte("old"), 0o644))
+	require.NoError(t, os.Chmod(old, 0o644))
+	_, err := swarmx.WriteCompose(d, dir)
+	require.NoError(t, err)
+	fi, err := os.Stat(old)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "an existing secret file is made 0600")
+	b, _ := os.ReadFile(old)
+	assert.Equal(t, "pg-secret", string(b))
+	di, err := os.Stat(filepath.Join(dir, "secrets"))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o700), di.Mode().Perm(), "the secrets directory is made 0700")
+
+	// A link in place of the secret file.
+	dir2 := t.TempDir()
+	target := filepath.Join(t.TempDir(), "elsewhere")
+	require.NoError(t, os.WriteFile(target, []byte("untouched"), 0o644))
+	require.NoError(t, os.Mkdir(filepath.Join(dir2, "secrets"), 0o700))
+	require.NoError(t, os.Symlink(target, filepath.Join(dir2, "secrets", "pgpass")))
+	_, err = swarmx.WriteCompose(d, dir2)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "symbolic link")
+	assert.Contains(t, err.Error(), `secret "pgpass"`)
+	b, _ = os.ReadFile(target)
+	assert.Equal(t, "untouched", string(b))
+
+	// A link in place of the secrets directory.
+	dir3 := t.TempDir()
+	elsewhere := t.TempDir()
+	require.NoError(t, os.Symlink(elsewhere, filepath.Join(dir3, "secrets")))
+	_, err = swarmx.WriteCompose(d, dir3)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "symbolic link")
+	entries, _ := os.ReadDir(elsewhere)
+	assert.Empty(t, entries, "nothing written through the link")
+}
