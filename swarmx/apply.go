@@ -127,6 +127,7 @@ func (a *Applier) Plan(ctx context.Context, st *stack.Stack) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	d.bindSecrets(cur.Secrets)
 	return Diff(d, cur), nil
 }
 
@@ -144,6 +145,7 @@ func (a *Applier) Apply(ctx context.Context, st *stack.Stack, opts ApplyOptions)
 	if err != nil {
 		return nil, err
 	}
+	d.bindSecrets(cur.Secrets)
 	plan := Diff(d, cur)
 	res := &Result{Plan: plan}
 	ext, err := a.preflight(ctx, d)

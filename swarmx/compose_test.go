@@ -113,7 +113,7 @@ func TestToCompose(t *testing.T) {
 	assert.Equal(t, "yes", c.Volumes["pgdata"].Labels["keep"])
 	pg := c.Secrets["pgpass"]
 	assert.Equal(t, "./secrets/pgpass", pg.File)
-	assert.Regexp(t, `^maps_pgpass_[0-9a-f]{10}$`, pg.Name)
+	assert.Equal(t, "maps_pgpass_v1", pg.Name, "WriteCompose picks the version")
 	assert.Equal(t, "./secrets/gen", c.Secrets["gen"].File)
 	assert.Equal(t, swarmx.ComposeObject{Name: "tls", External: true}, c.Secrets["tls"])
 	assert.Equal(t, "./configs/mapfile", c.Configs["mapfile"].File)
@@ -242,4 +242,36 @@ func TestWriteComposeSecretModesAndLinks(t *testing.T) {
 	assert.Contains(t, err.Error(), "symbolic link")
 	entries, _ := os.ReadDir(elsewhere)
 	assert.Empty(t, entries, "nothing written through the link")
+}
+
+// An export names a versioned secret with a random version, reused by the next export while
+// the content stays the same, so deploying it again changes nothing; changed content gets a
+// new name, so docker stack deploy creates it rather than failing to update an immutable secret.
+func TestWriteComposeSecretVersions(t *testing.T) {
+	dir := t.TempDir()
+	names := func(st *stack.Stack) (string, string) {
+		t.Helper()
+		file, err := swarmx.WriteCompose(render(t, st), dir)
+		require.NoError(t, err)
+		b, err := os.ReadFile(file)
+		require.NoError(t, err)
+		var c swarmx.Compose
+		require.NoError(t, yaml.Unmarshal(b, &c))
+		return c.Secrets["pgpass"].Name, c.Secrets["gen"].Name
+	}
+	first, gen := names(composeStack())
+	assert.Regexp(t, `^maps_pgpass_[0-9a-f]{10}$`, first)
+	assert.Equal(t, "maps_gen", gen)
+	again, _ := names(composeStack())
+	assert.Equal(t, first, again, "unchanged content keeps its version")
+
+	changed := composeStack()
+	changed.Secrets[0].Data = []byte("another")
+	third, _ := names(changed)
+	assert.NotEqual(t, first, third)
+	assert.Regexp(t, `^maps_pgpass_[0-9a-f]{10}$`, third)
+	// Same content in a fresh directory: nothing says what the version was, so a new one.
+	other, _ := swarmx.WriteCompose(render(t, composeStack()), t.TempDir())
+	b, _ := os.ReadFile(other)
+	assert.NotContains(t, string(b), first)
 }
