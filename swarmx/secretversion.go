@@ -5,9 +5,11 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/moby/moby/api/types/swarm"
 	"golang.org/x/crypto/argon2"
@@ -87,6 +89,36 @@ func digestMatches(label string, content []byte) bool {
 	return subtle.ConstantTimeCompare(got, key) == 1
 }
 
+// bindSecret returns the name of the existing version of s whose digest matches its content,
+// or the next version's, then labelling s with a new digest.
+func bindSecret(stackName string, s *Secret, existing []swarm.Secret) string {
+	type cand struct {
+		n      int
+		name   string
+		digest string
+	}
+	var cands []cand
+	latest := 0
+	for _, e := range existing {
+		n, ok := versionOf(e.Spec.Name, stackName, s.Logical)
+		if !ok {
+			continue
+		}
+		latest = max(latest, n)
+		if dg := e.Spec.Labels[LabelDigest]; dg != "" && e.Spec.Labels[LabelName] == s.Logical {
+			cands = append(cands, cand{n, e.Spec.Name, dg})
+		}
+	}
+	sort.Slice(cands, func(a, b int) bool { return cands[a].n > cands[b].n })
+	for _, c := range cands {
+		if digestMatches(c.digest, s.Fingerprint) {
+			return c.name
+		}
+	}
+	s.Spec.Labels = merge(s.Spec.Labels, map[string]string{LabelDigest: newDigest(s.Fingerprint)})
+	return versionedName(stackName, s.Logical, latest+1)
+}
+
 // versionedName is the Swarm name of version n of a stack's secret.
 func versionedName(stackName, logical string, n int) string {
 	return fmt.Sprintf("%s_%s_v%d", stackName, logical, n)
@@ -110,44 +142,31 @@ func versionOf(name, stackName, logical string) (int, bool) {
 // labelled with a new digest. Service specs are pointed at the names chosen and their hashes
 // computed again.
 func (d *Desired) bindSecrets(existing []swarm.Secret) {
-	renamed := map[string]string{}
+	names := make([]string, len(d.Secrets))
+	// Each secret costs an Argon2id or two: they run in parallel, a few at a time (each
+	// takes 64 MiB).
+	sem := make(chan struct{}, min(runtime.GOMAXPROCS(0), 4))
+	var wg sync.WaitGroup
 	for i := range d.Secrets {
 		s := &d.Secrets[i]
 		if !s.Versioned {
 			continue
 		}
-		type cand struct {
-			n      int
-			name   string
-			digest string
-		}
-		var cands []cand
-		latest := 0
-		for _, e := range existing {
-			n, ok := versionOf(e.Spec.Name, d.Stack, s.Logical)
-			if !ok {
-				continue
-			}
-			latest = max(latest, n)
-			if dg := e.Spec.Labels[LabelDigest]; dg != "" && e.Spec.Labels[LabelName] == s.Logical {
-				cands = append(cands, cand{n, e.Spec.Name, dg})
-			}
-		}
-		sort.Slice(cands, func(a, b int) bool { return cands[a].n > cands[b].n })
-		name := ""
-		for _, c := range cands {
-			if digestMatches(c.digest, s.Fingerprint) {
-				name = c.name
-				break
-			}
-		}
-		if name == "" {
-			name = versionedName(d.Stack, s.Logical, latest+1)
-			s.Spec.Labels = merge(s.Spec.Labels, map[string]string{LabelDigest: newDigest(s.Fingerprint)})
-		}
-		if name != s.Name {
-			renamed[s.Name] = name
-			s.Name, s.Spec.Name = name, name
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			names[i] = bindSecret(d.Stack, s, existing)
+		}()
+	}
+	wg.Wait()
+	renamed := map[string]string{}
+	for i := range d.Secrets {
+		s := &d.Secrets[i]
+		if s.Versioned && names[i] != s.Name {
+			renamed[s.Name] = names[i]
+			s.Name, s.Spec.Name = names[i], names[i]
 		}
 	}
 	if len(renamed) == 0 {
