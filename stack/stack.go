@@ -435,7 +435,7 @@ type Volume struct {
 // a rendered spec or a log.
 type Secret struct {
 	// Name of the secret within the stack, which services refer to in FileRef.Source. The Swarm
-	// secret is <stack>_<name>_<content hash> (<stack>_<name> when generated, <name> when External).
+	// secret is <stack>_<name>_v<version> (<stack>_<name> when generated, <name> when External).
 	Name string `validate:"required"`
 	// Data is the content itself.
 	Data []byte
@@ -450,6 +450,12 @@ type Secret struct {
 	External bool
 	// Labels added to the secret, on top of the stack's.
 	Labels map[string]string
+	// Identity, when set, stands for the content when Kargo tells whether the secret changed
+	// since it was applied. For content made with randomness (a bcrypt hash with a random
+	// salt), Identity is what it was made from (the password and whatever else shapes the
+	// content), so the existing secret, made from the same, is kept as it is and applying
+	// again changes nothing. It is as secret as the content and never leaves the deploy program.
+	Identity []byte
 }
 
 // HasSource reports whether the secret says where its content comes from: Data, File, Env,

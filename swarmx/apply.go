@@ -131,6 +131,7 @@ func (a *Applier) Plan(ctx context.Context, st *stack.Stack) (*Plan, error) {
 	if err := ObserveTasks(ctx, a.Client, d.Stack, cur); err != nil {
 		return nil, err
 	}
+	d.bindSecrets(cur.Secrets)
 	return Diff(d, cur), nil
 }
 
@@ -157,6 +158,7 @@ func (a *Applier) Apply(ctx context.Context, st *stack.Stack, opts ApplyOptions)
 			return nil, err
 		}
 	}
+	d.bindSecrets(cur.Secrets)
 	plan := Diff(d, cur)
 	res := &Result{Plan: plan}
 	ext, err := a.preflight(ctx, d)

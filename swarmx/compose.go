@@ -1,6 +1,9 @@
 package swarmx
 
 import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,7 +20,7 @@ func (d *Desired) Redacted() *Desired {
 	out := *d
 	out.Secrets = make([]Secret, len(d.Secrets))
 	for i, s := range d.Secrets {
-		s.Spec.Data = nil
+		s.Spec.Data, s.Fingerprint = nil, nil
 		out.Secrets[i] = s
 	}
 	return &out
@@ -264,7 +267,8 @@ type ComposeUpdate struct {
 // ToCompose converts the desired objects into a compose file for `docker stack deploy -c`,
 // with the stack name as the namespace. Networks and volumes get no explicit name, so
 // docker stack deploy names them <stack>_<key> under whatever stack name it is given;
-// secrets and configs keep their content-versioned names (Swarm cannot update them). Secret and config contents are not part of it: they
+// secrets and configs keep their versioned names (Swarm cannot update them; WriteCompose
+// picks the versions of secrets). Secret and config contents are not part of it: they
 // are referenced as files under dir (secrets/<name>, configs/<name>), which WriteCompose
 // writes. Kargo's bookkeeping labels are left out, so a stack deployed this way shows as
 // "not applied by kargo" in a plan.
@@ -501,16 +505,40 @@ func escapeDollars(n *yaml.Node) {
 }
 
 // WriteCompose writes docker-compose.yml into dir with the content of every secret and config
-// beside it (secrets/<name> with mode 0600, configs/<name>), and returns the compose file's path.
-// Generated secrets get a fresh random value, since their content exists only in the Swarm.
+// beside it (secrets/<name> with mode 0600 in a 0700 directory, configs/<name>), and returns the
+// compose file's path. Generated secrets get a fresh random value, since their content exists
+// only in the Swarm. Files that exist already are overwritten and given these modes too (a
+// secret left 0644 by an older export becomes 0600); a symbolic link in place of a file or of
+// the secrets and configs directories is refused, never followed, so an export cannot be made
+// to write a secret somewhere else.
+//
+// Versioned secrets (see LabelDigest) get a random version in the compose file, since it
+// cannot ask the engine which versions exist: the one of the previous export in dir when the
+// secret file it wrote holds the same content (so deploying an unchanged export again changes
+// nothing), a new one otherwise (so `docker stack deploy` creates a new secret rather than
+// failing to update an immutable one). Content made with randomness, such as the gateway's
+// password hash, gets a new version on every export.
 func WriteCompose(d *Desired, dir string) (string, error) {
 	c := ToCompose(d)
-	write := func(sub, name string, data []byte, mode os.FileMode) error {
-		p := filepath.Join(dir, sub, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-			return err
+	prev := previousSecretNames(dir)
+	for _, s := range d.Secrets {
+		if !s.Versioned {
+			continue
 		}
-		return os.WriteFile(p, data, mode)
+		o := c.Secrets[s.Logical]
+		o.Name = ""
+		if old := prev[s.Logical]; strings.HasPrefix(old, d.Stack+"_"+s.Logical+"_") {
+			p := filepath.Join(dir, "secrets", s.Logical)
+			if fi, err := os.Lstat(p); err == nil && fi.Mode().IsRegular() {
+				if b, err := os.ReadFile(p); err == nil && subtle.ConstantTimeCompare(b, s.Spec.Data) == 1 {
+					o.Name = old
+				}
+			}
+		}
+		if o.Name == "" {
+			o.Name = d.Stack + "_" + s.Logical + "_" + randomHex(5)
+		}
+		c.Secrets[s.Logical] = o
 	}
 	for _, s := range d.Secrets {
 		if s.External {
@@ -520,7 +548,7 @@ func WriteCompose(d *Desired, dir string) (string, error) {
 		if s.Generate > 0 {
 			data = []byte(randomString(s.Generate))
 		}
-		if err := write("secrets", s.Logical, data, 0o600); err != nil {
+		if err := writeExport(dir, "secrets", s.Logical, data, 0o700, 0o600); err != nil {
 			return "", fmt.Errorf("stack %q: secret %q: %w", d.Stack, s.Logical, err)
 		}
 	}
@@ -528,7 +556,7 @@ func WriteCompose(d *Desired, dir string) (string, error) {
 		if x.External {
 			continue
 		}
-		if err := write("configs", x.Logical, x.Spec.Data, 0o644); err != nil {
+		if err := writeExport(dir, "configs", x.Logical, x.Spec.Data, 0, 0o644); err != nil {
 			return "", fmt.Errorf("stack %q: config %q: %w", d.Stack, x.Logical, err)
 		}
 	}
@@ -537,8 +565,92 @@ func WriteCompose(d *Desired, dir string) (string, error) {
 		return "", fmt.Errorf("stack %q: compose: %w", d.Stack, err)
 	}
 	file := filepath.Join(dir, "docker-compose.yml")
-	if err := os.WriteFile(file, b, 0o644); err != nil {
+	if err := writeNoFollow(file, b, 0o644); err != nil {
 		return "", fmt.Errorf("stack %q: compose: %w", d.Stack, err)
 	}
 	return file, nil
+}
+
+// previousSecretNames returns the Swarm names of the secrets of the compose file a previous
+// export left in dir, by key (none when there is no readable one).
+func previousSecretNames(dir string) map[string]string {
+	out := map[string]string{}
+	p := filepath.Join(dir, "docker-compose.yml")
+	if fi, err := os.Lstat(p); err != nil || !fi.Mode().IsRegular() {
+		return out
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return out
+	}
+	var prev Compose
+	if yaml.Unmarshal(b, &prev) != nil {
+		return out
+	}
+	for k, o := range prev.Secrets {
+		out[k] = o.Name
+	}
+	return out
+}
+
+// randomHex returns 2n random lowercase hex digits.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("kargo: crypto/rand failed: " + err.Error())
+	}
+	return hex.EncodeToString(b)
+}
+
+// writeExport writes dir/sub/name with mode perm, sub being a directory of mode dirPerm (0:
+// created 0700, an existing one kept as it is).
+func writeExport(dir, sub, name string, data []byte, dirPerm, perm os.FileMode) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	sd := filepath.Join(dir, sub)
+	fi, err := os.Lstat(sd)
+	switch {
+	case os.IsNotExist(err):
+		if err := os.Mkdir(sd, 0o700); err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	case fi.Mode()&os.ModeSymlink != 0:
+		return fmt.Errorf("%s is a symbolic link: refusing to write through it", sd)
+	case !fi.IsDir():
+		return fmt.Errorf("%s is not a directory", sd)
+	}
+	// An existing directory keeps its mode unless told otherwise.
+	if dirPerm != 0 {
+		if err := os.Chmod(sd, dirPerm); err != nil {
+			return err
+		}
+	}
+	return writeNoFollow(filepath.Join(sd, name), data, perm)
+}
+
+// writeNoFollow writes a file with mode perm, also when it exists with another mode, and
+// refuses a symbolic link in its place.
+func writeNoFollow(p string, data []byte, perm os.FileMode) error {
+	if fi, err := os.Lstat(p); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		return fmt.Errorf("%s is a symbolic link: refusing to write through it", p)
+	} else if err == nil && !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file", p)
+	}
+	// O_NOFOLLOW closes the window between the check and the open.
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|oNoFollow, perm)
+	if err != nil {
+		return err
+	}
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -113,7 +113,7 @@ func TestToCompose(t *testing.T) {
 	assert.Equal(t, "yes", c.Volumes["pgdata"].Labels["keep"])
 	pg := c.Secrets["pgpass"]
 	assert.Equal(t, "./secrets/pgpass", pg.File)
-	assert.Regexp(t, `^maps_pgpass_[0-9a-f]{10}$`, pg.Name)
+	assert.Equal(t, "maps_pgpass_v1", pg.Name, "WriteCompose picks the version")
 	assert.Equal(t, "./secrets/gen", c.Secrets["gen"].File)
 	assert.Equal(t, swarmx.ComposeObject{Name: "tls", External: true}, c.Secrets["tls"])
 	assert.Equal(t, "./configs/mapfile", c.Configs["mapfile"].File)
@@ -248,4 +248,82 @@ func TestComposeEscapesEveryDollar(t *testing.T) {
 	assert.Equal(t, []any{"node.labels.tier==$gold"}, deploy["placement"].(map[string]any)["constraints"])
 	assert.Equal(t, "$x", m["networks"].(map[string]any)["back"].(map[string]any)["labels"].(map[string]any)["n"])
 	assert.Contains(t, string(b), `c=$$(curl`)
+}
+
+// Re-exporting over an older export makes its secret files 0600 in a 0700 directory, whatever
+// modes they had; a symbolic link in place of a secret file or of the secrets directory is
+// refused and the file it points to is left untouched.
+func TestWriteComposeSecretModesAndLinks(t *testing.T) {
+	d := render(t, composeStack())
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "secrets"), 0o755))
+	require.NoError(t, os.Chmod(filepath.Join(dir, "secrets"), 0o755))
+	old := filepath.Join(dir, "secrets", "pgpass")
+	require.NoError(t, os.WriteFile(old, []byte("old"), 0o644))
+	require.NoError(t, os.Chmod(old, 0o644))
+	_, err := swarmx.WriteCompose(d, dir)
+	require.NoError(t, err)
+	fi, err := os.Stat(old)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "an existing secret file is made 0600")
+	b, _ := os.ReadFile(old)
+	assert.Equal(t, "pg-secret", string(b))
+	di, err := os.Stat(filepath.Join(dir, "secrets"))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o700), di.Mode().Perm(), "the secrets directory is made 0700")
+
+	// A link in place of the secret file.
+	dir2 := t.TempDir()
+	target := filepath.Join(t.TempDir(), "elsewhere")
+	require.NoError(t, os.WriteFile(target, []byte("untouched"), 0o644))
+	require.NoError(t, os.Mkdir(filepath.Join(dir2, "secrets"), 0o700))
+	require.NoError(t, os.Symlink(target, filepath.Join(dir2, "secrets", "pgpass")))
+	_, err = swarmx.WriteCompose(d, dir2)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "symbolic link")
+	assert.Contains(t, err.Error(), `secret "pgpass"`)
+	b, _ = os.ReadFile(target)
+	assert.Equal(t, "untouched", string(b))
+
+	// A link in place of the secrets directory.
+	dir3 := t.TempDir()
+	elsewhere := t.TempDir()
+	require.NoError(t, os.Symlink(elsewhere, filepath.Join(dir3, "secrets")))
+	_, err = swarmx.WriteCompose(d, dir3)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "symbolic link")
+	entries, _ := os.ReadDir(elsewhere)
+	assert.Empty(t, entries, "nothing written through the link")
+}
+
+// An export names a versioned secret with a random version, reused by the next export while
+// the content stays the same, so deploying it again changes nothing; changed content gets a
+// new name, so docker stack deploy creates it rather than failing to update an immutable secret.
+func TestWriteComposeSecretVersions(t *testing.T) {
+	dir := t.TempDir()
+	names := func(st *stack.Stack) (string, string) {
+		t.Helper()
+		file, err := swarmx.WriteCompose(render(t, st), dir)
+		require.NoError(t, err)
+		b, err := os.ReadFile(file)
+		require.NoError(t, err)
+		var c swarmx.Compose
+		require.NoError(t, yaml.Unmarshal(b, &c))
+		return c.Secrets["pgpass"].Name, c.Secrets["gen"].Name
+	}
+	first, gen := names(composeStack())
+	assert.Regexp(t, `^maps_pgpass_[0-9a-f]{10}$`, first)
+	assert.Equal(t, "maps_gen", gen)
+	again, _ := names(composeStack())
+	assert.Equal(t, first, again, "unchanged content keeps its version")
+
+	changed := composeStack()
+	changed.Secrets[0].Data = []byte("another")
+	third, _ := names(changed)
+	assert.NotEqual(t, first, third)
+	assert.Regexp(t, `^maps_pgpass_[0-9a-f]{10}$`, third)
+	// Same content in a fresh directory: nothing says what the version was, so a new one.
+	other, _ := swarmx.WriteCompose(render(t, composeStack()), t.TempDir())
+	b, _ := os.ReadFile(other)
+	assert.NotContains(t, string(b), first)
 }

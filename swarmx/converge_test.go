@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kalisio/kargo/internal/fakeengine"
 	"github.com/kalisio/kargo/stack"
 	"github.com/kalisio/kargo/swarmx"
 	"github.com/moby/moby/api/types/swarm"
@@ -126,10 +127,7 @@ func TestApplyAfterAnInterruptedApply(t *testing.T) {
 
 	e.Stall["maps_api"] = true
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		time.Sleep(50 * time.Millisecond)
-		cancel()
-	}()
+	go afterUpdate(e, "maps_api", cancel)
 	_, err = a.Apply(ctx, gisStack("debug"), swarmx.ApplyOptions{})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "interrupted while waiting")
@@ -169,10 +167,7 @@ func TestApplyNamesANeverHealthyUpdate(t *testing.T) {
 	bad := gisStack("info")
 	bad.Service("api").Health = &stack.Health{Test: []string{"CMD-SHELL", "exit 1"}}
 	e.Stall["maps_api"] = true
-	go func() {
-		time.Sleep(50 * time.Millisecond)
-		e.RollBack("maps_api", "finished")
-	}()
+	go afterUpdate(e, "maps_api", func() { e.RollBack("maps_api", "finished") })
 	_, err = a.Apply(ctx, bad, swarmx.ApplyOptions{Timeout: 10 * time.Second})
 	var se *swarmx.ServiceError
 	require.ErrorAs(t, err, &se)
@@ -181,4 +176,18 @@ func TestApplyNamesANeverHealthyUpdate(t *testing.T) {
 	assert.Equal(t, "no task of the update passed its health check (last: task exited with status 0: finished)", se.TaskError)
 	assert.Contains(t, err.Error(), `service "api": update failed`)
 	assert.Contains(t, err.Error(), "undoing TaskTemplate.ContainerSpec.Healthcheck.Test")
+}
+
+// afterUpdate calls f once the engine has received an update of the named service, however
+// long the apply takes to get there (secret digests are deliberately slow to compute).
+func afterUpdate(e *fakeengine.Engine, name string, f func()) {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		for _, c := range e.CallsTo("ServiceUpdate") {
+			if c.Name == name {
+				f()
+				return
+			}
+		}
+	}
+	f()
 }

@@ -101,11 +101,13 @@ type Volume struct {
 	Options client.VolumeCreateOptions
 }
 
-// Secret is a desired secret. Its Swarm name carries a hash of its content, so changed
-// content makes a new object (Swarm secrets are immutable) and services are re-pointed.
-// Generated secrets keep a fixed name and are created once.
+// Secret is a desired secret. Its Swarm name carries a version, so changed content makes a
+// new object (Swarm secrets are immutable) and services are re-pointed; the version says
+// nothing about the content (see LabelDigest). Generated secrets keep a fixed name and are
+// created once.
 type Secret struct {
-	// Name is the Swarm name: <stack>_<name>_<content hash>, <stack>_<name> when generated, or the
+	// Name is the Swarm name: <stack>_<name>_v<N> (Render says v1; Plan and Apply the existing
+	// version with the same content, or the next one), <stack>_<name> when generated, or the
 	// name itself when external.
 	Name string
 	// Logical is the name within the stack.
@@ -116,6 +118,11 @@ type Secret struct {
 	Generate int
 	// Spec creates the secret; its Data is empty for generated and external secrets.
 	Spec swarm.SecretSpec
+	// Versioned secrets (given by Data, File or Env) are named by version (see LabelDigest).
+	Versioned bool
+	// Fingerprint is what a versioned secret's digest is computed over: the content, or
+	// stack.Secret.Identity. Never printed: JSON leaves it out and Redacted drops it.
+	Fingerprint []byte `json:"-"`
 }
 
 // Config is a desired config, named like secrets: <stack>_<name>_<content hash>.
@@ -378,11 +385,14 @@ func (r renderer) secret(sec stack.Secret) (Secret, error) {
 		return Secret{}, &RenderError{Stack: r.stack.Name, Path: "secrets[" + sec.Name + "]",
 			Err: fmt.Errorf("%d bytes: Swarm limits a secret to %d", len(data), MaxSecretSize)}
 	}
-	// Only a short prefix of a salted hash goes into the name: enough to version the
-	// object, too little to be a useful oracle for the value.
-	sum := sha256.Sum256(append([]byte("kargo-secret:"+r.stack.Name+"/"+sec.Name+":"), data...))
-	name := r.scoped(sec.Name) + "_" + hex.EncodeToString(sum[:])[:10]
-	return Secret{Name: name, Logical: sec.Name, Spec: swarm.SecretSpec{
+	// The name carries a version that says nothing about the value; Plan and Apply pick the
+	// existing version with the same content, or the next one (see LabelDigest).
+	fp := data
+	if sec.Identity != nil {
+		fp = sec.Identity
+	}
+	name := versionedName(r.stack.Name, sec.Name, 1)
+	return Secret{Name: name, Logical: sec.Name, Versioned: true, Fingerprint: fp, Spec: swarm.SecretSpec{
 		Annotations: swarm.Annotations{Name: name, Labels: r.objectLabels(sec.Name, sec.Labels)},
 		Data:        data,
 	}}, nil

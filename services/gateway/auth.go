@@ -1,8 +1,6 @@
 package gateway
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"regexp"
@@ -10,32 +8,45 @@ import (
 
 	"github.com/kalisio/kargo/stack"
 	"golang.org/x/crypto/bcrypt"
-	"golang.org/x/crypto/blowfish"
 )
 
 // BcryptCost is the cost of the password hashes New makes.
 const BcryptCost = 10
 
+// AuthPath is where the basic-auth secret is mounted: the Caddyfile imports the basicauth
+// directive (user and password hash) from it, so neither is in the Caddyfile, a Swarm config
+// that `docker config inspect`, `render --format json` and compose exports show.
+const AuthPath = "/run/secrets/gateway-basicauth"
+
+// authMatcher names the requests that need credentials (set in the Caddyfile).
+const authMatcher = "@auth"
+
 var userRE = regexp.MustCompile(`^[A-Za-z0-9._@-]+$`)
 
-func basicAuth(svc *stack.Service, a *BasicAuth) *authLine {
+// basicAuth checks the credentials and returns the secret holding the Caddyfile's basicauth
+// directive: the user and a bcrypt hash of the password with a random salt. A new hash is made
+// on every build, so the secret's Identity is what the directive is made from (user, realm,
+// password): Kargo keeps the existing secret, and its hash, while they stay the same, and
+// applying again changes nothing. A given PasswordHash is used as it is.
+func basicAuth(svc *stack.Service, name string, a *BasicAuth) (stack.Secret, bool) {
 	bad := false
 	if !userRE.MatchString(a.User) {
 		svc.Problemf("config.basicAuth.user", "is required (letters, digits, '.', '_', '@', '-')")
 		bad = true
 	}
 	hash := a.PasswordHash
+	var identity []byte
 	switch {
 	case a.Password != "" && a.PasswordHash != "":
 		svc.Problemf("config.basicAuth", "give either password or passwordHash, not both")
-		return nil
+		return stack.Secret{}, false
 	case a.PasswordHash != "":
 		if _, err := bcrypt.Cost([]byte(a.PasswordHash)); err != nil {
 			svc.Problemf("config.basicAuth.passwordHash", "is not a bcrypt hash: %v", err)
 			bad = true
 		}
 	case a.Password != "":
-		h, err := HashPassword(a.User, a.Password)
+		h, err := HashPassword(a.Password)
 		if err != nil {
 			svc.Problemf("config.basicAuth.password", "%v", err)
 			bad = true
@@ -46,58 +57,34 @@ func basicAuth(svc *stack.Service, a *BasicAuth) *authLine {
 		bad = true
 	}
 	if bad {
-		return nil
+		return stack.Secret{}, false
 	}
 	realm := a.Realm
 	if realm == "" {
 		realm = "restricted"
 	}
 	realm = strings.Map(func(r rune) rune {
-		if r == '"' || r == '\\' || r < ' ' {
+		if r == '"' || r == '\\' || r < ' ' || r == 0x7f {
 			return -1
 		}
 		return r
 	}, realm)
-	return &authLine{User: a.User, Hash: base64.StdEncoding.EncodeToString([]byte(hash)), Realm: realm}
+	// Caddy 2.6 wants the hash base64-encoded.
+	directive := fmt.Sprintf("basicauth %s bcrypt %q {\n\t%s %s\n}\n", authMatcher, realm, a.User,
+		base64.StdEncoding.EncodeToString([]byte(hash)))
+	if a.Password != "" {
+		// The format version comes first: a change of the directive's shape makes a new secret.
+		identity = []byte("kargo-gateway-basicauth/1\x00" + a.User + "\x00" + realm + "\x00" + a.Password)
+	}
+	return stack.Secret{Name: name, Data: []byte(directive), Identity: identity}, true
 }
 
-// HashPassword returns the bcrypt hash ($2a$, cost BcryptCost) of a user's password, with a
-// salt derived from the password and the user (HMAC-SHA256), so the same credentials always
-// give the same hash: the gateway's configuration stays the same from one run to the next and
-// applying again does not restart it. bcrypt.CompareHashAndPassword accepts the result.
-func HashPassword(user, password string) (string, error) {
+// HashPassword returns a bcrypt hash ($2a$, cost BcryptCost, random salt) of a password, as
+// bcrypt.CompareHashAndPassword and Caddy's basicauth check it.
+func HashPassword(password string) (string, error) {
 	if len(password) > 72 {
 		return "", fmt.Errorf("bcrypt takes passwords of at most 72 bytes, got %d", len(password))
 	}
-	mac := hmac.New(sha256.New, []byte(password))
-	mac.Write([]byte("kargo-gateway-basicauth\x00" + user))
-	return bcryptSalted([]byte(password), BcryptCost, mac.Sum(nil)[:16])
-}
-
-// bcrypt's own base64 alphabet.
-var bcEncoding = base64.NewEncoding("./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789").WithPadding(base64.NoPadding)
-
-// bcryptSalted is bcrypt (as golang.org/x/crypto/bcrypt computes it) with a given 16-byte salt.
-func bcryptSalted(password []byte, cost int, salt []byte) (string, error) {
-	encSalt := bcEncoding.EncodeToString(salt) // 22 characters
-	csalt, err := bcEncoding.DecodeString(encSalt)
-	if err != nil {
-		return "", err
-	}
-	ckey := append(append([]byte{}, password...), 0)
-	c, err := blowfish.NewSaltedCipher(ckey, csalt)
-	if err != nil {
-		return "", err
-	}
-	for i := uint64(0); i < 1<<uint(cost); i++ {
-		blowfish.ExpandKey(ckey, c)
-		blowfish.ExpandKey(csalt, c)
-	}
-	data := []byte("OrpheanBeholderScryDoubt")
-	for i := 0; i < 24; i += 8 {
-		for j := 0; j < 64; j++ {
-			c.Encrypt(data[i:i+8], data[i:i+8])
-		}
-	}
-	return fmt.Sprintf("$2a$%02d$%s%s", cost, encSalt, bcEncoding.EncodeToString(data[:23])), nil
+	h, err := bcrypt.GenerateFromPassword([]byte(password), BcryptCost)
+	return string(h), err
 }

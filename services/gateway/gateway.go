@@ -5,8 +5,12 @@
 // Caddy resolves tasks.<service> every 2 seconds and balances round-robin over the tasks it
 // finds, retrying another task for up to 5 seconds when one fails. So the routed services run
 // in dnsrr endpoint mode (Kargo's default) and the gateway needs no IPVS; rolling updates of a
-// routed service lose no request. Every response carries X-Upstream, the task address that
-// served it.
+// routed service lose no request. With Config.UpstreamHeader, responses carry X-Upstream,
+// the task address that served them (off by default: it reveals internal addresses).
+//
+// With BasicAuth, the credentials never travel in clear: plain HTTP redirects to HTTPS (or is
+// off, Config.HTTP), and the user and password hash (bcrypt, random salt) live in a Swarm
+// secret the Caddyfile imports, not in the Caddyfile.
 //
 // The image is kargo/gateway:2.6 (Caddy from Debian, with the upstream caddy image's contract:
 // /etc/caddy/Caddyfile, /data, /config). The builder generates the Caddyfile and ships it as a
@@ -120,10 +124,12 @@ type TLS struct {
 	ServerName string
 }
 
-// BasicAuth protects every route (not /healthz, not CORS preflight requests) with one user.
-// The password is hashed with bcrypt by New and never stored in clear: the Caddyfile holds
-// the hash only. The bcrypt salt is derived from the password and user, so the hash (and the
-// gateway's configuration) is the same on every run and applying again changes nothing.
+// BasicAuth protects every route (not /healthz, not CORS preflight requests when CORS is on)
+// with one user. The password is hashed with bcrypt (random salt) by New and never stored in
+// clear; the user and hash are a Swarm secret (mounted at AuthPath), so no config, rendered
+// spec or compose file shows them. Kargo keeps that secret while user, password and realm stay
+// the same (stack.Secret.Identity), so applying again changes nothing. It needs HTTPS: plain
+// HTTP then redirects to it or is off (Config.HTTP).
 type BasicAuth struct {
 	User     string
 	Password string
@@ -142,6 +148,21 @@ type CORS struct {
 	Headers []string
 }
 
+// HTTPMode is what the gateway's HTTP port does.
+type HTTPMode string
+
+// HTTP modes.
+const (
+	// HTTPServe serves every route over HTTP, like HTTPS. Not allowed with BasicAuth.
+	HTTPServe HTTPMode = "serve"
+	// HTTPRedirect answers /healthz and redirects every other request to HTTPS (308, the
+	// method kept).
+	HTTPRedirect HTTPMode = "redirect"
+	// HTTPOff publishes no HTTP port (the container keeps one on 127.0.0.1 for its health
+	// check).
+	HTTPOff HTTPMode = "off"
+)
+
 // Config describes the gateway.
 type Config struct {
 	// Name of the service (default "gateway").
@@ -149,10 +170,13 @@ type Config struct {
 	// Image defaults to kargo/gateway:2.6.
 	Image string
 	// HTTPPort is the node port serving HTTP (default 80). HTTPSPort is the node port serving
-	// HTTPS; 0 means no HTTPS unless TLS is set (then 443). Both serve every route: HTTP is not
-	// redirected, so clients can use either. Ports are published in host mode.
+	// HTTPS; 0 means no HTTPS unless TLS is set (then 443). What HTTP does is set by HTTP.
+	// Ports are published in host mode.
 	HTTPPort  uint32
 	HTTPSPort uint32
+	// HTTP is what the HTTP port does: HTTPServe (the default without BasicAuth),
+	// HTTPRedirect (the default with BasicAuth) or HTTPOff. Redirect and off need HTTPS.
+	HTTP HTTPMode
 	// Routes to the services behind the gateway, e.g. append(gateway.OGC(ms, tiles), ...).
 	Routes []Route
 	// TLS certificate; nil with HTTPSPort set means certificates from Caddy's local CA for
@@ -167,6 +191,9 @@ type Config struct {
 	CORS *CORS
 	// AccessLog writes one JSON line per request to the service's stdout.
 	AccessLog bool
+	// UpstreamHeader adds X-Upstream, the address of the task that served the request, to
+	// every response (for debugging: it reveals internal addresses).
+	UpstreamHeader bool
 	// Replicas of the gateway (default 1); with host-mode ports, at most one per node.
 	Replicas uint64
 	// Resources default to 1 CPU and 256 MiB.
@@ -196,6 +223,12 @@ func New(cfg Config) *stack.Service {
 	if cfg.Replicas == 0 {
 		cfg.Replicas = 1
 	}
+	if cfg.HTTP == "" {
+		cfg.HTTP = HTTPServe
+		if cfg.BasicAuth != nil {
+			cfg.HTTP = HTTPRedirect
+		}
+	}
 	res := stack.Resources{CPULimit: 1, MemoryLimit: 256 * stack.MiB, MemoryReservation: 32 * stack.MiB}
 	if cfg.Resources != nil {
 		res = *cfg.Resources
@@ -206,7 +239,6 @@ func New(cfg Config) *stack.Service {
 		Replicas:  stack.Ptr(cfg.Replicas),
 		Resources: res,
 		Placement: cfg.Placement,
-		Ports:     []stack.Port{{Target: httpPort, Published: cfg.HTTPPort, Mode: stack.HostPort}},
 		Health: &stack.Health{
 			Test:        []string{"CMD", "curl", "-fsS", "-o", "/dev/null", fmt.Sprintf("http://127.0.0.1:%d%s", httpPort, HealthPath)},
 			Interval:    5 * time.Second,
@@ -219,9 +251,29 @@ func New(cfg Config) *stack.Service {
 	if cfg.Replicas > 1 && svc.Placement.MaxReplicasPerNode == 0 {
 		svc.Placement.MaxReplicasPerNode = 1
 	}
+	switch cfg.HTTP {
+	case HTTPServe:
+		if cfg.BasicAuth != nil {
+			svc.Problemf("config.http", "%q would send basic-auth credentials in clear: use %q or %q (with HTTPS)", cfg.HTTP, HTTPRedirect, HTTPOff)
+		}
+	case HTTPRedirect, HTTPOff:
+		if cfg.HTTPSPort == 0 {
+			what := fmt.Sprintf("%q", cfg.HTTP)
+			if cfg.BasicAuth != nil {
+				what = "basic auth (credentials must not travel in clear)"
+			}
+			svc.Problemf("config.http", "%s needs HTTPS: set httpsPort or tls", what)
+		}
+	default:
+		svc.Problemf("config.http", "%q is not %q, %q or %q", cfg.HTTP, HTTPServe, HTTPRedirect, HTTPOff)
+	}
+	if cfg.HTTP != HTTPOff {
+		svc.Ports = append(svc.Ports, stack.Port{Target: httpPort, Published: cfg.HTTPPort, Mode: stack.HostPort})
+	}
 
 	routes := checkRoutes(svc, cfg.Routes)
-	if cfg.BasicAuth == nil {
+	if cfg.BasicAuth == nil && cfg.HTTP == HTTPServe {
+		// Readiness probes go through the published HTTP port.
 		svc.Endpoints = append(svc.Endpoints, publicEndpoints(cfg.Routes)...)
 	}
 	deps := map[string]bool{}
@@ -239,9 +291,13 @@ func New(cfg Config) *stack.Service {
 		tlsOn = &t
 	}
 
-	var auth *authLine
+	auth := false
 	if a := cfg.BasicAuth; a != nil {
-		auth = basicAuth(svc, a)
+		if sec, ok := basicAuth(svc, cfg.Name+"-basicauth", a); ok {
+			auth = true
+			svc.Declares.Secrets = append(svc.Declares.Secrets, sec)
+			svc.Secrets = append(svc.Secrets, stack.FileRef{Source: sec.Name, Target: AuthPath, Mode: 0o400})
+		}
 	}
 	if c := cfg.CORS; c != nil {
 		for i, o := range c.Origins {
@@ -253,6 +309,7 @@ func New(cfg Config) *stack.Service {
 
 	data := Caddyfile(caddyInput{
 		Routes: routes, TLS: tlsOn, Auth: auth, CORS: cfg.CORS, AccessLog: cfg.AccessLog,
+		HTTP: cfg.HTTP, RedirectPort: cfg.HTTPSPort, UpstreamHeader: cfg.UpstreamHeader,
 	})
 	svc.Configs = append(svc.Configs, stack.FileRef{Source: cfg.Name + "-caddyfile", Target: CaddyfilePath})
 	svc.Declares.Configs = append(svc.Declares.Configs, stack.Config{Name: cfg.Name + "-caddyfile", Data: data})

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -67,28 +68,78 @@ func TestGatewayOnSwarm(t *testing.T) {
 	const name = "kargo-it-gateway"
 	enginetest.Cleanup(t, a, name)
 	be := echo(3)
-	// No certificate given: Caddy's local CA issues those of 127.0.0.1 and localhost.
+	// No certificate given: Caddy's local CA issues those of 127.0.0.1 and localhost. With
+	// basic auth, plain HTTP redirects to HTTPS.
 	cfg := gateway.Config{
 		HTTPPort: 28080, HTTPSPort: 28443,
-		Routes:    []gateway.Route{{Prefix: "/echo", Service: be, Port: 8080, StripPrefix: true}, {Prefix: "/keep", Service: be, Port: 8080}},
-		BasicAuth: &gateway.BasicAuth{User: "alice", Password: "s3cret"},
-		CORS:      &gateway.CORS{},
-		AccessLog: true,
+		Routes:         []gateway.Route{{Prefix: "/echo", Service: be, Port: 8080, StripPrefix: true}, {Prefix: "/keep", Service: be, Port: 8080}},
+		BasicAuth:      &gateway.BasicAuth{User: "alice", Password: "s3cret"},
+		CORS:           &gateway.CORS{},
+		AccessLog:      true,
+		UpstreamHeader: true,
 	}
 	gw := gateway.New(cfg)
 	st := stack.New(name, be, gw)
 	enginetest.Apply(t, a, st, swarmx.ApplyOptions{})
-
-	c := httpc{t, &http.Client{Timeout: 10 * time.Second}}
 	enginetest.Get(t, "http://127.0.0.1:28080/healthz", time.Minute)
 
+	// Plain HTTP only redirects to HTTPS (308 keeps the method), before any credentials.
+	noFollow := httpc{t, &http.Client{Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	for _, method := range []string{"GET", "POST", "OPTIONS"} {
+		resp, body := noFollow.do(method, "http://127.0.0.1:28080/echo/a?x=1", false, nil)
+		if resp.StatusCode != http.StatusPermanentRedirect || resp.Header.Get("Location") != "https://127.0.0.1:28443/echo/a?x=1" {
+			t.Fatalf("%s over HTTP: status %d, Location %q, body %q: want a 308 to HTTPS", method, resp.StatusCode, resp.Header.Get("Location"), body)
+		}
+		if strings.Contains(body, "host=") {
+			t.Fatalf("%s over HTTP reached the backend: %q", method, body)
+		}
+	}
+
+	// The Caddyfile, a config anyone with access to the Swarm reads with docker config
+	// inspect, holds neither the user nor the password hash: they are in a secret.
+	var cfgNames []string
+	for _, c := range strings.Fields(enginetest.Docker(t, "service", "inspect", name+"_gateway",
+		"--format", "{{range .Spec.TaskTemplate.ContainerSpec.Configs}}{{.ConfigName}} {{end}}")) {
+		cfgNames = append(cfgNames, c)
+	}
+	if len(cfgNames) != 1 {
+		t.Fatalf("gateway configs %v", cfgNames)
+	}
+	b64 := strings.TrimSpace(enginetest.Docker(t, "config", "inspect", "--format", "{{printf \"%s\" .Spec.Data}}", cfgNames[0]))
+	caddyfile := b64
+	if raw, err := base64.StdEncoding.DecodeString(b64); err == nil {
+		caddyfile = string(raw)
+	}
+	if !strings.Contains(caddyfile, "import "+gateway.AuthPath) {
+		t.Fatalf("docker config inspect does not show the gateway's Caddyfile:\n%s", caddyfile)
+	}
+	for _, leak := range []string{"alice", "s3cret", "$2a$", "JDJhJ" /* base64 of "$2a$" */, "bcrypt"} {
+		if strings.Contains(caddyfile, leak) {
+			t.Errorf("the Caddyfile config holds %q:\n%s", leak, caddyfile)
+		}
+	}
+	for _, sec := range strings.Fields(enginetest.Docker(t, "secret", "ls", "--format", "{{.Name}}", "--filter", "label=com.docker.stack.namespace="+name)) {
+		if sec != name+"_gateway-basicauth_v1" {
+			t.Errorf("secret %s: want only %s_gateway-basicauth_v1", sec, name)
+		}
+	}
+
+	// HTTPS answers with a certificate of Caddy's local CA, which verifies for 127.0.0.1 (a
+	// client connecting by IP sends no SNI) and for localhost, against the root CA fetched
+	// from the running task.
+	root := rootCA(t, name+"_gateway")
+	pool := x509.NewCertPool()
+	pool.AddCert(root)
+	hc := httpc{t, &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}}
+
 	// Without credentials, or with wrong ones: 401. With them: 200.
-	if resp, _ := c.do("GET", "http://127.0.0.1:28080/echo/", false, nil); resp.StatusCode != http.StatusUnauthorized {
+	if resp, _ := hc.do("GET", "https://127.0.0.1:28443/echo/", false, nil); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("without credentials: status %d, want 401", resp.StatusCode)
 	}
-	req, _ := http.NewRequest("GET", "http://127.0.0.1:28080/echo/", nil)
+	req, _ := http.NewRequest("GET", "https://127.0.0.1:28443/echo/", nil)
 	req.SetBasicAuth("alice", "wrong")
-	if resp, err := c.c.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
+	if resp, err := hc.c.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("wrong password: %v %v, want 401", resp, err)
 	} else {
 		resp.Body.Close()
@@ -97,8 +148,10 @@ func TestGatewayOnSwarm(t *testing.T) {
 	// Requests spread over the three tasks; the prefix is stripped, the query kept.
 	upstreams := map[string]int{}
 	hosts := map[string]bool{}
+	var resp *http.Response
+	var body string
 	for i := 0; i < 30; i++ {
-		resp, body := c.do("GET", "http://127.0.0.1:28080/echo/a/b?x=1", true, map[string]string{"Origin": "https://app.example"})
+		resp, body = hc.do("GET", "https://127.0.0.1:28443/echo/a/b?x=1", true, map[string]string{"Origin": "https://app.example"})
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("request %d: status %d: %s", i, resp.StatusCode, body)
 		}
@@ -121,30 +174,24 @@ func TestGatewayOnSwarm(t *testing.T) {
 		}
 	}
 	// Without StripPrefix the path goes through unchanged; /echo does not match /echoes.
-	if resp, body := c.do("GET", "http://127.0.0.1:28080/keep/x", true, nil); resp.StatusCode != 200 || !strings.Contains(body, "path=/keep/x ") {
+	if resp, body := hc.do("GET", "https://127.0.0.1:28443/keep/x", true, nil); resp.StatusCode != 200 || !strings.Contains(body, "path=/keep/x ") {
 		t.Fatalf("/keep/x: %d %q", resp.StatusCode, body)
 	}
-	if resp, _ := c.do("GET", "http://127.0.0.1:28080/echoes", true, nil); resp.StatusCode != http.StatusNotFound {
+	if resp, _ := hc.do("GET", "https://127.0.0.1:28443/echoes", true, nil); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("/echoes: status %d, want 404", resp.StatusCode)
 	}
-	// CORS preflight answers without credentials.
-	if resp, _ := c.do("OPTIONS", "http://127.0.0.1:28080/echo/", false, map[string]string{
+	// A CORS preflight answers without credentials; any other OPTIONS request needs them.
+	if resp, _ := hc.do("OPTIONS", "https://127.0.0.1:28443/echo/", false, map[string]string{
 		"Origin": "https://app.example", "Access-Control-Request-Method": "GET"}); resp.StatusCode != http.StatusNoContent ||
 		resp.Header.Get("Access-Control-Allow-Origin") != "*" {
 		t.Fatalf("preflight: status %d, headers %v", resp.StatusCode, resp.Header)
 	}
-
-	// HTTPS answers with a certificate of Caddy's local CA, which verifies for 127.0.0.1 (a
-	// client connecting by IP sends no SNI) and for localhost, against the root CA fetched
-	// from the running task.
-	root := rootCA(t, name+"_gateway")
-	pool := x509.NewCertPool()
-	pool.AddCert(root)
-	hc := httpc{t, &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}}
-	resp, body := hc.do("GET", "https://127.0.0.1:28443/echo/tls", true, nil)
-	if resp.StatusCode != 200 || !strings.Contains(body, "path=/tls") {
-		t.Fatalf("https: %d %q", resp.StatusCode, body)
+	for _, hdr := range []map[string]string{nil, {"Origin": "https://app.example"}, {"Access-Control-Request-Method": "GET"}} {
+		if resp, body := hc.do("OPTIONS", "https://127.0.0.1:28443/echo/", false, hdr); resp.StatusCode != http.StatusUnauthorized || strings.Contains(body, "host=") {
+			t.Fatalf("OPTIONS with headers %v and no credentials: status %d %q, want 401", hdr, resp.StatusCode, body)
+		}
 	}
+
 	if resp.TLS == nil || len(resp.TLS.PeerCertificates) == 0 {
 		t.Fatal("no TLS state")
 	}
@@ -166,9 +213,6 @@ func TestGatewayOnSwarm(t *testing.T) {
 	} else {
 		conn.Close()
 	}
-	if resp, _ := hc.do("GET", "https://127.0.0.1:28443/echo/", false, nil); resp.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("https without credentials: %d", resp.StatusCode)
-	}
 
 	// A rolling update of the backend (start-first, one task at a time) loses no request:
 	// the gateway re-resolves tasks.echo every 2s and retries another task for up to 5s.
@@ -186,9 +230,9 @@ loop:
 			break loop
 		default:
 		}
-		req, _ := http.NewRequest("GET", "http://127.0.0.1:28080/echo/roll", nil)
+		req, _ := http.NewRequest("GET", "https://127.0.0.1:28443/echo/roll", nil)
 		req.SetBasicAuth("alice", "s3cret")
-		resp, err := c.c.Do(req)
+		resp, err := hc.c.Do(req)
 		sent++
 		if err != nil {
 			failed++
@@ -213,7 +257,8 @@ loop:
 		t.Errorf("no access log line for /echo/a/b in:\n%.2000s", logs)
 	}
 
-	// Applying the same stack again (a new program run: new builder call) changes nothing.
+	// Applying the same stack again (a new program run: new builder call, so a new bcrypt
+	// salt) changes nothing: the basic-auth secret made from the same credentials is kept.
 	plan, err := a.Plan(t.Context(), stack.New(name, be, gateway.New(cfg)))
 	if err != nil {
 		t.Fatal(err)
@@ -229,22 +274,48 @@ loop:
 	if again := rootCA(t, name+"_gateway"); !again.Equal(root) {
 		t.Error("the replaced gateway task has another root CA")
 	}
-	var lastErr error
-	for i := 0; i < 40; i++ {
-		req, _ := http.NewRequest("GET", "https://127.0.0.1:28443/echo/again", nil)
-		req.SetBasicAuth("alice", "s3cret")
-		var r *http.Response
-		if r, lastErr = hc.c.Do(req); lastErr == nil {
-			r.Body.Close()
-			if r.StatusCode == http.StatusOK {
-				break
+	httpsOK := func(path string) {
+		t.Helper()
+		var lastErr error
+		for i := 0; i < 80; i++ {
+			req, _ := http.NewRequest("GET", "https://127.0.0.1:28443"+path, nil)
+			req.SetBasicAuth("alice", "s3cret")
+			var r *http.Response
+			if r, lastErr = hc.c.Do(req); lastErr == nil {
+				r.Body.Close()
+				if r.StatusCode == http.StatusOK {
+					return
+				}
+				lastErr = fmt.Errorf("status %d", r.StatusCode)
 			}
-			lastErr = fmt.Errorf("status %d", r.StatusCode)
+			time.Sleep(250 * time.Millisecond)
 		}
+		t.Errorf("https %s: %v", path, lastErr)
+	}
+	httpsOK("/echo/again")
+
+	// HTTP off: the HTTP port is no longer published (the health check keeps answering
+	// inside the container), HTTPS goes on; X-Upstream goes with UpstreamHeader.
+	cfg.HTTP, cfg.UpstreamHeader = gateway.HTTPOff, false
+	enginetest.Apply(t, a, stack.New(name, be, gateway.New(cfg)), swarmx.ApplyOptions{})
+	httpsOK("/echo/off")
+	if resp, _ := hc.do("GET", "https://127.0.0.1:28443/echo/", true, nil); resp.Header.Get("X-Upstream") != "" {
+		t.Errorf("X-Upstream without UpstreamHeader: %q", resp.Header.Get("X-Upstream"))
+	}
+	if ports := enginetest.Docker(t, "service", "inspect", name+"_gateway", "--format",
+		"{{range .Endpoint.Spec.Ports}}{{.PublishedPort}} {{end}}"); strings.TrimSpace(ports) != "28443" {
+		t.Errorf("published ports with HTTP off: %q", ports)
+	}
+	var conn net.Conn
+	for i := 0; i < 40; i++ {
+		if conn, err = net.DialTimeout("tcp", "127.0.0.1:28080", time.Second); err != nil {
+			break
+		}
+		conn.Close()
 		time.Sleep(250 * time.Millisecond)
 	}
-	if lastErr != nil {
-		t.Errorf("https after the gateway task was replaced: %v", lastErr)
+	if err == nil {
+		t.Error("HTTP off: 127.0.0.1:28080 still accepts connections")
 	}
 }
 

@@ -1,0 +1,6 @@
+//go:build !unix
+
+package swarmx
+
+// oNoFollow is not available here; writeNoFollow's Lstat check still refuses links.
+const oNoFollow = 0
