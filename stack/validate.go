@@ -108,6 +108,7 @@ func (s *Stack) Validate() error {
 	v.objects()
 	v.dependencies()
 	v.ports()
+	v.cluster()
 	if len(v.problems) == 0 {
 		return nil
 	}
