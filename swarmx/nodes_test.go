@@ -1,12 +1,19 @@
 package swarmx_test
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/kalisio/kargo/internal/fakeengine"
 	"github.com/kalisio/kargo/stack"
 	"github.com/kalisio/kargo/swarmx"
 	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func node(id, host string, labels map[string]string) swarm.Node {
@@ -86,4 +93,95 @@ func TestPlanNodesRejectsUnknownAndAmbiguousHostnames(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "nodes[ghost]: no node") || !strings.Contains(err.Error(), "nodes[twin]: 2 nodes") {
 		t.Fatalf("err = %v", err)
 	}
+}
+
+// nodeEngine adds nodes to the fake engine; NodeUpdate records whether any service existed.
+type nodeEngine struct {
+	*fakeengine.Engine
+	nodes          []swarm.Node
+	updates        int
+	servicesBefore int
+}
+
+func (e *nodeEngine) NodeList(context.Context, client.NodeListOptions) (client.NodeListResult, error) {
+	return client.NodeListResult{Items: append([]swarm.Node(nil), e.nodes...)}, nil
+}
+
+func (e *nodeEngine) NodeInspect(_ context.Context, id string, _ client.NodeInspectOptions) (client.NodeInspectResult, error) {
+	for _, n := range e.nodes {
+		if n.ID == id {
+			return client.NodeInspectResult{Node: n}, nil
+		}
+	}
+	return client.NodeInspectResult{}, errors.New("no such node")
+}
+
+func (e *nodeEngine) NodeUpdate(_ context.Context, id string, o client.NodeUpdateOptions) (client.NodeUpdateResult, error) {
+	e.updates++
+	e.servicesBefore += len(e.Services())
+	for i, n := range e.nodes {
+		if n.ID == id {
+			if n.Version.Index != o.Version.Index {
+				return client.NodeUpdateResult{}, errors.New("update out of sequence")
+			}
+			n.Spec = o.Spec
+			n.Version.Index++
+			e.nodes[i] = n
+			return client.NodeUpdateResult{}, nil
+		}
+	}
+	return client.NodeUpdateResult{}, errors.New("no such node")
+}
+
+func TestApplyLabelsNodesBeforeServicesAndOnlyItsOwn(t *testing.T) {
+	ctx := context.Background()
+	e := &nodeEngine{Engine: fakeengine.New(), nodes: []swarm.Node{
+		node("id1", "n1", map[string]string{"rack": "r1"}),
+		node("id2", "n2", nil),
+	}}
+	a := &swarmx.Applier{Client: e, Source: emptySource, Poll: time.Millisecond}
+	st := stack.New("maps", &stack.Service{Name: "db", Image: "example/db:1",
+		Placement: stack.Placement{Constraints: []string{"node.labels.db==true"}}})
+	st.Nodes = []stack.NodeLabels{{Hostname: "n1", Labels: map[string]string{"db": "true"}}}
+
+	p, err := a.Plan(ctx, st)
+	require.NoError(t, err)
+	require.NotEmpty(t, p.Actions)
+	assert.Equal(t, "~ node n1 (+label db=true)", p.Actions[0].String(), "node labels come first in the plan")
+	assert.Zero(t, e.updates, "plan changes nothing")
+
+	_, err = a.Apply(ctx, st, swarmx.ApplyOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 1, e.updates)
+	assert.Zero(t, e.servicesBefore, "the node was labelled before any service was created")
+	assert.Equal(t, map[string]string{"rack": "r1", "db": "true", swarmx.LabelNodeOwnedPrefix + "maps": "db"}, e.nodes[0].Spec.Labels)
+
+	_, err = a.Apply(ctx, st, swarmx.ApplyOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 1, e.updates, "a second apply changes no node")
+
+	// The labels leave the stack: Kargo removes its own, never rack.
+	st.Nodes = nil
+	p, err = a.Plan(ctx, st)
+	require.NoError(t, err)
+	assert.Equal(t, "~ node n1 (-label db)", p.Actions[0].String())
+	_, err = a.Apply(ctx, st, swarmx.ApplyOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"rack": "r1"}, e.nodes[0].Spec.Labels)
+
+	// An unknown hostname fails before any change.
+	st.Nodes = []stack.NodeLabels{{Hostname: "ghost", Labels: map[string]string{"db": "true"}}}
+	before := len(e.Mutations())
+	_, err = a.Apply(ctx, st, swarmx.ApplyOptions{})
+	require.ErrorContains(t, err, "nodes[ghost]")
+	assert.Len(t, e.Mutations(), before)
+	assert.Equal(t, 2, e.updates)
+}
+
+func TestApplyWithoutNodeCallsRejectsNodeLabels(t *testing.T) {
+	a, _ := applier(t)
+	st := stack.New("maps", &stack.Service{Name: "db", Image: "example/db:1"})
+	st.Nodes = []stack.NodeLabels{{Hostname: "n1", Labels: map[string]string{"db": "true"}}}
+	_, err := a.Apply(context.Background(), st, swarmx.ApplyOptions{})
+	require.ErrorContains(t, err, "cannot list or label nodes")
 }
