@@ -23,7 +23,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
 
-NODES=(1 2 3)
+# KARGO_CLUSTER_SIZE=1 makes a single-node Swarm the same way (for figures next to the
+# three-node ones); down always removes all three.
+mapfile -t NODES < <(seq 1 "${KARGO_CLUSTER_SIZE:-3}")
+ALL_NODES=(1 2 3)
 BRIDGE=br-k
 HOST_ADDR=10.199.0.254
 SUBNET=10.199.0.0/24
@@ -152,10 +155,11 @@ registry_up() {
 
 hint() {
   cat <<EOF
-cluster ready: 3 nodes (kargo-n1 manager 10.199.0.1, kargo-n2 and kargo-n3 workers), registry $REGISTRY
+cluster ready: ${#NODES[@]} node(s) (kargo-n1 manager 10.199.0.1, others workers), registry $REGISTRY
 point Kargo at it:
   export DOCKER_HOST=$(sock 1) KARGO_REGISTRY=$REGISTRY
-  go run ./examples/quickstart apply      # or any deploy program; published ports answer on 10.199.0.1-3
+  QUICKSTART_NODE=kargo-n1 go run ./examples/quickstart apply   # or any deploy program
+published host-mode ports answer on the node's address (10.199.0.1-3), e.g. http://10.199.0.1:8080/
 tear down: bash scripts/local-cluster.sh down
 EOF
 }
@@ -192,6 +196,7 @@ unmount_under() {
 }
 
 down() {
+  NODES=("${ALL_NODES[@]}")
   for i in "${NODES[@]:1}"; do
     answers "$i" && dk "$i" swarm leave --force >/dev/null 2>&1 || true
   done
