@@ -38,7 +38,10 @@ log() { printf 'local-cluster: %s\n' "$*" >&2; }
 sock() { echo "unix:///run/docker-k$1.sock"; }
 dk() { local i=$1; shift; DOCKER_HOST=$(sock "$i") docker "$@"; }
 answers() { dk "$1" info >/dev/null 2>&1; }
-state() { dk "$1" info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null || echo down; }
+state() {
+  local s
+  if s=$(dk "$1" info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null) && [ -n "$s" ]; then echo "$s"; else echo down; fi
+}
 
 # rules are the host iptables rules of the cluster (table, chain, rule), added by up and
 # removed by down. The host engine sets FORWARD to DROP and bridged frames traverse
