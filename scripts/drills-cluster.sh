@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# drills-cluster.sh [--short] — operations drills of the quickstart on the three-node Swarm of
-# scripts/local-cluster.sh (brought up when missing). One line per drill, with its figures:
+# drills-cluster.sh [--short | --single-node] — operations drills of the quickstart on the
+# three-node Swarm of scripts/local-cluster.sh (brought up when missing). One line per drill,
+# with its figures:
 #
 #   cold-apply  the quickstart applied on a cluster just made (images built on the manager,
 #               pushed to the registry, pulled by the workers), timed. --short keeps the cluster
@@ -12,6 +13,9 @@
 #               MapServer is back to count on the other nodes and answers, failed requests under
 #               the same load meanwhile; then the engine is started again and the node rejoins.
 #
+# --single-node only times the cold apply on a fresh one-node Swarm made the same way, for the
+# figure next to the cluster's (it removes the three-node cluster).
+#
 # Load is bounded: at most LOAD_MAX requests (default 3000) and LOAD_SECONDS (default 120) per
 # drill, one request at a time, to the gateway on 10.199.0.1 only.
 # Exit status: non-zero when a drill fails its goal.
@@ -21,6 +25,22 @@ export PATH="$PATH:/usr/local/go/bin"
 
 SHORT=0
 [ "${1:-}" = "--short" ] && SHORT=1
+if [ "${1:-}" = "--single-node" ]; then
+  # The single-node figure next to the cluster's: the quickstart's cold apply on a fresh
+  # one-node Swarm made the same way (an engine in a namespace), without a registry.
+  go build -o /tmp/kargo-drills-quickstart ./examples/quickstart
+  bash scripts/local-cluster.sh down >/dev/null 2>&1 || true
+  KARGO_CLUSTER_SIZE=1 bash scripts/local-cluster.sh up >/dev/null 2>/tmp/kargo-drills-up.log
+  t=$(date +%s.%N)
+  if DOCKER_HOST=unix:///run/docker-k1.sock /tmp/kargo-drills-quickstart apply >/dev/null 2>/tmp/kargo-drills-apply.log; then
+    echo "drill cold-apply single-node: ok $(awk -v a="$t" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')s (fresh one-node Swarm, images built on it)"
+  else
+    echo "drill cold-apply single-node: FAILED: $(tail -3 /tmp/kargo-drills-apply.log | tr '\n' ' ')"
+    exit 1
+  fi
+  bash scripts/local-cluster.sh down >/dev/null 2>&1
+  exit 0
+fi
 LOAD_MAX=${LOAD_MAX:-3000}
 LOAD_SECONDS=${LOAD_SECONDS:-120}
 export DOCKER_HOST=unix:///run/docker-k1.sock KARGO_REGISTRY=10.199.0.1:5000 QUICKSTART_NODE=kargo-n1
