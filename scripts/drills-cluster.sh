@@ -4,8 +4,9 @@
 # with its figures:
 #
 #   cold-apply  the quickstart applied on a cluster just made (images built on the manager,
-#               pushed to the registry, pulled by the workers), timed. --short keeps the cluster
-#               and the images and only removes the stack (a warm apply).
+#               pushed to the registry, pulled by the workers), timed. --short keeps a running
+#               cluster and its images and only removes the stack (a warm apply); without a
+#               running cluster it makes one, as the full run does.
 #   drain       under steady WMS GetMap load through the gateway, `drain` of a worker running a
 #               MapServer replica: failed requests (the goal is 0), time until the stack's tasks
 #               run elsewhere and every endpoint answers; then `undrain`.
@@ -85,7 +86,7 @@ worker_with_mapserver() { mapserver_nodes | grep -v '^kargo-n1$' | head -1; }
 wms_ok() { [ "$(curl -s -o /dev/null -m 5 -w '%{http_code} %{content_type}' "$WMS" 2>/dev/null)" = "200 image/png" ]; }
 
 # cold-apply
-if [ "$SHORT" = 1 ]; then
+if [ "$SHORT" = 1 ] && docker info >/dev/null 2>&1; then
   bash scripts/local-cluster.sh up >/dev/null 2>"$work/up.log" || { cat "$work/up.log" >&2; exit 1; }
   qs rm --volumes >/dev/null 2>&1 || true
   sleep 5 # the engines release the stack's networks
