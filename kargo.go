@@ -6,7 +6,8 @@
 //		kargo.Main(stack.New("maps", db))
 //	}
 //
-// The program then answers `validate`, `plan`, `apply`, `status`, `rm`, `render`, `logs` and `build`.
+// The program then answers `validate`, `plan`, `apply`, `status`, `rm`, `render`, `logs`, `build`,
+// `drain` and `undrain`.
 // Run is the testable core of Main.
 package kargo
 
@@ -26,7 +27,6 @@ import (
 	"time"
 
 	"github.com/kalisio/kargo/images"
-	"github.com/kalisio/kargo/ogc"
 	"github.com/kalisio/kargo/stack"
 	"github.com/kalisio/kargo/swarmx"
 	"github.com/moby/moby/client"
@@ -208,6 +208,8 @@ func newRoot(st *stack.Stack, o *Options) *cobra.Command {
 			"The engine is the one DOCKER_HOST (or the current docker context) names.",
 	}
 	root.AddCommand(c.planCmd(), c.applyCmd(), c.statusCmd(), c.rmCmd(), c.renderCmd(), c.logsCmd(), c.validateCmd(), c.buildCmd())
+	root.AddCommand(c.drainCmd(), c.undrainCmd())
+	c.registryFlag(root)
 	return root
 }
 
@@ -237,7 +239,7 @@ func (c *cli) applier(validate bool) (*swarmx.Applier, Engine, error) {
 		if dh, ok := e.(interface{ DaemonHost() string }); ok {
 			host = dh.DaemonHost() // resolved from DOCKER_HOST or the docker context
 		}
-		ready = ogc.Ready(probeHost(host), nil)
+		ready = nodeReady(e, probeHost(host))
 	}
 	return &swarmx.Applier{Client: e, Source: c.o.Source, Progress: c.o.Stderr, Images: imgs, Ready: ready}, e, nil
 }
@@ -277,14 +279,15 @@ func (c *cli) buildCmd() *cobra.Command {
 				}
 				for _, s := range d.Services {
 					img := s.Spec.TaskTemplate.ContainerSpec.Image
-					if _, ok := images.Lookup(img); ok && !slices.Contains(refs, img) {
+					if isKargoImage(img) && !slices.Contains(refs, img) {
 						refs = append(refs, img)
 					}
 				}
 			}
 			b := &images.Builder{Client: ic}
 			for _, ref := range refs {
-				if _, ok := images.Lookup(ref); !ok {
+				ref = images.InRegistry(c.st.Registry, ref)
+				if !isKargoImage(ref) {
 					return &UsageError{Err: fmt.Errorf("%s is not a Kargo image (known: %s)", ref, strings.Join(images.Known(), ", "))}
 				}
 				if err := b.Build(cmd.Context(), ref, c.o.Stderr); err != nil {
@@ -427,7 +430,7 @@ func (c *cli) statusCmd() *cobra.Command {
 				return c.printJSON(sts)
 			}
 			tw := tabwriter.NewWriter(c.o.Stdout, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "SERVICE\tMODE\tTASKS\tHEALTH\tPORTS\tENDPOINTS\tLAST RUN\tNOTE")
+			fmt.Fprintln(tw, "SERVICE\tMODE\tTASKS\tHEALTH\tNODES\tPORTS\tENDPOINTS\tLAST RUN\tNOTE")
 			for _, s := range sts {
 				tasks := fmt.Sprintf("%d/%d", s.Running, s.Desired)
 				if s.Mode == "replicated-job" || s.Mode == "global-job" {
@@ -437,8 +440,8 @@ func (c *cli) statusCmd() *cobra.Command {
 				if s.Schedule != "" {
 					run = fmt.Sprintf("%s %s (next %s)", s.LastRun, s.LastResult, s.NextRun)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Mode, tasks, s.Health,
-					strings.Join(s.Ports, ","), s.Endpoints, run, s.LastError)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Mode, tasks, s.Health,
+					strings.Join(s.Nodes, ","), strings.Join(s.Ports, ","), s.Endpoints, run, s.LastError)
 			}
 			return tw.Flush()
 		},

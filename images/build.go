@@ -33,28 +33,49 @@ type Builder struct {
 }
 
 // EnsureImages builds every image of refs that Kargo knows and that is missing on the engine
-// or was built from another context. Other references are left to the engine (a missing
-// upstream image is reported by Swarm when its tasks cannot start).
+// or was built from another context. A Kargo image behind a registry host (see InRegistry) is
+// built locally under its Kargo reference, then tagged and pushed to that registry. Other
+// references are left to the engine (a missing upstream image is reported by Swarm when its
+// tasks cannot start).
 func (b *Builder) EnsureImages(ctx context.Context, refs []string, progress io.Writer) error {
+	return b.each(ctx, refs, false, progress)
+}
+
+// Build builds the image of ref (a Kargo image, or one behind a registry host, which is then
+// pushed), even when it exists.
+func (b *Builder) Build(ctx context.Context, ref string, progress io.Writer) error {
+	if _, ok := Lookup(ref); !ok {
+		if _, _, ok := Local(ref); !ok {
+			return fmt.Errorf("image %s: not a Kargo image (known: %s)", ref, strings.Join(Known(), ", "))
+		}
+	}
+	return b.each(ctx, []string{ref}, true, progress)
+}
+
+func (b *Builder) each(ctx context.Context, refs []string, force bool, progress io.Writer) error {
+	if progress == nil {
+		progress = io.Discard
+	}
 	for _, ref := range refs {
-		img, ok := Lookup(ref)
+		if img, ok := Lookup(ref); ok {
+			if err := b.ensure(ctx, img, force, progress); err != nil {
+				return err
+			}
+			continue
+		}
+		local, registry, ok := Local(ref)
 		if !ok {
 			continue
 		}
-		if err := b.ensure(ctx, img, false, progress); err != nil {
+		img, _ := Lookup(local)
+		if err := b.ensure(ctx, img, force, progress); err != nil {
+			return err
+		}
+		if err := b.push(ctx, local, ref, registry, progress); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// Build builds the image of ref (which Kargo must know), even when it exists.
-func (b *Builder) Build(ctx context.Context, ref string, progress io.Writer) error {
-	img, ok := Lookup(ref)
-	if !ok {
-		return fmt.Errorf("image %s: not a Kargo image (known: %s)", ref, strings.Join(Known(), ", "))
-	}
-	return b.ensure(ctx, img, true, progress)
 }
 
 func (b *Builder) ensure(ctx context.Context, img Image, force bool, progress io.Writer) error {

@@ -33,6 +33,13 @@ type Stack struct {
 	Configs []Config `validate:"dive"`
 	// Labels added to every object of the stack.
 	Labels map[string]string
+	// Registry, when set (host[:port] every node can pull from, e.g. "10.199.0.1:5000"), is
+	// where Kargo pushes the images it builds; services refer to them there, so any node of
+	// a cluster can start any task. Empty: the images stay on the engine that built them.
+	Registry string
+	// Nodes are the labels Kargo keeps on the Swarm's nodes (for placement constraints such
+	// as "node.labels.postgis==true"). Kargo only changes the labels it set itself.
+	Nodes []NodeLabels
 }
 
 // Part is anything that contributes to a stack: a *Service, a component of several services

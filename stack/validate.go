@@ -109,6 +109,7 @@ func (s *Stack) Validate() error {
 	v.dependencies()
 	v.ports()
 	v.inputs()
+	v.cluster()
 	if len(v.problems) == 0 {
 		return nil
 	}

@@ -132,7 +132,11 @@ func (a *Applier) Plan(ctx context.Context, st *stack.Stack) (*Plan, error) {
 		return nil, err
 	}
 	d.bindSecrets(cur.Secrets)
-	return Diff(d, cur), nil
+	nodes, err := a.nodeChanges(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	return withNodes(Diff(d, cur), nodes), nil
 }
 
 // Apply makes the Swarm run the stack. It renders and validates everything and checks that
@@ -159,7 +163,11 @@ func (a *Applier) Apply(ctx context.Context, st *stack.Stack, opts ApplyOptions)
 		}
 	}
 	d.bindSecrets(cur.Secrets)
-	plan := Diff(d, cur)
+	nodes, err := a.nodeChanges(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	plan := withNodes(Diff(d, cur), nodes)
 	res := &Result{Plan: plan}
 	ext, err := a.preflight(ctx, d)
 	if err != nil {
@@ -172,6 +180,9 @@ func (a *Applier) Apply(ctx context.Context, st *stack.Stack, opts ApplyOptions)
 	}
 	m := &mutations{}
 	defer func() { res.Mutations = m.count() }()
+	if err := a.applyNodes(ctx, d.Stack, nodes, m); err != nil {
+		return res, err
+	}
 
 	for _, n := range d.Networks {
 		if n.External || cur.network(n.Name) != nil {

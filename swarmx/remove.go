@@ -256,6 +256,9 @@ type ServiceStatus struct {
 	LastResult string `json:"lastResult,omitempty"`
 	// NextRun is the time (RFC 3339, UTC) of the next scheduled run.
 	NextRun string `json:"nextRun,omitempty"`
+	// Nodes are the hostnames of the nodes running the service's tasks, one per running task
+	// (node IDs when the client cannot list nodes).
+	Nodes []string `json:"nodes,omitempty"`
 	// Endpoints is the readiness of the service's OGC endpoints ("ready" or the error), when
 	// the caller probes them (kargo status does, with Applier.Ready).
 	Endpoints string `json:"endpoints,omitempty"`
@@ -268,6 +271,7 @@ func (a *Applier) Status(ctx context.Context, stackName string) ([]ServiceStatus
 		return nil, fmt.Errorf("stack %q: list services: %w", stackName, err)
 	}
 	var out []ServiceStatus
+	hosts := a.nodeHostnames(ctx)
 	for _, svc := range svcs.Items {
 		tasks, err := a.Client.TaskList(ctx, client.TaskListOptions{Filters: client.Filters{}.Add("service", svc.ID)})
 		if err != nil {
@@ -282,6 +286,7 @@ func (a *Applier) Status(ctx context.Context, stackName string) ([]ServiceStatus
 			LastResult: svc.Spec.Labels[LabelRunPrefix+"result"],
 			NextRun:    svc.Spec.Labels[LabelRunPrefix+"next"],
 		}
+		st.Nodes = taskNodes(tasks.Items, hosts)
 		if cs := svc.Spec.TaskTemplate.ContainerSpec; cs != nil {
 			st.Image = cs.Image
 		}

@@ -424,7 +424,7 @@ func (r renderer) config(c stack.Config) (Config, error) {
 func (r renderer) service(svc *stack.Service, nets map[string]string, vols map[string]Volume, secs, cfgs map[string]string) Service {
 	name := r.scoped(svc.Name)
 	cs := &swarm.ContainerSpec{
-		Image:    svc.Image,
+		Image:    images.InRegistry(r.stack.Registry, svc.Image),
 		Labels:   merge(svc.ContainerLabels, map[string]string{LabelNamespace: r.stack.Name}, imageVersion(svc.Image)),
 		Command:  svc.Command,
 		Args:     svc.Args,

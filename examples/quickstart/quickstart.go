@@ -209,7 +209,13 @@ func URLs() []string {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := kargo.Run(ctx, os.Args[1:], Stack(Options{}), kargo.Options{})
+	st := Stack(Options{})
+	// QUICKSTART_NODE=<hostname>: the cluster layout (see OnCluster), e.g. on the Swarm of
+	// scripts/local-cluster.sh: QUICKSTART_NODE=kargo-n1.
+	if node := os.Getenv("QUICKSTART_NODE"); node != "" {
+		st = OnCluster(st, node)
+	}
+	err := kargo.Run(ctx, os.Args[1:], st, kargo.Options{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "kargo:", err)
 	} else if len(os.Args) > 1 && os.Args[1] == "apply" {
