@@ -3,7 +3,8 @@
 # drill with its figures: a rolling update of MapServer under WMS load (failed requests), SIGINT
 # in the middle of an apply, docker kill of a MapServer and of the PostGIS task (time back), an
 # update whose health never passes (rolled back), password rotations, docker stack rm then
-# apply, and the rendered compose file deployed with docker stack deploy.
+# apply, and the rendered compose file deployed with docker stack deploy. `drills.sh cluster`
+# runs the three-node drills (scripts/drills-cluster.sh).
 #
 # The drills deploy a copy of the quickstart named "drills" (gateway on 127.0.0.1:38080) and
 # remove it at the end. This is the long variant (KARGO_DRILLS_LONG=1: plain rolling update,
@@ -11,6 +12,11 @@
 # Set KARGO_DRILLS_SHORT=1 for the CI variant. The full log is kept in $LOG.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# `drills.sh cluster [--short|--single-node]`: the drills of the three-node Swarm instead.
+if [ "${1:-}" = cluster ]; then
+  shift
+  exec bash scripts/drills-cluster.sh "$@"
+fi
 export PATH="$PATH:/usr/local/go/bin"
 command -v go >/dev/null || { echo "drills.sh: Go is required (https://go.dev/dl/)" >&2; exit 1; }
 bash scripts/local-swarm.sh
