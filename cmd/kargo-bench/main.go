@@ -117,14 +117,16 @@ func run(ctx context.Context, o options) error {
 
 	serve := serveOptions{
 		repeats: o.repeats, concurrency: []int{1, 4, 8},
-		load:     Load{Duration: 4 * time.Second, MaxRequests: 20000},
+		load:     Load{Duration: 3 * time.Second, MaxRequests: 5000},
+		tileLoad: Load{Duration: 2 * time.Second, MaxRequests: 20000},
 		replicas: []int{1, 2, 3}, scaleConc: 8,
-		seedZoom: [2]int{5, 8}, seedRepeats: o.repeats, seedAtReplic: 2,
+		seedZoom: [2]int{5, 8}, seedRepeats: min(o.repeats, 2), seedAtReplic: 2,
 	}
 	noopRepeats := 5
 	if o.quick {
 		serve.concurrency = []int{4}
 		serve.load = Load{Duration: 2 * time.Second, MaxRequests: 5000}
+		serve.tileLoad = Load{Duration: 2 * time.Second, MaxRequests: 20000}
 		serve.replicas = nil
 		serve.seedZoom = [2]int{5, 7}
 		serve.seedAtReplic = 1
