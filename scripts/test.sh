@@ -18,6 +18,11 @@ fi
 go vet ./...
 # The engine-free core under the race detector: Apply works on services in parallel.
 go test -count=1 -race ./stack/ ./swarmx/ ./kargotest/ ./ogc/ ./images/ .
+# Smoke run of the benchmarks (about 3 minutes): it fails only when a measure cannot be taken,
+# never on a time; the report goes to a temporary file, not docs/benchmarks.md.
+bench_out="$(mktemp -d)"
+bash scripts/bench.sh --quick --out "$bench_out/benchmarks.md"
+rm -rf "$bench_out"
 # One package at a time: integration tests of different packages share the Swarm and the
 # machine's two cores.
 go test -count=1 -p 1 -timeout 85m "$@" ./...
