@@ -156,6 +156,7 @@ func run(ctx context.Context, o options) error {
 	if want("1") && !o.quick {
 		try(secCold, func() error { return measureCold(ctx, r, e, d, min(o.repeats, 2), logw) })
 	}
+	r.findings(serve.concurrency)
 	r.Ended = time.Now()
 	load1 := loadAvg()
 	r.Machine = append(r.Machine, fmt.Sprintf("load average (1 min) at start / end: %s / %s; other containers running at the end: %s", load0, load1, otherContainers(ctx)))

@@ -127,3 +127,19 @@ func targets(s swarmx.Service) []string {
 	}
 	return out
 }
+
+func TestFindings(t *testing.T) {
+	r := newReport()
+	r.add(secTiles, "tiles/static/c4/rps", "static", "req/s", "", "", 2000)
+	r.add(secTiles, "tiles/tile/c4/rps", "tile", "req/s", "tiles/static/c4/rps", "", 1000)
+	r.add(secTiles, "tiles/mapcache/c4/rps", "mapcache", "req/s", "tiles/static/c4/rps", "", 2200)
+	r.add(secGetMap, "getmap/direct/c4/rps", "d", "req/s", "", "", 40)
+	r.add(secGetMap, "getmap/gateway/c4/rps", "g", "req/s", "", "", 38)
+	r.add(secGetMap, "getmap/direct/c4/p50", "d", "ms", "", "", 100)
+	r.add(secGetMap, "getmap/gateway/c4/p50", "g", "ms", "", "", 105)
+	r.findings([]int{1, 4})
+	assert.Equal(t, []string{"Finding, c=4, throughput as a share of the static file's (2000 req/s) through the same gateway: " +
+		"the cached tile through the gateway 0.50; the tile straight from MapCache (no gateway) 1.10."}, r.section(secTiles).Notes)
+	assert.Equal(t, []string{"Finding, c=4: through the gateway 38.0 req/s vs 40.0 direct (-5.0 %), p50 105.0 ms vs 100.0 ms (+5.0 ms)."}, r.section(secGetMap).Notes)
+	assert.Empty(t, r.section(secCold).Notes, "no finding without both tools measured")
+}

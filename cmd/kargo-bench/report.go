@@ -268,3 +268,52 @@ func slug(s string) string {
 		return '-'
 	}, s)
 }
+
+// median returns the median of a series, if it was measured.
+func (r *Report) median(key string) (float64, bool) {
+	s := r.index[key]
+	if s == nil || len(s.Values) == 0 {
+		return 0, false
+	}
+	_, m, _ := stats(s.Values)
+	return m, true
+}
+
+// findings states, from this run's medians, what the goals compare: tiles against the
+// static-file ceiling, the gateway's overhead on GetMap, cold apply against docker stack deploy.
+func (r *Report) findings(concurrency []int) {
+	for _, c := range concurrency {
+		st, ok := r.median(fmt.Sprintf("tiles/static/c%d/rps", c))
+		if !ok || st == 0 {
+			continue
+		}
+		var parts []string
+		for _, t := range []struct{ key, what string }{
+			{"tile", "the cached tile through the gateway"},
+			{"plain", "the same tile through a plain reverse_proxy route"},
+			{"mapcache", "the tile straight from MapCache (no gateway)"},
+			{"healthz", "the gateway's fixed /healthz answer"},
+		} {
+			if v, ok := r.median(fmt.Sprintf("tiles/%s/c%d/rps", t.key, c)); ok {
+				parts = append(parts, fmt.Sprintf("%s %.2f", t.what, v/st))
+			}
+		}
+		r.note(secTiles, "Finding, c=%d, throughput as a share of the static file's (%.0f req/s) through the same gateway: %s.", c, st, strings.Join(parts, "; "))
+	}
+	for _, c := range concurrency {
+		d, ok1 := r.median(fmt.Sprintf("getmap/direct/c%d/rps", c))
+		g, ok2 := r.median(fmt.Sprintf("getmap/gateway/c%d/rps", c))
+		dp, ok3 := r.median(fmt.Sprintf("getmap/direct/c%d/p50", c))
+		gp, ok4 := r.median(fmt.Sprintf("getmap/gateway/c%d/p50", c))
+		if ok1 && ok2 && ok3 && ok4 && d > 0 {
+			r.note(secGetMap, "Finding, c=%d: through the gateway %.1f req/s vs %.1f direct (%+.1f %%), p50 %.1f ms vs %.1f ms (%+.1f ms).", c, g, d, 100*(g-d)/d, gp, dp, gp-dp)
+		}
+	}
+	ka, ok1 := r.median("cold-kargo-answer")
+	sa, ok2 := r.median("cold-stack-answer")
+	kr, ok3 := r.median("cold-kargo-return")
+	sr, ok4 := r.median("cold-stack-return")
+	if ok1 && ok2 && ok3 && ok4 && sa > 0 && sr > 0 {
+		r.note(secCold, "Finding: the quickstart answers after %.1f s with kargo apply vs %.1f s with docker stack deploy (%.2f×); the tools return after %.1f s vs %.1f s.", ka, sa, ka/sa, kr, sr)
+	}
+}
