@@ -492,6 +492,11 @@ func measureServing(ctx context.Context, r *Report, e *engine, d quickstartData,
 					return err
 				}
 			}
+			// Untimed warm-up: new tasks spawn their FastCGI processes, and the first task's
+			// may have ended after FcgidIdleTimeout (300 s) while the tiles were measured.
+			if _, err := attack(ctx, getMapURL(gw), Load{Concurrency: o.scaleConc, Duration: 2 * time.Second, MaxRequests: 2000}); err != nil {
+				return err
+			}
 			for i := 0; i < o.repeats; i++ {
 				res, err := attack(ctx, getMapURL(gw), Load{Concurrency: o.scaleConc, Duration: o.load.Duration, MaxRequests: o.load.MaxRequests})
 				if err != nil {
