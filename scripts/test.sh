@@ -20,6 +20,11 @@ go vet ./...
 go test -count=1 -race ./stack/ ./swarmx/ ./kargotest/ ./ogc/ ./images/ .
 # Every fuzz target for a short, bounded time; longer by hand: FUZZTIME=10m bash scripts/fuzz.sh
 FUZZTIME=10s bash scripts/fuzz.sh
+# Smoke run of the benchmarks (about 3 minutes): it fails only when a measure cannot be taken,
+# never on a time; the report goes to a temporary file, not docs/benchmarks.md.
+bench_out="$(mktemp -d)"
+bash scripts/bench.sh --quick --out "$bench_out/benchmarks.md"
+rm -rf "$bench_out"
 # One package at a time: integration tests of different packages share the Swarm and the
 # machine's two cores.
 go test -count=1 -p 1 -timeout 85m "$@" ./...
