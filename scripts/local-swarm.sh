@@ -53,7 +53,10 @@ if docker info >/dev/null 2>&1; then
 else
   log "starting dockerd (log: /var/log/dockerd.log)"
   # Local images have no registry digest: start tasks from them without asking a registry.
-  $SUDO sh -c 'DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 setsid dockerd >/var/log/dockerd.log 2>&1 < /dev/null &'
+  # The daemon outlives this script: it must not inherit the caller's other open files (a
+  # lock file held by a wrapping `flock` would stay locked for as long as dockerd runs).
+  $SUDO bash -c 'for fd in /proc/$$/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-"; done
+    DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 setsid dockerd >/var/log/dockerd.log 2>&1 < /dev/null &'
   for _ in $(seq 1 60); do
     docker info >/dev/null 2>&1 && break
     sleep 1
