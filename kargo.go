@@ -6,7 +6,8 @@
 //		kargo.Main(stack.New("maps", db))
 //	}
 //
-// The program then answers `validate`, `plan`, `apply`, `status`, `rm`, `render`, `logs` and `build`.
+// The program then answers `validate`, `plan`, `apply`, `status`, `rm`, `render`, `logs` and `build`,
+// and `backup` and `restore` when the stack has a backup job (package services/pgbackup).
 // Run is the testable core of Main.
 package kargo
 
@@ -185,6 +186,7 @@ func newRoot(st *stack.Stack, o *Options) *cobra.Command {
 			"The engine is the one DOCKER_HOST (or the current docker context) names.",
 	}
 	root.AddCommand(c.planCmd(), c.applyCmd(), c.statusCmd(), c.rmCmd(), c.renderCmd(), c.logsCmd(), c.validateCmd(), c.buildCmd())
+	root.AddCommand(c.backupCmd(), c.restoreCmd())
 	return root
 }
 
@@ -379,7 +381,7 @@ func (c *cli) statusCmd() *cobra.Command {
 			if err := c.checkOutput(); err != nil {
 				return err
 			}
-			a, _, err := c.applier(false)
+			a, e, err := c.applier(false)
 			if err != nil {
 				return err
 			}
@@ -405,7 +407,11 @@ func (c *cli) statusCmd() *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Mode, tasks, s.Health,
 					strings.Join(s.Ports, ","), s.Endpoints, run, s.LastError)
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			c.backupStatus(cmd.Context(), e, sts)
+			return nil
 		},
 	})
 }
