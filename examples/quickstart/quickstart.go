@@ -6,6 +6,8 @@
 //
 //	go run ./examples/quickstart apply   # build the images if needed, deploy, print the URLs
 //	go run ./examples/quickstart status
+//	go run ./examples/quickstart backup            # a dump now (one runs every night)
+//	go run ./examples/quickstart restore [NAME]    # the latest dump, or NAME, back into PostGIS
 //	go run ./examples/quickstart rm
 //
 // The data are made by `go run ./gendata` (in this directory) and embedded.
@@ -24,7 +26,9 @@ import (
 	"github.com/kalisio/kargo/services/gateway"
 	"github.com/kalisio/kargo/services/mapcache"
 	"github.com/kalisio/kargo/services/mapserver"
+	"github.com/kalisio/kargo/services/pgbackup"
 	"github.com/kalisio/kargo/services/postgis"
+	"github.com/kalisio/kargo/services/scheduler"
 	"github.com/kalisio/kargo/stack"
 )
 
@@ -101,7 +105,10 @@ func Stack(o Options) *stack.Stack {
 		Routes:    gateway.OGC(ms, tiles),
 		AccessLog: true,
 	})
-	return stack.New(Name, db, ms, tiles, gw)
+	// A dump of the database every night at 02:00 UTC, the last 7 kept; `backup` takes one
+	// now and `restore [NAME]` puts one back.
+	backup := pgbackup.New(pgbackup.Config{Database: db, Schedule: pgbackup.DefaultSchedule, Keep: 7})
+	return scheduler.Ensure(stack.New(Name, db, ms, tiles, gw, backup))
 }
 
 // TiledLayers are the layers MapCache serves as tiles (WMTS, TMS).
