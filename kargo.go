@@ -186,7 +186,7 @@ func newRoot(st *stack.Stack, o *Options) *cobra.Command {
 			"The engine is the one DOCKER_HOST (or the current docker context) names.",
 	}
 	root.AddCommand(c.planCmd(), c.applyCmd(), c.statusCmd(), c.rmCmd(), c.renderCmd(), c.logsCmd(), c.validateCmd(), c.buildCmd())
-	root.AddCommand(c.backupCmd(), c.restoreCmd())
+	root.AddCommand(c.backupCmd(), c.restoreCmd(), c.metricsCmd())
 	return root
 }
 

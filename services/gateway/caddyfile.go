@@ -19,6 +19,7 @@ type caddyInput struct {
 	Auth      *authLine
 	CORS      *CORS
 	AccessLog bool
+	Metrics   bool
 }
 
 // Caddyfile renders the gateway's Caddy configuration. Routes must be valid and ordered (as
@@ -158,6 +159,12 @@ func Caddyfile(in caddyInput) []byte {
 	w(0, ":%d {", httpPort)
 	w(1, "import routes")
 	w(0, "}")
+	if in.Metrics {
+		w(0, "")
+		w(0, ":%d {", MetricsPort)
+		w(1, "metrics")
+		w(0, "}")
+	}
 	switch {
 	case in.TLS == nil:
 	case in.TLS.Internal:
