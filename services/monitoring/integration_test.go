@@ -17,7 +17,9 @@ import (
 	"github.com/kalisio/kargo/services/gateway"
 	"github.com/kalisio/kargo/services/mapserver"
 	"github.com/kalisio/kargo/services/monitoring"
+	"github.com/kalisio/kargo/services/pgbackup"
 	"github.com/kalisio/kargo/services/postgis"
+	"github.com/kalisio/kargo/services/scheduler"
 	"github.com/kalisio/kargo/stack"
 	"github.com/kalisio/kargo/swarmx"
 )
@@ -37,9 +39,11 @@ func monStack() *stack.Stack {
 		Name: "points", Extent: mapserver.Extent{-5, 41, 10, 52},
 		Layers: []mapserver.Layer{{Name: "points", Type: mapserver.Point, Table: "points"}},
 	}}})
-	mon := monitoring.New(monitoring.Config{Database: db, Watch: []*stack.Service{ms}, Gateway: "gateway", ScrapeInterval: 2 * time.Second})
+	backup := pgbackup.New(pgbackup.Config{Database: db, Schedule: "0 0 3 * * *"})
+	mon := monitoring.New(monitoring.Config{Database: db, Watch: []*stack.Service{ms}, Gateway: "gateway", Backup: backup,
+		ScrapeInterval: 2 * time.Second})
 	gw := gateway.New(gateway.Config{HTTPPort: itPort, Metrics: true, Routes: append(gateway.OGC(ms), mon.Route())})
-	return stack.New(itStack, db, ms, gw, mon)
+	return scheduler.Ensure(stack.New(itStack, db, ms, gw, backup, mon))
 }
 
 // TestMonitoringOnSwarm applies a stack with its monitoring and checks that Prometheus,
@@ -71,6 +75,21 @@ func TestMonitoringOnSwarm(t *testing.T) {
 	t.Logf("every target up after %s", time.Since(start).Round(time.Second))
 	if v := query(t, `pg_up`); v != 1 {
 		t.Errorf("pg_up = %v, want 1", v)
+	}
+
+	// A backup: node-exporter reads its result from the backup volume.
+	if err := kargo.Run(context.Background(), []string{"backup"}, st, kargo.Options{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}}); err != nil {
+		t.Fatalf("backup: %v", err)
+	}
+	ok := 0.0
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end) && ok != 1; time.Sleep(time.Second) {
+		ok = query(t, `kargo_backup_last_run_success{database="gis"}`)
+	}
+	if ok != 1 {
+		t.Errorf("kargo_backup_last_run_success = %v after a backup, want 1", ok)
+	}
+	if age := query(t, `time() - kargo_backup_last_success_timestamp_seconds`); age < 0 || age > 120 {
+		t.Errorf("the last dump is %vs old, want a fresh one", age)
 	}
 
 	// The gateway's counter follows the traffic.

@@ -21,6 +21,9 @@
 //   - KargoTaskFailing: a task's probe (its first endpoint, as its health check sees it) fails;
 //   - KargoGateway5xx: more than 5% of the gateway's responses are 5xx;
 //   - KargoPostGISDown: the PostgreSQL exporter cannot reach the database, or is down itself;
+//   - KargoBackupFailed, KargoScheduledJobLate, KargoBackupTooOld: the backup job's last run
+//     made no dump, no run came within one and a half periods of its schedule, or the last
+//     dump is older than that (node-exporter reads the job's result from the backup volume);
 //   - KargoTargetDown: an exporter does not answer.
 //
 // Every service runs kargo/monitoring (one image from Debian packages holding the four
@@ -38,6 +41,7 @@ import (
 	"github.com/kalisio/kargo/images"
 	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/services/gateway"
+	"github.com/kalisio/kargo/services/pgbackup"
 	"github.com/kalisio/kargo/stack"
 )
 
@@ -90,6 +94,10 @@ type Config struct {
 	// Gateway is the name of the gateway service whose Caddy metrics are scraped (it needs
 	// gateway.Config.Metrics) and that routes PathPrefix to Prometheus; empty: none.
 	Gateway string
+	// Backup is the stack's PostGIS backup job (services/pgbackup), whose last run
+	// node-exporter reads from the backup volume: alerts when a run failed, or when the last
+	// dump is older than one and a half times its schedule's period. Nil: none.
+	Backup *stack.Service
 	// ScrapeInterval is how often targets are scraped and rules evaluated (default 15s);
 	// an alert fires once its condition held for two intervals.
 	ScrapeInterval time.Duration
@@ -161,6 +169,22 @@ func New(cfg Config) *Monitoring {
 		Resources: small, Networks: p.Networks,
 		Health: httpHealth(BlackboxPort, "/metrics"),
 	}
+	var backup *backupWatch
+	if b := cfg.Backup; b != nil {
+		vol := b.Labels[pgbackup.LabelVolume]
+		sched, err := stack.CronParser.Parse(b.Schedule)
+		switch {
+		case vol == "" || b.Schedule == "":
+			p.Problemf("config.backup", "service %q is not a scheduled backup job of services/pgbackup", b.Name)
+		case err != nil:
+			p.Problemf("config.backup", "service %q: schedule %q: %v", b.Name, b.Schedule, err)
+		default:
+			t0 := sched.Next(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+			backup = &backupWatch{Name: b.Name, Period: sched.Next(t0).Sub(t0)}
+			m.Node.Mounts = append(m.Node.Mounts, stack.Mount{Type: stack.VolumeMount, Source: vol, Target: "/textfile", ReadOnly: true})
+			m.Node.Command = append(m.Node.Command, "--collector.textfile.directory=/textfile")
+		}
+	}
 	jobs := []scrape{
 		{Name: "prometheus", Static: fmt.Sprintf("127.0.0.1:%d", PrometheusPort), Path: PathPrefix + "/metrics"},
 		{Name: "node", DNS: m.Node.Name, Port: NodePort},
@@ -228,7 +252,7 @@ func New(cfg Config) *Monitoring {
 	conf, rules := p.Name+"-config", p.Name+"-rules"
 	p.Declares.Configs = append(p.Declares.Configs,
 		stack.Config{Name: conf, Data: renderConfig(jobs, interval)},
-		stack.Config{Name: rules, Data: renderRules(watched, cfg.Gateway != "", cfg.Database != nil, interval)})
+		stack.Config{Name: rules, Data: renderRules(watched, backup, cfg.Gateway != "", cfg.Database != nil, interval)})
 	p.Configs = append(p.Configs,
 		stack.FileRef{Source: conf, Target: configPath},
 		stack.FileRef{Source: rules, Target: rulesPath})
@@ -290,6 +314,11 @@ type scrape struct {
 	Probe, Blackbox string
 }
 
+type backupWatch struct {
+	Name   string
+	Period time.Duration
+}
+
 type watch struct {
 	Name     string
 	Replicas uint64
@@ -329,7 +358,7 @@ func renderConfig(jobs []scrape, interval time.Duration) []byte {
 }
 
 // renderRules renders the alert rules.
-func renderRules(watched []watch, gateway, postgres bool, interval time.Duration) []byte {
+func renderRules(watched []watch, backup *backupWatch, gateway, postgres bool, interval time.Duration) []byte {
 	var b strings.Builder
 	forDur := promDuration(2 * interval)
 	rule := func(name, expr, dur, summary string, labels map[string]string) {
@@ -360,6 +389,16 @@ func renderRules(watched []watch, gateway, postgres bool, interval time.Duration
 	}
 	if postgres {
 		rule("KargoPostGISDown", `pg_up == 0 or absent(pg_up)`, forDur, "the PostgreSQL exporter cannot reach PostGIS", nil)
+	}
+	if backup != nil {
+		late := int64((backup.Period + backup.Period/2) / time.Second)
+		labels := map[string]string{"service": backup.Name}
+		rule("KargoBackupFailed", `kargo_backup_last_run_success == 0`, forDur,
+			backup.Name+": the last backup run made no dump", labels)
+		rule("KargoScheduledJobLate", fmt.Sprintf(`time() - max(kargo_backup_last_run_timestamp_seconds) > %d`, late), forDur,
+			fmt.Sprintf("%s: no run in the last %ds (its schedule runs it every %s)", backup.Name, late, backup.Period), labels)
+		rule("KargoBackupTooOld", fmt.Sprintf(`time() - max(kargo_backup_last_success_timestamp_seconds) > %d`, late), forDur,
+			fmt.Sprintf("%s: the last dump is older than %ds", backup.Name, late), labels)
 	}
 	rule("KargoTargetDown", `up == 0`, forDur, "{{ $labels.job }} target {{ $labels.instance }} does not answer", nil)
 	return []byte(b.String())

@@ -29,6 +29,7 @@ func TestMonitoringServices(t *testing.T) {
 		assert.NotEqual(t, "", s.Spec().TaskTemplate.ContainerSpec.User, "%s runs as an unprivileged user", name)
 	}
 	assert.Equal(t, stack.Global, r.Service("prometheus-node").Mode())
+	assert.Equal(t, "db-backup", r.Service("prometheus-node").Mount("/textfile").Source[len(itStack)+1:], "node-exporter reads the backup's result")
 	for _, m := range r.Service("prometheus-node").Mounts() {
 		assert.True(t, m.ReadOnly, "node-exporter mounts %s read-only", m.Target)
 	}
@@ -36,8 +37,8 @@ func TestMonitoringServices(t *testing.T) {
 	assert.Equal(t, "/run/secrets/db-password", pg.Env("DATA_SOURCE_PASS_FILE"))
 	assert.Equal(t, "db:5432/gis?sslmode=disable", pg.Env("DATA_SOURCE_URI"))
 	assert.False(t, pg.HasEnv("DATA_SOURCE_PASS"))
-	// Nothing of Prometheus needs the Docker socket.
-	for _, name := range r.Services() {
+	// Nothing of the monitoring needs the Docker socket.
+	for _, name := range []string{"prometheus", "prometheus-node", "prometheus-blackbox", "prometheus-postgres"} {
 		for _, m := range r.Service(name).Mounts() {
 			assert.NotContains(t, m.Source, "docker.sock", name)
 		}
@@ -74,6 +75,10 @@ func TestPrometheusConfigAndRules(t *testing.T) {
 	for _, s := range []string{
 		`alert: KargoReplicasBelowDesired` + "\n" + `        expr: "(count(probe_success{job=\"task-mapserver\"} == 1) or vector(0)) < 2"` + "\n        for: 4s",
 		"alert: KargoTaskFailing", "alert: KargoGateway5xx", "alert: KargoPostGISDown", "alert: KargoTargetDown",
+		"alert: KargoBackupFailed",
+		// The backup runs daily: late after a day and a half.
+		`alert: KargoBackupTooOld` + "\n" + `        expr: "time() - max(kargo_backup_last_success_timestamp_seconds) > 129600"`,
+		`alert: KargoScheduledJobLate` + "\n" + `        expr: "time() - max(kargo_backup_last_run_timestamp_seconds) > 129600"`,
 	} {
 		assert.Contains(t, rules, s)
 	}

@@ -73,6 +73,33 @@ prune() {
 	done
 }
 
+# metrics OK SIZE writes the result of this run for node-exporter's textfile collector
+# (services/monitoring mounts the volume read-only): the dumps stay readable by root only.
+metrics() {
+	f="$dir/$prefix.prom"
+	{
+		echo "# HELP kargo_backup_last_run_timestamp_seconds When the last backup run ended."
+		echo "# TYPE kargo_backup_last_run_timestamp_seconds gauge"
+		echo "kargo_backup_last_run_timestamp_seconds{database=\"$PGDATABASE\"} $(date -u +%s)"
+		echo "# HELP kargo_backup_last_run_success Whether the last backup run made a dump."
+		echo "# TYPE kargo_backup_last_run_success gauge"
+		echo "kargo_backup_last_run_success{database=\"$PGDATABASE\"} $1"
+		if [ "$1" = 1 ]; then
+			echo "# HELP kargo_backup_last_success_timestamp_seconds When the last dump was made."
+			echo "# TYPE kargo_backup_last_success_timestamp_seconds gauge"
+			echo "kargo_backup_last_success_timestamp_seconds{database=\"$PGDATABASE\"} $(date -u +%s)"
+			echo "# HELP kargo_backup_last_size_bytes Size of the last dump."
+			echo "# TYPE kargo_backup_last_size_bytes gauge"
+			echo "kargo_backup_last_size_bytes{database=\"$PGDATABASE\"} $2"
+		elif [ -f "$f" ]; then
+			grep -A2 -E "kargo_backup_last_(success_timestamp_seconds|size_bytes) " "$f" | grep -v -- '^--' || true
+		fi
+	} >"$f.tmp"
+	chmod 0644 "$f.tmp"
+	mv "$f.tmp" "$f"
+	chmod 0755 "$dir"
+}
+
 backup() {
 	if [ -z "${KARGO_RUN:-}" ]; then
 		# Swarm runs a job when it is created: an apply (a fresh stack, say) must not
@@ -92,6 +119,7 @@ backup() {
 	log "dumping $PGDATABASE from $PGHOST:$PGPORT into $name"
 	if ! pg_dump -Fc -f "$part"; then
 		rm -f "$part"
+		metrics 0
 		fail "pg_dump of $PGDATABASE failed"
 	fi
 	mv "$part" "$dir/$name"
@@ -101,6 +129,7 @@ backup() {
 	printf '{"name":"%s","database":"%s","time":"%s","size":%s,"seconds":%s,"sha256":"%s"}\n' \
 		"$name" "$PGDATABASE" "$(now)" "$size" "$secs" "$sum" >"$dir/$name.json"
 	prune
+	metrics 1 "$size"
 	log "$name: $size bytes in $secs s; $kept dump(s) kept"
 	result succeeded "$name" "$size" "$secs" "$kept dump(s) kept"
 }

@@ -116,7 +116,9 @@ func (s *script) dumps() []string {
 	var out []string
 	ents, _ := os.ReadDir(s.backups)
 	for _, e := range ents {
-		out = append(out, e.Name())
+		if filepath.Ext(e.Name()) != ".prom" {
+			out = append(out, e.Name())
+		}
 	}
 	slices.Sort(out)
 	return out
@@ -136,6 +138,24 @@ func TestScriptBackupKeepsTheLastN(t *testing.T) {
 	assert.Equal(t, files[1]+".json", files[2])
 	assert.Equal(t, "other-20200101T000000Z.dump", files[3], "another database's dumps are not touched")
 	assert.Contains(t, out, pgbackup.ResultPrefix+`{"op":"backup","result":"succeeded","name":"`+files[1]+`","size":13,`)
+
+	prom, err := os.ReadFile(filepath.Join(s.backups, "gis.prom"))
+	require.NoError(t, err)
+	assert.Contains(t, string(prom), `kargo_backup_last_run_success{database="gis"} 1`)
+	assert.Contains(t, string(prom), `kargo_backup_last_size_bytes{database="gis"} 13`)
+	fi, err := os.Stat(filepath.Join(s.backups, "gis.prom"))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o644), fi.Mode().Perm(), "node-exporter reads it as nobody")
+
+	// A failed run: the success metrics of the last dump stay, the run says it failed.
+	require.NoError(t, os.WriteFile(filepath.Join(s.dir, "bin", "pg_dump"), []byte("#!/bin/sh\nexit 1\n"), 0o755))
+	out, err = s.run([]string{"KARGO_RUN=x", "KARGO_BACKUP_KEEP=2"}, "backup")
+	require.Error(t, err, out)
+	prom, _ = os.ReadFile(filepath.Join(s.backups, "gis.prom"))
+	assert.Contains(t, string(prom), `kargo_backup_last_run_success{database="gis"} 0`)
+	assert.Contains(t, string(prom), `kargo_backup_last_size_bytes{database="gis"} 13`)
+	assert.Contains(t, string(prom), "# TYPE kargo_backup_last_success_timestamp_seconds gauge\nkargo_backup_last_success_timestamp_seconds{")
+	assert.NotContains(t, string(prom), "--")
 
 	calls, _ := os.ReadFile(s.logf)
 	assert.NotContains(t, string(calls), "s3", "the password reached a command line or the environment")
