@@ -26,6 +26,7 @@ import (
 	"github.com/kalisio/kargo/services/gateway"
 	"github.com/kalisio/kargo/services/mapcache"
 	"github.com/kalisio/kargo/services/mapserver"
+	"github.com/kalisio/kargo/services/monitoring"
 	"github.com/kalisio/kargo/services/pgbackup"
 	"github.com/kalisio/kargo/services/postgis"
 	"github.com/kalisio/kargo/services/scheduler"
@@ -99,16 +100,21 @@ func Stack(o Options) *stack.Stack {
 	// Capabilities documents advertise the gateway's URLs (/wmts, /tms), not MapCache's own.
 	tiles := mapcache.New(mapcache.Config{Name: "tiles", Source: ms, Layers: TiledLayers,
 		PublicURL: fmt.Sprintf("http://127.0.0.1:%d/", HTTPPort)})
-	gw := gateway.New(gateway.Config{
-		HTTPPort:  HTTPPort,
-		HTTPSPort: HTTPSPort,
-		Routes:    gateway.OGC(ms, tiles),
-		AccessLog: true,
-	})
 	// A dump of the database every night at 02:00 UTC, the last 7 kept; `backup` takes one
 	// now and `restore [NAME]` puts one back.
 	backup := pgbackup.New(pgbackup.Config{Database: db, Schedule: pgbackup.DefaultSchedule, Keep: 7})
-	return scheduler.Ensure(stack.New(Name, db, ms, tiles, gw, backup))
+	// Prometheus under /prometheus: the gateway's metrics, MapServer's and MapCache's tasks,
+	// PostGIS, the nodes and the backups, with alerts (`metrics` prints them).
+	mon := monitoring.New(monitoring.Config{Database: db, Watch: []*stack.Service{ms, tiles.Service},
+		Gateway: "gateway", Backup: backup})
+	gw := gateway.New(gateway.Config{
+		HTTPPort:  HTTPPort,
+		HTTPSPort: HTTPSPort,
+		Routes:    append(gateway.OGC(ms, tiles), mon.Route()),
+		AccessLog: true,
+		Metrics:   true,
+	})
+	return scheduler.Ensure(stack.New(Name, db, ms, tiles, gw, backup, mon))
 }
 
 // TiledLayers are the layers MapCache serves as tiles (WMTS, TMS).
@@ -184,6 +190,7 @@ func URLs() []string {
 		base + "/wmts/1.0.0/WMTSCapabilities.xml",
 		base + "/tms/1.0.0/",
 		fmt.Sprintf("https://127.0.0.1:%d/wms?SERVICE=WMS&REQUEST=GetCapabilities", HTTPSPort),
+		base + "/prometheus/api/v1/alerts",
 	}
 }
 
