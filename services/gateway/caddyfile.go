@@ -42,6 +42,12 @@ func Caddyfile(in caddyInput) []byte {
 		w(1, "auto_https off")
 	}
 	w(1, "admin localhost:2019")
+	if in.Metrics {
+		// Caddy 2.6 counts requests per server only when asked.
+		w(1, "servers {")
+		w(2, "metrics")
+		w(1, "}")
+	}
 	if in.TLS != nil && in.TLS.ServerName != "" {
 		w(1, "default_sni %s", in.TLS.ServerName)
 	}

@@ -48,6 +48,7 @@ func TestMonitoringServices(t *testing.T) {
 	caddy := string(gw.Declares.Configs[0].Data)
 	assert.Contains(t, caddy, "dynamic a tasks.prometheus 9090")
 	assert.Contains(t, caddy, ":9180 {\n\tmetrics\n}")
+	assert.Contains(t, caddy, "\tservers {\n\t\tmetrics\n\t}", "Caddy 2.6 counts requests only when asked")
 }
 
 func TestPrometheusConfigAndRules(t *testing.T) {
