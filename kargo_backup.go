@@ -1,6 +1,7 @@
 package kargo
 
 import (
+	"archive/tar"
 	"bufio"
 	"bytes"
 	"context"
@@ -8,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -58,7 +60,7 @@ func (c *cli) backupJob(name string) (*stack.Service, error) {
 }
 
 func (c *cli) backupCmd() *cobra.Command {
-	var job string
+	var job, copyTo string
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "backup",
@@ -81,9 +83,18 @@ func (c *cli) backupCmd() *cobra.Command {
 			}
 			fmt.Fprintf(c.o.Stdout, "stack %s: %s: %s of database %s in volume %s\n", c.st.Name, j.Name, res,
 				j.Labels[pgbackup.LabelDatabase], j.Labels[pgbackup.LabelVolume])
+			if copyTo == "" {
+				return nil
+			}
+			n, err := copyOut(ctx, e, c.st.Name, j.Name, res.Name, copyTo)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.o.Stdout, "copied %s to %s (%s)\n", res.Name, copyTo, pgbackup.HumanSize(n))
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&copyTo, "copy-to", "", "also copy the dump to this local file (from the job's container: on the node kargo talks to)")
 	cmd.Flags().StringVar(&job, "job", "", "the backup job to run, when the stack has several")
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Minute, "how long to wait for the dump")
 	return cmd
@@ -284,6 +295,68 @@ func runRestore(ctx context.Context, e Engine, stackName string, job *stack.Serv
 	}
 	fmt.Fprintf(out, "restored %s (%s) into database %s of %s in %ds\n", res.Name, pgbackup.HumanSize(res.Size), res.Database, db, res.Seconds)
 	return nil
+}
+
+// copier is what copyOut needs of the engine client; *client.Client has it.
+type copier interface {
+	CopyFromContainer(ctx context.Context, containerID string, options client.CopyFromContainerOptions) (client.CopyFromContainerResult, error)
+}
+
+// copyOut copies the dump name out of the backup volume, through the container of the job's
+// newest completed task (a stopped container still gives its volume's files), into file. It
+// returns the size copied.
+func copyOut(ctx context.Context, e Engine, stackName, job, name, file string) (int64, error) {
+	fail := func(err error) (int64, error) {
+		return 0, fmt.Errorf("stack %q: copy %s to %s: %w", stackName, name, file, err)
+	}
+	cc, ok := e.(copier)
+	if !ok {
+		return fail(errors.New("this engine client cannot copy files from containers"))
+	}
+	insp, err := e.ServiceInspect(ctx, stackName+"_"+job, client.ServiceInspectOptions{})
+	if err != nil {
+		return fail(err)
+	}
+	tasks, err := e.TaskList(ctx, client.TaskListOptions{Filters: client.Filters{}.Add("service", insp.Service.ID)})
+	if err != nil {
+		return fail(err)
+	}
+	cid := ""
+	var newest time.Time
+	for _, t := range tasks.Items {
+		if t.Status.State == swarm.TaskStateComplete && t.Status.ContainerStatus != nil && t.Status.Timestamp.After(newest) {
+			cid, newest = t.Status.ContainerStatus.ContainerID, t.Status.Timestamp
+		}
+	}
+	if cid == "" {
+		return fail(errors.New("no completed task of the backup job to copy from"))
+	}
+	res, err := cc.CopyFromContainer(ctx, cid, client.CopyFromContainerOptions{SourcePath: pgbackup.Dir + "/" + name})
+	if err != nil {
+		return fail(fmt.Errorf("from container %.12s (the task ran on another node?): %w", cid, err))
+	}
+	defer res.Content.Close()
+	tr := tar.NewReader(res.Content)
+	if _, err := tr.Next(); err != nil {
+		return fail(err)
+	}
+	tmp := file + ".partial"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fail(err)
+	}
+	n, err := io.Copy(f, tr)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, file)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fail(err)
+	}
+	return n, nil
 }
 
 type scaled struct {

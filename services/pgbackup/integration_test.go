@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -78,8 +80,12 @@ func TestBackupAndRestoreOnSwarm(t *testing.T) {
 	}
 
 	start = time.Now()
-	out = run(t, st, "backup")
+	local := filepath.Join(t.TempDir(), "copy.dump")
+	out = run(t, st, "backup", "--copy-to", local)
 	t.Logf("backup: %s: %s", time.Since(start).Round(time.Second), strings.TrimSpace(out))
+	if b, err := os.ReadFile(local); err != nil || !bytes.HasPrefix(b, []byte("PGDMP")) || !strings.Contains(out, "copied gis-") {
+		t.Errorf("backup --copy-to: %v, %d bytes starting %.5q, want a pg_dump custom archive (PGDMP)", err, len(b), b)
+	}
 	if !strings.Contains(out, "backup gis-") || !strings.Contains(out, ".dump") || !strings.Contains(out, "succeeded") {
 		t.Fatalf("backup output does not name a succeeded dump: %q", out)
 	}
