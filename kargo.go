@@ -39,7 +39,24 @@ const (
 	ExitOK      = 0
 	ExitFailure = 1
 	ExitUsage   = 2
+	// ExitInterrupted is the code of a command stopped by SIGINT or SIGTERM (128 + SIGINT).
+	ExitInterrupted = 130
 )
+
+// InterruptedError is a command stopped by SIGINT or SIGTERM. What apply had submitted stays
+// with Swarm, which carries on; the next apply takes it over and converges.
+type InterruptedError struct {
+	// Err is what the command was doing when it was stopped.
+	Err error
+}
+
+// Error says the command was interrupted and what it was doing.
+func (e *InterruptedError) Error() string {
+	return "interrupted: " + e.Err.Error() + " (what was submitted stays with Swarm; apply again to finish)"
+}
+
+// Unwrap returns Err.
+func (e *InterruptedError) Unwrap() error { return e.Err }
 
 // Engine is what the CLI needs of a Docker Engine client; *client.Client satisfies it.
 type Engine interface {
@@ -96,6 +113,10 @@ func ExitCode(err error) int {
 	if err == nil {
 		return ExitOK
 	}
+	var ie *InterruptedError
+	if errors.As(err, &ie) {
+		return ExitInterrupted
+	}
 	var ue *UsageError
 	var ve *stack.ValidationError
 	var re *swarmx.RenderError
@@ -135,6 +156,8 @@ func Run(ctx context.Context, args []string, st *stack.Stack, o Options) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &re) && ctx.Err() != nil:
+		return &InterruptedError{Err: re.err}
 	case errors.As(err, &re):
 		return re.err
 	default:
@@ -355,8 +378,20 @@ func (c *cli) applyCmd() *cobra.Command {
 			if c.output == "json" {
 				return c.printJSON(res)
 			}
-			n := len(res.Plan.Changes())
-			fmt.Fprintf(c.o.Stdout, "stack %s applied: %d change(s), %d engine call(s)\n", c.st.Name, n, res.Mutations)
+			n := 0
+			var brought []string
+			for _, act := range res.Plan.Changes() {
+				if act.Op == swarmx.Converge {
+					brought = append(brought, act.Name)
+				} else {
+					n++
+				}
+			}
+			fmt.Fprintf(c.o.Stdout, "stack %s applied: %d change(s), %d engine call(s)", c.st.Name, n, res.Mutations)
+			if len(brought) > 0 {
+				fmt.Fprintf(c.o.Stdout, "; not converged before, converged now: %s", strings.Join(brought, ", "))
+			}
+			fmt.Fprintln(c.o.Stdout)
 			return nil
 		},
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kalisio/kargo"
 	"github.com/kalisio/kargo/internal/fakeengine"
@@ -369,4 +370,42 @@ func TestMissingSecretSourceIsBadInput(t *testing.T) {
 	assert.Contains(t, err.Error(), "KARGO_TEST_UNSET_PASSWORD_VAR")
 	assert.Equal(t, kargo.ExitUsage, kargo.ExitCode(err))
 	assert.Empty(t, c.engine.Mutations())
+}
+
+// SIGINT or SIGTERM during apply: "interrupted", a non-zero exit, and the next apply converges
+// and says which service it found not converged.
+func TestApplyInterrupted(t *testing.T) {
+	c := newCLI(t)
+	_, _, err := c.run(mapsStack(), "apply")
+	require.NoError(t, err)
+	changed := mapsStack()
+	changed.Service("mapserver").Env = map[string]string{"DEBUG": "1"}
+	c.engine.Stall["maps_mapserver"] = true
+
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		cancel()
+	}()
+	var out, errb bytes.Buffer
+	err = kargo.Run(ctx, []string{"apply"}, changed, kargo.Options{Stdout: &out, Stderr: &errb,
+		Engine: func() (kargo.Engine, error) { return c.engine, nil }})
+	require.Error(t, err)
+	var ie *kargo.InterruptedError
+	require.ErrorAs(t, err, &ie)
+	assert.Equal(t, kargo.ExitInterrupted, kargo.ExitCode(err))
+	assert.True(t, strings.HasPrefix(err.Error(), "interrupted: "), err.Error())
+	assert.Contains(t, err.Error(), `service "mapserver"`)
+
+	out2, _, err := c.run(changed, "plan")
+	require.NoError(t, err)
+	assert.Contains(t, out2, "! service maps_mapserver [not converged: updating in progress")
+
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		c.engine.FinishUpdate("maps_mapserver")
+	}()
+	out2, _, err = c.run(changed, "apply")
+	require.NoError(t, err)
+	assert.Contains(t, out2, "stack maps applied: 0 change(s), 0 engine call(s); not converged before, converged now: maps_mapserver")
 }

@@ -18,6 +18,8 @@ fi
 go vet ./...
 # The engine-free core under the race detector: Apply works on services in parallel.
 go test -count=1 -race ./stack/ ./swarmx/ ./kargotest/ ./ogc/ ./images/ .
+# Every fuzz target for a short, bounded time; longer by hand: FUZZTIME=10m bash scripts/fuzz.sh
+FUZZTIME=10s bash scripts/fuzz.sh
 # One package at a time: integration tests of different packages share the Swarm and the
 # machine's two cores.
 go test -count=1 -p 1 -timeout 85m "$@" ./...

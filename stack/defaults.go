@@ -174,11 +174,14 @@ func (svc *Service) applyDefaults() {
 	if r.Monitor == 0 {
 		r.Monitor = DefaultRollbackMonitor
 	}
+	// A long-running service restarts whatever the exit code: Apache and Caddy exit 0 on the
+	// SIGTERM Swarm sends to an unhealthy task, and under on-failure such a task would end
+	// "complete" and never be replaced.
 	if svc.Restart == nil {
-		svc.Restart = &RestartPolicy{Condition: "on-failure", Delay: DefaultRestartDelay}
+		svc.Restart = &RestartPolicy{Condition: "any", Delay: DefaultRestartDelay}
 	}
 	if svc.Restart.Condition == "" {
-		svc.Restart.Condition = "on-failure"
+		svc.Restart.Condition = "any"
 	}
 }
 

@@ -33,7 +33,8 @@ func TestDefaultedService(t *testing.T) {
 			assert.Equal(t, uint64(1), s.Rollback.Parallelism)
 			assert.Equal(t, stack.DefaultRollbackMonitor, s.Rollback.Monitor)
 			require.NotNil(t, s.Restart)
-			assert.Equal(t, stack.RestartPolicy{Condition: "on-failure", Delay: stack.DefaultRestartDelay}, *s.Restart)
+			assert.Equal(t, stack.RestartPolicy{Condition: "any", Delay: stack.DefaultRestartDelay}, *s.Restart,
+				"a long-running service restarts whatever its exit code")
 		}},
 		{"explicit values kept", func(s *stack.Service) {
 			s.Replicas = stack.Ptr(uint64(0))
@@ -52,7 +53,7 @@ func TestDefaultedService(t *testing.T) {
 		{"restart policy without condition", func(s *stack.Service) {
 			s.Restart = &stack.RestartPolicy{MaxAttempts: 4}
 		}, func(t *testing.T, s *stack.Service) {
-			assert.Equal(t, stack.RestartPolicy{Condition: "on-failure", MaxAttempts: 4}, *s.Restart)
+			assert.Equal(t, stack.RestartPolicy{Condition: "any", MaxAttempts: 4}, *s.Restart)
 		}},
 		{"host-mode ports publish the target", func(s *stack.Service) {
 			s.Ports = []stack.Port{{Target: 80}, {Target: 8080, Published: 9090}}

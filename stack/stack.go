@@ -163,7 +163,8 @@ type Service struct {
 	// Rollback says how Swarm rolls a failed update back; nil means parallelism 1, the update's
 	// order and pause on failure.
 	Rollback *UpdatePolicy
-	// Restart policy; nil means on-failure (and none for jobs).
+	// Restart policy; nil means any (restart whatever the exit code) for services, and
+	// on-failure, at most 3 times, for jobs.
 	Restart *RestartPolicy
 	// StopGracePeriod before the task is killed; 0 keeps Swarm's default (10s).
 	StopGracePeriod time.Duration
@@ -274,6 +275,10 @@ type Mount struct {
 	ReadOnly bool
 	// TmpfsSize limits a tmpfs mount, in bytes (0 = unlimited).
 	TmpfsSize int64 `validate:"gte=0"`
+	// HostControl says a bind mount of the host's root, of the Docker socket or of a
+	// directory holding it is meant. Such a mount makes the service root on the node, so
+	// Validate refuses it unless this is set (Kargo's scheduler sets it for the socket).
+	HostControl bool
 }
 
 // PortMode is host (default, works without IPVS) or ingress (routing mesh).

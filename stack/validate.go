@@ -108,6 +108,7 @@ func (s *Stack) Validate() error {
 	v.objects()
 	v.dependencies()
 	v.ports()
+	v.inputs()
 	if len(v.problems) == 0 {
 		return nil
 	}
@@ -335,6 +336,8 @@ func (v *validation) services() {
 		}
 		targets := map[string]string{}
 		claim := func(field, target string) {
+			// "/x" and "/x/" are the same file in the container.
+			target = path.Clean(target)
 			if prev, ok := targets[target]; ok {
 				v.add(p+field, "target %q is already used by %s", target, prev)
 				return

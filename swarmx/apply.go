@@ -1,6 +1,7 @@
 package swarmx
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -127,6 +128,9 @@ func (a *Applier) Plan(ctx context.Context, st *stack.Stack) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := ObserveTasks(ctx, a.Client, d.Stack, cur); err != nil {
+		return nil, err
+	}
 	return Diff(d, cur), nil
 }
 
@@ -134,7 +138,11 @@ func (a *Applier) Plan(ctx context.Context, st *stack.Stack) (*Plan, error) {
 // external objects exist before the first mutating call, so an invalid stack changes nothing.
 // Networks, secrets and configs are created first; then services in depends-on order (the
 // independent ones in parallel), each waited for until it converges unless opts.NoWait.
-// Only what changed is touched: re-applying an unchanged stack makes no mutating call.
+// Only what changed is touched: re-applying an unchanged stack makes no mutating call. A
+// service whose spec is unchanged is still judged by what runs: one not converged (tasks
+// missing or unhealthy, update paused or in progress) is waited for, and given a new rollout
+// when Swarm is not bringing it back by itself; one that does not converge in time fails the
+// apply like a changed one.
 func (a *Applier) Apply(ctx context.Context, st *stack.Stack, opts ApplyOptions) (*Result, error) {
 	d, err := Render(st, a.Source)
 	if err != nil {
@@ -143,6 +151,11 @@ func (a *Applier) Apply(ctx context.Context, st *stack.Stack, opts ApplyOptions)
 	cur, err := Observe(ctx, a.Client, d.Stack)
 	if err != nil {
 		return nil, err
+	}
+	if !opts.NoWait {
+		if err := ObserveTasks(ctx, a.Client, d.Stack, cur); err != nil {
+			return nil, err
+		}
 	}
 	plan := Diff(d, cur)
 	res := &Result{Plan: plan}
@@ -350,7 +363,7 @@ func (a *Applier) applyServices(ctx context.Context, d *Desired, cur *Current, s
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				errs[i] = a.applyService(ctx, d.Stack, s, cur.service(s.Name), secretIDs, configIDs, opts, m)
+				errs[i] = a.applyService(ctx, d.Stack, s, cur, secretIDs, configIDs, opts, m)
 			}()
 		}
 		wg.Wait()
@@ -361,8 +374,9 @@ func (a *Applier) applyServices(ctx context.Context, d *Desired, cur *Current, s
 	return nil
 }
 
-func (a *Applier) applyService(ctx context.Context, stackName string, s Service, have *swarm.Service, secretIDs, configIDs map[string]string, opts ApplyOptions, m *mutations) error {
+func (a *Applier) applyService(ctx context.Context, stackName string, s Service, cur *Current, secretIDs, configIDs map[string]string, opts ApplyOptions, m *mutations) error {
 	fail := func(err error) error { return &ServiceError{Stack: stackName, Service: s.Logical, Err: err} }
+	have := cur.service(s.Name)
 	spec, err := resolveRefs(s.Spec, secretIDs, configIDs)
 	if err != nil {
 		return fail(err)
@@ -370,6 +384,9 @@ func (a *Applier) applyService(ctx context.Context, stackName string, s Service,
 	var id string
 	var since time.Time
 	var changes []string
+	// unchanged: the spec is the applied one; the service is only waited for (or given a new
+	// rollout), never rolled back.
+	unchanged, converged := false, false
 	switch {
 	case have == nil:
 		a.progressf("service %s: create", s.Name)
@@ -380,7 +397,31 @@ func (a *Applier) applyService(ctx context.Context, stackName string, s Service,
 		}
 		id = r.ID
 	case have.Spec.Labels[LabelHash] == s.Hash && len(Drift(have.Spec)) == 0:
-		return nil
+		tasks, observed := cur.Tasks[have.ID]
+		if !observed || opts.NoWait || s.IsJob() {
+			return nil
+		}
+		unchanged = true
+		id, since = have.ID, have.UpdatedAt
+		why := NotConverged(*have, tasks)
+		converged = why == ""
+		if converged && (a.Ready == nil || len(s.Endpoints) == 0) {
+			return nil
+		}
+		if why != "" {
+			a.progressf("service %s: spec unchanged but not converged (%s)", s.Name, why)
+		}
+		if why != "" && stuck(*have, tasks) {
+			// Swarm is not bringing it back by itself (a paused update, tasks that ended and
+			// are not replaced): roll its tasks out again on the same spec.
+			a.progressf("service %s: forcing a new rollout", s.Name)
+			live := have.Spec
+			live.TaskTemplate.ForceUpdate++
+			m.inc()
+			if _, err := a.Client.ServiceUpdate(ctx, id, client.ServiceUpdateOptions{Version: have.Version, Spec: live}); err != nil {
+				return fail(fmt.Errorf("forced update: %w", err))
+			}
+		}
 	default:
 		id = have.ID
 		since = have.UpdatedAt
@@ -411,7 +452,9 @@ func (a *Applier) applyService(ctx context.Context, stackName string, s Service,
 	}
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	err = a.wait(wctx, stackName, s, id, since)
+	if !converged {
+		err = a.wait(wctx, stackName, s, id, since)
+	}
 	if err == nil && a.Ready != nil && len(s.Endpoints) > 0 {
 		err = a.waitReady(wctx, stackName, s)
 	}
@@ -421,7 +464,7 @@ func (a *Applier) applyService(ctx context.Context, stackName string, s Service,
 		// Swarm rolls back updates whose tasks fail, not ones that never converge or whose
 		// endpoints never answer: ask for the rollback so the service is not left
 		// half-updated. A job still running is not rolled back: that would stop its run.
-		if !se.RolledBack && !s.IsJob() && wctx.Err() != nil && ctx.Err() == nil {
+		if !se.RolledBack && !unchanged && !s.IsJob() && wctx.Err() != nil && ctx.Err() == nil {
 			se.RolledBack = a.rollback(ctx, s, id, m)
 		}
 	}
@@ -456,6 +499,9 @@ func (a *Applier) waitReady(ctx context.Context, stackName string, s Service) er
 		}
 		select {
 		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.Canceled) {
+				return &ServiceError{Stack: stackName, Service: s.Logical, Err: fmt.Errorf("interrupted while waiting for endpoints: %w", ctx.Err())}
+			}
 			return &ServiceError{Stack: stackName, Service: s.Logical, Err: fmt.Errorf("endpoints not ready in time: %w", last)}
 		case <-time.After(a.poll()):
 		}
@@ -490,7 +536,16 @@ const failFastAfter = 3
 // current spec running (and healthy: Swarm reports a task with a health check as running
 // only once healthy) at the desired count, or for jobs, every completion done.
 func (a *Applier) wait(ctx context.Context, stackName string, s Service, id string, updatedBefore time.Time) error {
+	// applied identifies the tasks of the spec applied; newRan tells whether one ever ran
+	// (with a health check: passed it, Swarm counts such a task running only once healthy).
+	applied, newRan := "", false
+	hc := s.Spec.TaskTemplate.ContainerSpec.Healthcheck
+	healthChecked := hc != nil && len(hc.Test) > 0 && hc.Test[0] != "NONE"
 	fail := func(err error, rolledBack bool, taskErr string) error {
+		if rolledBack && applied != "" && !newRan && healthChecked {
+			// A task Swarm stops for being unhealthy may well exit 0: say what failed.
+			taskErr = "no task of the update passed its health check (last: " + cmp.Or(taskErr, "none") + ")"
+		}
 		return &ServiceError{Stack: stackName, Service: s.Logical, Err: err, RolledBack: rolledBack, TaskError: taskErr}
 	}
 	last := ""
@@ -505,6 +560,14 @@ func (a *Applier) wait(ctx context.Context, stackName string, s Service, id stri
 			return fail(fmt.Errorf("list tasks: %w", err), false, "")
 		}
 		st := summarize(svc, tasks.Items)
+		if svc.Spec.Labels[LabelHash] == s.Hash {
+			applied = specJSON(svc.Spec.TaskTemplate)
+		}
+		for _, task := range tasks.Items {
+			if applied != "" && task.Status.State == swarm.TaskStateRunning && specJSON(task.Spec) == applied {
+				newRan = true
+			}
+		}
 		line := st.String()
 		if line != last {
 			a.progressf("service %s: %s", s.Name, line)
@@ -538,6 +601,9 @@ func (a *Applier) wait(ctx context.Context, stackName string, s Service, id stri
 		}
 		select {
 		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.Canceled) {
+				return fail(fmt.Errorf("interrupted while waiting (%s): %w", line, ctx.Err()), false, st.LastError)
+			}
 			return fail(fmt.Errorf("not converged in time (%s)", line), false, st.LastError)
 		case <-time.After(a.poll()):
 		}
@@ -574,26 +640,28 @@ func (t TaskSummary) String() string {
 	return s
 }
 
+// specJSON identifies a task spec, the same for a service's task template and its tasks. The
+// engine reports Runtime "container" on a service spec holding configs but not on its tasks'
+// specs: compare without it.
+func specJSON(ts swarm.TaskSpec) string {
+	ts.Runtime = ""
+	// Nor does it copy an empty Placement or DNSConfig into the tasks.
+	if ts.Placement != nil && len(ts.Placement.Constraints) == 0 && len(ts.Placement.Preferences) == 0 &&
+		ts.Placement.MaxReplicas == 0 && len(ts.Placement.Platforms) == 0 {
+		ts.Placement = nil
+	}
+	if cs := ts.ContainerSpec; cs != nil && cs.DNSConfig != nil && len(cs.DNSConfig.Nameservers) == 0 &&
+		len(cs.DNSConfig.Search) == 0 && len(cs.DNSConfig.Options) == 0 {
+		c := *cs
+		c.DNSConfig = nil
+		ts.ContainerSpec = &c
+	}
+	b, _ := json.Marshal(ts)
+	return string(b)
+}
+
 func summarize(svc swarm.Service, tasks []swarm.Task) TaskSummary {
 	var t TaskSummary
-	// The engine reports Runtime "container" on a service spec holding configs but not on
-	// its tasks' specs: compare without it.
-	specJSON := func(ts swarm.TaskSpec) string {
-		ts.Runtime = ""
-		// Nor does it copy an empty Placement or DNSConfig into the tasks.
-		if ts.Placement != nil && len(ts.Placement.Constraints) == 0 && len(ts.Placement.Preferences) == 0 &&
-			ts.Placement.MaxReplicas == 0 && len(ts.Placement.Platforms) == 0 {
-			ts.Placement = nil
-		}
-		if cs := ts.ContainerSpec; cs != nil && cs.DNSConfig != nil && len(cs.DNSConfig.Nameservers) == 0 &&
-			len(cs.DNSConfig.Search) == 0 && len(cs.DNSConfig.Options) == 0 {
-			c := *cs
-			c.DNSConfig = nil
-			ts.ContainerSpec = &c
-		}
-		b, _ := json.Marshal(ts)
-		return string(b)
-	}
 	want := specJSON(svc.Spec.TaskTemplate)
 	current := func(task swarm.Task) bool { return specJSON(task.Spec) == want }
 	sort.Slice(tasks, func(i, j int) bool { return tasks[i].UpdatedAt.Before(tasks[j].UpdatedAt) })

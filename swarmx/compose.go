@@ -469,9 +469,35 @@ func bytesStr(b int64) string {
 	return fmt.Sprintf("%db", b)
 }
 
-// MarshalCompose returns the compose file as YAML.
+// MarshalCompose returns the compose file as YAML. Every value is meant literally, so each
+// `$` is written `$$`: docker stack deploy interpolates the whole file, and would otherwise
+// turn a health check's `c=$(curl ...)` into `c=(curl ...)` or expand `$c` to nothing.
 func MarshalCompose(c *Compose) ([]byte, error) {
-	return yaml.Marshal(c)
+	var n yaml.Node
+	if err := n.Encode(c); err != nil {
+		return nil, err
+	}
+	escapeDollars(&n)
+	return yaml.Marshal(&n)
+}
+
+// escapeDollars doubles every `$` in the string values of a YAML tree (mapping keys are not
+// interpolated and stay as they are).
+func escapeDollars(n *yaml.Node) {
+	switch n.Kind {
+	case yaml.DocumentNode, yaml.SequenceNode:
+		for _, c := range n.Content {
+			escapeDollars(c)
+		}
+	case yaml.MappingNode:
+		for i := 1; i < len(n.Content); i += 2 {
+			escapeDollars(n.Content[i])
+		}
+	case yaml.ScalarNode:
+		if n.ShortTag() == "!!str" {
+			n.Value = strings.ReplaceAll(n.Value, "$", "$$")
+		}
+	}
 }
 
 // WriteCompose writes docker-compose.yml into dir with the content of every secret and config

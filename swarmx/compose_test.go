@@ -46,7 +46,7 @@ func composeStack() *stack.Stack {
 		stack.Network{Name: "traefik", External: true},
 		stack.Volume{Name: "pgdata", Labels: map[string]string{"keep": "yes"}},
 		stack.Secret{Name: "pgpass", Data: []byte("pg-secret")},
-		stack.Secret{Name: "gen", Generate: 12},
+		stack.Secret{Name: "gen", Generate: 16},
 		stack.Secret{Name: "tls", External: true},
 		stack.Config{Name: "mapfile", Data: []byte("MAP END")},
 	)
@@ -82,7 +82,7 @@ func TestToCompose(t *testing.T) {
 	assert.Equal(t, "daily", db.Deploy.Labels["backup"])
 	require.NotNil(t, db.Deploy.UpdateConfig)
 	assert.Equal(t, "rollback", db.Deploy.UpdateConfig.FailureAction)
-	assert.Equal(t, "on-failure", db.Deploy.RestartPolicy.Condition)
+	assert.Equal(t, "any", db.Deploy.RestartPolicy.Condition)
 
 	ms := c.Services["mapserver"]
 	assert.Equal(t, uint64(2), *ms.Deploy.Replicas)
@@ -177,7 +177,7 @@ func TestWriteCompose(t *testing.T) {
 	check("secrets/gen", "", 0o600)
 	check("configs/mapfile", "MAP END", 0o644)
 	gen, _ := os.ReadFile(filepath.Join(dir, "secrets/gen"))
-	assert.Len(t, gen, 12, "generated secrets get a fresh value of their length")
+	assert.Len(t, gen, 16, "generated secrets get a fresh value of their length")
 	_, err = os.Stat(filepath.Join(dir, "secrets/tls"))
 	assert.True(t, os.IsNotExist(err), "external secrets are not written")
 
@@ -196,4 +196,56 @@ func TestWriteCompose(t *testing.T) {
 	_, err = swarmx.WriteCompose(d, blocker)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `stack "maps"`)
+}
+
+// docker stack deploy interpolates every value of a compose file: a `$` meant literally must
+// be written `$$`, or `c=$(curl ...)` reaches the container as `c=(curl ...)`.
+func TestComposeEscapesEveryDollar(t *testing.T) {
+	ms := svc("mapserver")
+	ms.Command = []string{"sh", "-c", `exec "$0" "$@"`}
+	ms.Args = []string{"--price=$5", "${HOME}"}
+	ms.Env = map[string]string{"PS1": `\u@\h $ `, "PLAIN": "no dollar"}
+	ms.WorkDir = "/srv/$app"
+	ms.Health = &stack.Health{Test: []string{"CMD-SHELL", `c=$(curl -fsS http://127.0.0.1/) && echo "$c" | grep -q ok`}}
+	ms.Labels = map[string]string{"cost": "$$10"}
+	ms.ContainerLabels = map[string]string{"tpl": "${name}"}
+	ms.Placement = stack.Placement{Constraints: []string{"node.labels.tier==$gold"}}
+	st := stack.New("maps", ms, stack.Network{Name: "back", Labels: map[string]string{"n": "$x"}})
+	ms.Networks = []string{"back"}
+	b, err := swarmx.MarshalCompose(swarmx.ToCompose(render(t, st)))
+	require.NoError(t, err)
+
+	// What docker stack deploy reads after interpolation: $$ becomes $, and no other $ is left.
+	var raw any
+	require.NoError(t, yaml.Unmarshal(b, &raw))
+	var walk func(v any) any
+	walk = func(v any) any {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				x[k] = walk(e)
+			}
+		case []any:
+			for i, e := range x {
+				x[i] = walk(e)
+			}
+		case string:
+			assert.NotContains(t, strings.ReplaceAll(x, "$$", ""), "$", "unescaped $ in %q", x)
+			return strings.ReplaceAll(x, "$$", "$")
+		}
+		return v
+	}
+	m := walk(raw).(map[string]any)
+	got := m["services"].(map[string]any)["mapserver"].(map[string]any)
+	assert.Equal(t, []any{"sh", "-c", `exec "$0" "$@"`}, got["entrypoint"])
+	assert.Equal(t, []any{"--price=$5", "${HOME}"}, got["command"])
+	assert.ElementsMatch(t, []any{`PS1=\u@\h $ `, "PLAIN=no dollar"}, got["environment"])
+	assert.Equal(t, "/srv/$app", got["working_dir"])
+	assert.Equal(t, []any{"CMD-SHELL", `c=$(curl -fsS http://127.0.0.1/) && echo "$c" | grep -q ok`}, got["healthcheck"].(map[string]any)["test"])
+	assert.Equal(t, "${name}", got["labels"].(map[string]any)["tpl"])
+	deploy := got["deploy"].(map[string]any)
+	assert.Equal(t, "$$10", deploy["labels"].(map[string]any)["cost"])
+	assert.Equal(t, []any{"node.labels.tier==$gold"}, deploy["placement"].(map[string]any)["constraints"])
+	assert.Equal(t, "$x", m["networks"].(map[string]any)["back"].(map[string]any)["labels"].(map[string]any)["n"])
+	assert.Contains(t, string(b), `c=$$(curl`)
 }

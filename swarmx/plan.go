@@ -23,6 +23,10 @@ const (
 	Update    Op = "update"
 	Delete    Op = "delete"
 	Unchanged Op = "unchanged"
+	// Converge is a service whose spec is unchanged but which does not run as it says (tasks
+	// missing or unhealthy, update paused or in progress): Apply waits for it, or forces a new
+	// rollout when Swarm is not bringing it back by itself.
+	Converge Op = "converge"
 )
 
 // Kind of Swarm object.
@@ -51,10 +55,10 @@ type Action struct {
 	Note string `json:"note,omitempty"`
 }
 
-// String returns the action as one line: a symbol (+ create, ~ update, - delete, = unchanged),
-// the kind and the name, then the changes and the note if any.
+// String returns the action as one line: a symbol (+ create, ~ update, - delete, = unchanged,
+// ! not converged), the kind and the name, then the changes and the note if any.
 func (a Action) String() string {
-	sym := map[Op]string{Create: "+", Update: "~", Delete: "-", Unchanged: "="}[a.Op]
+	sym := map[Op]string{Create: "+", Update: "~", Delete: "-", Unchanged: "=", Converge: "!"}[a.Op]
 	s := fmt.Sprintf("%s %s %s", sym, a.Kind, a.Name)
 	if len(a.Changes) > 0 {
 		s += " (" + strings.Join(a.Changes, ", ") + ")"
@@ -96,10 +100,10 @@ func (p *Plan) Find(kind Kind, name string) (Action, bool) {
 }
 
 // String returns one line per action followed by a summary of how many objects are created,
-// updated, deleted and unchanged.
+// updated, deleted and unchanged, and how many services are not converged.
 func (p *Plan) String() string {
 	var b strings.Builder
-	var n [4]int
+	var n [5]int
 	for _, a := range p.Actions {
 		b.WriteString(a.String())
 		b.WriteByte('\n')
@@ -110,11 +114,17 @@ func (p *Plan) String() string {
 			n[1]++
 		case Delete:
 			n[2]++
+		case Converge:
+			n[4]++
 		default:
 			n[3]++
 		}
 	}
-	fmt.Fprintf(&b, "stack %s: %d to create, %d to update, %d to delete, %d unchanged\n", p.Stack, n[0], n[1], n[2], n[3])
+	fmt.Fprintf(&b, "stack %s: %d to create, %d to update, %d to delete, %d unchanged", p.Stack, n[0], n[1], n[2], n[3])
+	if n[4] > 0 {
+		fmt.Fprintf(&b, ", %d not converged", n[4])
+	}
+	b.WriteByte('\n')
 	return b.String()
 }
 
@@ -130,6 +140,68 @@ type Current struct {
 	Configs []swarm.Config
 	// Volumes of the namespace.
 	Volumes []volume.Volume
+	// Tasks of each service, by service ID, when observed (ObserveTasks): Diff then judges
+	// services whose spec is unchanged by what runs.
+	Tasks map[string][]swarm.Task
+}
+
+// ObserveTasks lists the tasks of every service of cur into cur.Tasks.
+func ObserveTasks(ctx context.Context, c Client, stackName string, cur *Current) error {
+	cur.Tasks = map[string][]swarm.Task{}
+	for _, s := range cur.Services {
+		tasks, err := c.TaskList(ctx, client.TaskListOptions{Filters: client.Filters{}.Add("service", s.ID)})
+		if err != nil {
+			return fmt.Errorf("stack %q: service %q: list tasks: %w", stackName, s.Spec.Name, err)
+		}
+		cur.Tasks[s.ID] = tasks.Items
+	}
+	return nil
+}
+
+// NotConverged says why a live service does not run as its spec wants, or "" when it does:
+// its update (or rollback) paused or still in progress, or fewer tasks of its spec running
+// (and healthy: Swarm counts a task with a health check as running once healthy) than
+// desired. Jobs are not judged: a run ends, fails and starts again by design.
+func NotConverged(svc swarm.Service, tasks []swarm.Task) string {
+	if svc.Spec.Mode.ReplicatedJob != nil || svc.Spec.Mode.GlobalJob != nil {
+		return ""
+	}
+	t := summarize(svc, tasks)
+	if us := svc.UpdateStatus; us != nil {
+		switch us.State {
+		case swarm.UpdateStatePaused:
+			return "update paused: " + us.Message
+		case swarm.UpdateStateRollbackPaused:
+			return "rollback paused: " + us.Message
+		case swarm.UpdateStateUpdating, swarm.UpdateStateRollbackStarted:
+			return fmt.Sprintf("%s in progress, %s", strings.ReplaceAll(string(us.State), "_", " "), t)
+		}
+	}
+	if !t.Converged {
+		return t.String()
+	}
+	return ""
+}
+
+// stuck reports whether Swarm is not bringing a not-converged service back by itself: its
+// update is paused, or no task is on its way (none wanted but not yet running) while
+// tasks are missing or stale.
+func stuck(svc swarm.Service, tasks []swarm.Task) bool {
+	if us := svc.UpdateStatus; us != nil {
+		switch us.State {
+		case swarm.UpdateStatePaused, swarm.UpdateStateRollbackPaused:
+			return true
+		case swarm.UpdateStateUpdating, swarm.UpdateStateRollbackStarted:
+			return false
+		}
+	}
+	for _, t := range tasks {
+		// A replacement waiting out its restart delay is wanted "ready", then "running".
+		if !terminal(t.DesiredState) && t.Status.State != swarm.TaskStateRunning && !terminal(t.Status.State) {
+			return false
+		}
+	}
+	return !summarize(svc, tasks).Converged
 }
 
 func namespaceFilter(stackName string) client.Filters {
@@ -283,6 +355,11 @@ func Diff(d *Desired, cur *Current) *Plan {
 				a.Op = Update
 				a.Changes = d
 				a.Note = "changed outside kargo"
+			} else if tasks, ok := cur.Tasks[have.ID]; ok {
+				if why := NotConverged(*have, tasks); why != "" {
+					a.Op = Converge
+					a.Note = "not converged: " + why
+				}
 			}
 		}
 		p.Actions = append(p.Actions, a)

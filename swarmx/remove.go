@@ -237,7 +237,10 @@ type ServiceStatus struct {
 	// Completed counts finished tasks of the current run for jobs.
 	Completed uint64 `json:"completed,omitempty"`
 	// Health is "healthy" when every desired task runs (Swarm reports tasks with a health
-	// check as running only once healthy), "starting", "failing" or "completed".
+	// check as running only once healthy), "starting", "failing", "updating" (an update or
+	// rollback in progress), "paused" (an update or rollback that stopped), "rolled back"
+	// (the last update was undone: the service runs its previous spec) or, for jobs,
+	// "running" and "completed".
 	Health string `json:"health"`
 	// Update is the state of the last update (updating, completed, rollback_completed...).
 	Update string `json:"update,omitempty"`
@@ -294,6 +297,15 @@ func (a *Applier) Status(ctx context.Context, stackName string) ([]ServiceStatus
 				st.Health = "failing"
 			}
 			scheduledRun(&st, t, time.Now())
+		case svc.UpdateStatus != nil && (svc.UpdateStatus.State == swarm.UpdateStatePaused || svc.UpdateStatus.State == swarm.UpdateStateRollbackPaused):
+			st.Health = "paused"
+			if st.LastError == "" {
+				st.LastError = svc.UpdateStatus.Message
+			}
+		case svc.UpdateStatus != nil && (svc.UpdateStatus.State == swarm.UpdateStateUpdating || svc.UpdateStatus.State == swarm.UpdateStateRollbackStarted):
+			st.Health = "updating"
+		case t.Converged && svc.UpdateStatus != nil && svc.UpdateStatus.State == swarm.UpdateStateRollbackCompleted:
+			st.Health = "rolled back"
 		case t.Converged:
 			st.Health = "healthy"
 		case t.CurrentFailed > 0:

@@ -290,7 +290,7 @@ func TestRenderService(t *testing.T) {
 		}},
 		{"default restart policy", func(*stack.Service) {}, nil, func(t *testing.T, spec swarm.ServiceSpec) {
 			d := stack.DefaultRestartDelay
-			assert.Equal(t, &swarm.RestartPolicy{Condition: swarm.RestartPolicyConditionOnFailure, Delay: &d}, spec.TaskTemplate.RestartPolicy)
+			assert.Equal(t, &swarm.RestartPolicy{Condition: swarm.RestartPolicyConditionAny, Delay: &d}, spec.TaskTemplate.RestartPolicy)
 		}},
 		{"stop grace period", func(s *stack.Service) { s.StopGracePeriod = 30 * time.Second }, nil, func(t *testing.T, spec swarm.ServiceSpec) {
 			require.NotNil(t, spec.TaskTemplate.ContainerSpec.StopGracePeriod)
@@ -405,7 +405,7 @@ func TestRenderNamespaceLabelOnEveryObject(t *testing.T) {
 	a.Mounts = []stack.Mount{{Source: "data", Target: "/data"}}
 	a.Secrets = []stack.FileRef{{Source: "pw"}, {Source: "gen"}}
 	a.Configs = []stack.FileRef{{Source: "cfg", Target: "/cfg"}}
-	st := stack.New("maps", a, stack.Secret{Name: "pw", Data: []byte("x")}, stack.Secret{Name: "gen", Generate: 8},
+	st := stack.New("maps", a, stack.Secret{Name: "pw", Data: []byte("x")}, stack.Secret{Name: "gen", Generate: 16},
 		stack.Config{Name: "cfg", Data: []byte("y")}, stack.Volume{Name: "data"})
 	d := render(t, st)
 	const ns = swarmx.LabelNamespace

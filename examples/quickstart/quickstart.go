@@ -68,6 +68,17 @@ type Options struct {
 	// PostGISEnv adds environment variables to the PostGIS service (an update that keeps
 	// the data).
 	PostGISEnv map[string]string
+	// Name of the stack; default Name. The drills run a copy of the quickstart beside it:
+	// a copy under another name has no backup job nor monitoring (one of each per machine).
+	Name string
+	// HTTPPort and HTTPSPort of the gateway; default HTTPPort and HTTPSPort.
+	HTTPPort, HTTPSPort uint32
+	// MapServerEnv adds environment variables to MapServer (an update that rolls its tasks).
+	MapServerEnv map[string]string
+	// MapServerHealth replaces MapServer's health check (a shell command line).
+	MapServerHealth string
+	// DBPassword is the database password; empty: a generated one. A new value is a rotation.
+	DBPassword string
 }
 
 // Stack returns the quickstart stack.
@@ -75,6 +86,17 @@ func Stack(o Options) *stack.Stack {
 	replicas := o.MapServerReplicas
 	if replicas == 0 {
 		replicas = 2
+	}
+	name, httpPort, httpsPort := Name, uint32(HTTPPort), uint32(HTTPSPort)
+	if o.Name != "" {
+		name = o.Name
+	}
+	if o.HTTPPort != 0 {
+		httpPort, httpsPort = o.HTTPPort, o.HTTPSPort
+	}
+	var password *stack.Secret
+	if o.DBPassword != "" {
+		password = &stack.Secret{Data: []byte(o.DBPassword)}
 	}
 	db := postgis.New(postgis.Config{
 		Name:          "db",
@@ -84,6 +106,7 @@ func Stack(o Options) *stack.Stack {
 		Init:          []postgis.InitFile{{Name: "20_quickstart.sql", Data: dataSQL}},
 		SharedBuffers: "64MB",
 		Env:           o.PostGISEnv,
+		Password:      password,
 		Resources:     stack.Resources{CPULimit: 1, MemoryLimit: 512 * stack.MiB, MemoryReservation: 128 * stack.MiB},
 	})
 	ms := mapserver.New(mapserver.Config{
@@ -96,25 +119,35 @@ func Stack(o Options) *stack.Stack {
 			{Target: "/docker-entrypoint.d/10-elevation.sh", Data: []byte(elevationScript)},
 		},
 		Resources: stack.Resources{CPULimit: 1, MemoryLimit: 256 * stack.MiB, MemoryReservation: 32 * stack.MiB},
+		Env:       o.MapServerEnv,
 	})
+	if o.MapServerHealth != "" {
+		ms.Health.Test = []string{"CMD-SHELL", o.MapServerHealth}
+	}
 	// Capabilities documents advertise the gateway's URLs (/wmts, /tms), not MapCache's own.
 	tiles := mapcache.New(mapcache.Config{Name: "tiles", Source: ms, Layers: TiledLayers,
-		PublicURL: fmt.Sprintf("http://127.0.0.1:%d/", HTTPPort)})
-	// A dump of the database every night at 02:00 UTC, the last 7 kept; `backup` takes one
-	// now and `restore [NAME]` puts one back.
-	backup := pgbackup.New(pgbackup.Config{Database: db, Schedule: pgbackup.DefaultSchedule, Keep: 7})
-	// Prometheus under /prometheus: the gateway's metrics, MapServer's and MapCache's tasks,
-	// PostGIS, the nodes and the backups, with alerts (`metrics` prints them).
-	mon := monitoring.New(monitoring.Config{Database: db, Watch: []*stack.Service{ms, tiles.Service},
-		Gateway: "gateway", Backup: backup})
+		PublicURL: fmt.Sprintf("http://127.0.0.1:%d/", httpPort)})
+	var parts []stack.Part
+	routes := gateway.OGC(ms, tiles)
+	if name == Name {
+		// A dump of the database every night at 02:00 UTC, the last 7 kept; `backup` takes
+		// one now and `restore [NAME]` puts one back.
+		backup := pgbackup.New(pgbackup.Config{Database: db, Schedule: pgbackup.DefaultSchedule, Keep: 7})
+		// Prometheus under /prometheus: the gateway's metrics, MapServer's and MapCache's
+		// tasks, PostGIS, the nodes and the backups, with alerts (`metrics` prints them).
+		mon := monitoring.New(monitoring.Config{Database: db, Watch: []*stack.Service{ms, tiles.Service},
+			Gateway: "gateway", Backup: backup})
+		parts = append(parts, backup, mon)
+		routes = append(routes, mon.Route())
+	}
 	gw := gateway.New(gateway.Config{
-		HTTPPort:  HTTPPort,
-		HTTPSPort: HTTPSPort,
-		Routes:    append(gateway.OGC(ms, tiles), mon.Route()),
+		HTTPPort:  httpPort,
+		HTTPSPort: httpsPort,
+		Routes:    routes,
 		AccessLog: true,
-		Metrics:   true,
+		Metrics:   name == Name,
 	})
-	return scheduler.Ensure(stack.New(Name, db, ms, tiles, gw, backup, mon))
+	return scheduler.Ensure(stack.New(name, append([]stack.Part{db, ms, tiles, gw}, parts...)...))
 }
 
 // TiledLayers are the layers MapCache serves as tiles (WMTS, TMS).

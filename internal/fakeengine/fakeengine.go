@@ -150,6 +150,115 @@ func (e *Engine) AddConfig(name string, data []byte, labels map[string]string) {
 	e.configs[id] = swarm.Config{ID: id, Spec: swarm.ConfigSpec{Annotations: swarm.Annotations{Name: name, Labels: copyMap(labels)}, Data: data}}
 }
 
+// StopTask makes one running task of the named service end in state (complete after an
+// exit 0, failed...) with the message, and not be replaced: what Swarm does under the
+// on-failure restart policy, or while a task is being restarted. It reports whether the
+// service had a running task.
+func (e *Engine) StopTask(name string, state swarm.TaskState, msg string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.find(name)
+	if s == nil {
+		return false
+	}
+	for i, t := range e.tasks[s.ID] {
+		if t.Status.State == swarm.TaskStateRunning {
+			t.DesiredState = swarm.TaskStateShutdown
+			t.Status = swarm.TaskStatus{State: state, Message: msg, Timestamp: time.Now()}
+			if state == swarm.TaskStateFailed {
+				t.Status.Err = msg
+			}
+			t.UpdatedAt = time.Now()
+			e.tasks[s.ID][i] = t
+			return true
+		}
+	}
+	return false
+}
+
+// StartTask adds a task of the named service's current spec that Swarm is starting (desired
+// running, state starting): a replacement on its way.
+func (e *Engine) StartTask(name string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.find(name)
+	if s == nil {
+		return
+	}
+	now := time.Now()
+	t := swarm.Task{ID: e.newID("task"), ServiceID: s.ID, Spec: cloneSpec(s.Spec).TaskTemplate,
+		DesiredState: swarm.TaskStateRunning, Status: swarm.TaskStatus{State: swarm.TaskStateStarting, Timestamp: now}}
+	t.CreatedAt, t.UpdatedAt = now, now
+	e.tasks[s.ID] = append(e.tasks[s.ID], t)
+}
+
+// RunStarting makes every starting task of the named service run (the replacement became
+// healthy).
+func (e *Engine) RunStarting(name string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.find(name)
+	if s == nil {
+		return
+	}
+	for i := range e.tasks[s.ID] {
+		if e.tasks[s.ID][i].Status.State == swarm.TaskStateStarting {
+			e.tasks[s.ID][i].Status.State = swarm.TaskStateRunning
+		}
+	}
+}
+
+// FinishUpdate ends the named service's update in progress (a Stall): its starting tasks run
+// and the update completes.
+func (e *Engine) FinishUpdate(name string) {
+	e.mu.Lock()
+	s := e.find(name)
+	if s != nil && s.UpdateStatus != nil && s.UpdateStatus.State == swarm.UpdateStateUpdating {
+		now := time.Now()
+		s.UpdateStatus.State, s.UpdateStatus.CompletedAt, s.UpdateStatus.Message = swarm.UpdateStateCompleted, &now, "update completed"
+	}
+	e.mu.Unlock()
+	e.RunStarting(name)
+}
+
+// RollBack ends the named service's update in progress (a Stall) as Swarm does when its new
+// tasks fail: they end complete with the message (a task stopped for being unhealthy may exit
+// 0) and the service goes back to its previous spec (rollback_completed).
+func (e *Engine) RollBack(name, msg string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.find(name)
+	if s == nil || s.PreviousSpec == nil {
+		return
+	}
+	now := time.Now()
+	var ended []swarm.Task
+	for _, t := range e.tasks[s.ID] {
+		t.DesiredState = swarm.TaskStateShutdown
+		t.Status = swarm.TaskStatus{State: swarm.TaskStateComplete, Message: msg, Timestamp: now}
+		t.UpdatedAt = now
+		ended = append(ended, t)
+	}
+	failed := cloneSpec(s.Spec)
+	s.Spec, s.PreviousSpec = cloneSpec(*s.PreviousSpec), &failed
+	s.Version.Index++
+	s.UpdateStatus = &swarm.UpdateStatus{State: swarm.UpdateStateRollbackCompleted, StartedAt: &now, CompletedAt: &now,
+		Message: "rollback completed"}
+	e.runTasks(s)
+	e.tasks[s.ID] = append(e.tasks[s.ID], ended...)
+}
+
+// PauseUpdate leaves the named service's last update paused with the message, as Swarm does
+// when an update (failure action pause) or a rollback fails.
+func (e *Engine) PauseUpdate(name, msg string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if s := e.find(name); s != nil {
+		now := time.Now()
+		s.UpdateStatus = &swarm.UpdateStatus{State: swarm.UpdateStatePaused, StartedAt: &now, Message: msg}
+	}
+}
+
 // Services returns the services on the engine, sorted by name.
 func (e *Engine) Services() []swarm.Service {
 	e.mu.Lock()

@@ -21,3 +21,15 @@ func Join(args ...string) string {
 	}
 	return strings.Join(quoted, " ")
 }
+
+// plain are the characters Word leaves unquoted: none of them means anything to a shell.
+const plain = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:=,@%+"
+
+// Word returns s as one shell word: as it is when it holds only letters, digits and
+// "_-./:=,@%+" (so generated command lines stay readable), quoted with Quote otherwise.
+func Word(s string) string {
+	if s != "" && strings.Trim(s, plain) == "" {
+		return s
+	}
+	return Quote(s)
+}

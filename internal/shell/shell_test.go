@@ -78,3 +78,26 @@ func TestRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// Word leaves plain words alone and quotes the rest; sh reads every one back unchanged.
+func TestWord(t *testing.T) {
+	if got := Word("jobfile.js"); got != "jobfile.js" {
+		t.Errorf("Word(jobfile.js) = %s", got)
+	}
+	if got := Word("a b"); got != "'a b'" {
+		t.Errorf("Word(a b) = %s", got)
+	}
+	sh, err := exec.LookPath("/bin/sh")
+	if err != nil {
+		t.Skip("no /bin/sh")
+	}
+	for _, w := range words {
+		out, err := exec.Command(sh, "-c", `printf %s `+Word(w)).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(out) != w {
+			t.Errorf("sh printed %q for Word(%q) = %s", out, w, Word(w))
+		}
+	}
+}

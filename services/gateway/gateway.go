@@ -34,6 +34,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/kalisio/kargo/images"
 	"github.com/kalisio/kargo/stack"
@@ -263,6 +265,13 @@ func New(cfg Config) *stack.Service {
 	return svc
 }
 
+// breaksCaddyToken reports whether r would end or change a Caddyfile token: any Unicode
+// space (the Caddyfile splits on them, \v, \f and U+2028 included), a control character,
+// braces, quotes (", `), a backslash or '#' (a comment).
+func breaksCaddyToken(r rune) bool {
+	return unicode.IsSpace(r) || unicode.IsControl(r) || strings.ContainsRune("{}\"`\\#", r)
+}
+
 // checkRoutes validates the routes and returns them ordered for Caddy: longer prefixes first,
 // "/" last.
 func checkRoutes(svc *stack.Service, routes []Route) []Route {
@@ -288,8 +297,8 @@ func checkRoutes(svc *stack.Service, routes []Route) []Route {
 			svc.Problemf(p+".port", "must be between 1 and 65535, got %d", r.Port)
 			bad = true
 		}
-		if r.Path != "" && (!strings.HasPrefix(r.Path, "/") || strings.ContainsAny(r.Path, " \t\n{}\"#")) {
-			svc.Problemf(p+".path", "%q must start with / and hold no spaces, braces, quotes or '#'", r.Path)
+		if r.Path != "" && (!strings.HasPrefix(r.Path, "/") || strings.IndexFunc(r.Path, breaksCaddyToken) >= 0 || !utf8.ValidString(r.Path)) {
+			svc.Problemf(p+".path", "%q must start with / and hold no spaces, control characters, braces, quotes, backslashes or '#'", r.Path)
 			bad = true
 		}
 		if r.Path != "" && r.StripPrefix {

@@ -1,7 +1,7 @@
 // Package krawler builds Krawler jobs as long-running Swarm services, the way Kargo v0.18 ran
 // them (kalisio/kargo@v0.18.0:deploy/vigicrues.yml, teleray.yml, *-loader.yml; UPSTREAM.md
 // §1.5): one replica whose container keeps running and schedules the job with Krawler's
-// in-process cron (`--cron "$CRON"`, a 6-field, seconds-first pattern), restarted on failure,
+// in-process cron (`--cron "$CRON"`, a 6-field, seconds-first pattern), restarted whatever its exit code,
 // with the health check `node /opt/krawler/healthcheck.js` that asks Krawler's internal HTTP
 // server (localhost:3030/healthcheck) about the last run (kalisio/krawler@v1.2.0:healthcheck.js).
 // No port is published.
@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"maps"
 	"path"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -130,8 +131,8 @@ func New(cfg Config) *stack.Service {
 		common: cfg,
 	}
 	svc := j.build()
-	if strings.Contains(file, "/") {
-		svc.Problemf("config.jobFile", "%q must be a file name, not a path", file)
+	if !jobFileRE.MatchString(file) {
+		svc.Problemf("config.jobFile", "%q must be a file name of letters, digits, '.', '_' and '-', not starting with '.' or '-'", file)
 	}
 	switch {
 	case cfg.Job == "" && cfg.JobData == nil:
@@ -146,9 +147,12 @@ func New(cfg Config) *stack.Service {
 	if cfg.Run {
 		run = " --run"
 	}
-	j.setCommand(svc, fmt.Sprintf(`node %s --cron "$CRON"%s %s`, Dir, run, file), true)
+	j.setCommand(svc, fmt.Sprintf(`node %s --cron "$CRON"%s %s`, Dir, run, shell.Word(file)), true)
 	return svc
 }
+
+// jobFileRE is a job file name: a plain name that node cannot read as an option.
+var jobFileRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,254}$`)
 
 // job is what every Krawler service shares: DB_URL, CRON, health, secrets, resources.
 type job struct {
@@ -171,7 +175,7 @@ func (j *job) build() *stack.Service {
 		Resources:    res,
 		Networks:     c.Networks,
 		EndpointMode: stack.DNSRR,
-		Restart:      &stack.RestartPolicy{Condition: "on-failure"},
+		Restart:      &stack.RestartPolicy{Condition: "any"},
 	}
 	if c.Replicas > 0 {
 		svc.Replicas = stack.Ptr(c.Replicas)
@@ -256,7 +260,7 @@ func Health(h HealthConfig, slackWebhookFile string) *stack.Health {
 	test := append([]string{"CMD"}, args...)
 	if slackWebhookFile != "" {
 		test = []string{"CMD-SHELL", fmt.Sprintf(`SLACK_WEBHOOK_URL="$(cat %s)" && export SLACK_WEBHOOK_URL && exec %s`,
-			slackWebhookFile, shell.Join(args...))}
+			shell.Word(slackWebhookFile), shell.Join(args...))}
 	}
 	return &stack.Health{Test: test, Interval: HealthInterval, Timeout: HealthTimeout,
 		Retries: HealthRetries, StartPeriod: HealthStartPeriod}
@@ -273,7 +277,7 @@ type SecretEnv struct {
 
 // FromFile is the SecretEnv that sets name to the content of a mounted secret file.
 func FromFile(name, file string) SecretEnv {
-	return SecretEnv{Name: name, Value: "$(cat " + file + ")"}
+	return SecretEnv{Name: name, Value: "$(cat " + shell.Word(file) + ")"}
 }
 
 // ShellCommand returns ["sh", "-c", script] where script exports each variable (failing if a
@@ -293,6 +297,10 @@ func ShellCommand(cmd string, envs ...SecretEnv) []string {
 // env value without authentication; otherwise the password secret is mounted (ClientSecret)
 // and a SecretEnv builds the URL in the container (mongodb.Conn.ShellURL).
 func MongoEnv(svc *stack.Service, name string, c mongodb.Conn) []SecretEnv {
+	// An empty database name is reported by the caller, which knows the field.
+	if err := c.Check(); err != nil && c.Database != "" {
+		svc.Problemf("config.database", "%s: %v", name, err)
+	}
 	if !c.Authenticated() {
 		svc.Env[name] = c.URL()
 		return nil

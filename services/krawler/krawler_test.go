@@ -62,7 +62,7 @@ func TestVigicruesWithURL(t *testing.T) {
 	assertKargoHealth(t, svc)
 	assert.Empty(t, svc.Spec.EndpointSpec.Ports)
 	assert.Equal(t, uint64(1), svc.Replicas())
-	assert.Equal(t, swarm.RestartPolicyConditionOnFailure, svc.Spec.TaskTemplate.RestartPolicy.Condition)
+	assert.Equal(t, swarm.RestartPolicyConditionAny, svc.Spec.TaskTemplate.RestartPolicy.Condition, "long-running: restarted whatever the exit code")
 	assert.Nil(t, svc.Spec.TaskTemplate.Placement, "no node.role==worker: it would never schedule on one node")
 	require.NotNil(t, svc.Spec.TaskTemplate.Resources)
 	assert.NotZero(t, svc.Spec.TaskTemplate.Resources.Limits.MemoryBytes)
@@ -90,7 +90,7 @@ func TestTelerayWithMongo(t *testing.T) {
 	assert.Equal(t, []string{"sh", "-c"}, cs.Args[:2])
 	script := cs.Args[2]
 	assert.True(t, strings.HasPrefix(script, `set -e; DB_URL="mongodb://root:$(node -e `), script)
-	assert.Contains(t, script, `/run/secrets/mongodb-root-password)@mongodb:27017/teleray?authSource=admin"; export DB_URL; `)
+	assert.Contains(t, script, `/run/secrets/mongodb-root-password')@mongodb:27017/teleray?authSource=admin"; export DB_URL; `)
 	assert.True(t, strings.HasSuffix(script, `exec node /opt/krawler --cron "$CRON" --run jobfile.js`), script)
 	assertKargoHealth(t, svc)
 	assert.Equal(t, []string{"mongodb"}, svc.DependsOn)

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/kalisio/kargo/images"
+	"github.com/kalisio/kargo/internal/shell"
 	"github.com/kalisio/kargo/stack"
 )
 
@@ -369,6 +370,9 @@ func seedJob(cfg Config, svc *stack.Service) *stack.Service {
 			}
 			if sd.Force {
 				args = append(args, "-f")
+			}
+			for i, a := range args {
+				args[i] = shell.Word(a)
 			}
 			cmds = append(cmds, strings.Join(args, " "))
 		}

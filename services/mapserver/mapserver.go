@@ -284,15 +284,26 @@ func New(cfg Config) *stack.Service {
 	if len(vector) > 0 {
 		probe = vector[0]
 	}
+	// A task that dies is back within about 10 s: restarted after RestartDelay, and counted
+	// running at its first passing check, one HealthInterval after it starts (Swarm 20.10
+	// has no shorter start interval).
+	svc.Restart = &stack.RestartPolicy{Condition: "any", Delay: RestartDelay}
 	svc.Health = &stack.Health{
 		Test:        []string{"CMD-SHELL", HealthCommand(layers, probe)},
-		Interval:    10 * time.Second,
+		Interval:    HealthInterval,
 		Timeout:     10 * time.Second,
 		Retries:     3,
 		StartPeriod: 30 * time.Second,
 	}
 	return svc
 }
+
+// Recovery timings of a MapServer service: a killed task is restarted after RestartDelay
+// and its health is checked every HealthInterval.
+const (
+	RestartDelay   = 2 * time.Second
+	HealthInterval = 5 * time.Second
+)
 
 // configNameLen bounds the names configName makes: with the stack name and Swarm's version
 // suffix they stay within Swarm's 64 characters.

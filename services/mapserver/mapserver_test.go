@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kalisio/kargo/services/mapserver"
 	"github.com/kalisio/kargo/services/postgis"
@@ -106,6 +107,14 @@ func TestTypedMapWithDatabase(t *testing.T) {
 		if !strings.Contains(hc, want) {
 			t.Errorf("health check lacks %q: %s", want, hc)
 		}
+	}
+	// A killed task is back within 15 s: restarted whatever its exit code after 2 s, healthy
+	// at its first check 5 s after it starts.
+	if rp := svc.Spec.TaskTemplate.RestartPolicy; rp == nil || rp.Condition != "any" || rp.Delay == nil || *rp.Delay > 2*time.Second {
+		t.Errorf("restart policy %+v, want any with a delay of at most 2s", rp)
+	}
+	if iv := cs.Healthcheck.Interval; iv == 0 || iv > 5*time.Second {
+		t.Errorf("health interval %s, want at most 5s", iv)
 	}
 	if r := svc.Spec.TaskTemplate.Resources; r.Limits.MemoryBytes != 512*stack.MiB {
 		t.Errorf("resources %+v", r)

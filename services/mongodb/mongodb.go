@@ -13,11 +13,15 @@ package mongodb
 
 import (
 	"cmp"
+	"encoding/json"
+	"errors"
 	"fmt"
-	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/kalisio/kargo/internal/shell"
 	"github.com/kalisio/kargo/stack"
@@ -149,6 +153,9 @@ func New(cfg Config) *Service {
 		if m.user == "" {
 			m.user = DefaultRootUser
 		}
+		if strings.IndexFunc(m.user, unicode.IsControl) >= 0 || !utf8.ValidString(m.user) {
+			svc.Problemf("config.rootUser", "%q holds control characters or invalid UTF-8", m.user)
+		}
 		sec := secretOr(cfg.RootPassword, name+"-root-password", 32)
 		m.password = sec.Name
 		pwFile = "/run/secrets/" + sec.Name
@@ -235,9 +242,14 @@ func cacheSize(explicit float64, limit int64) float64 {
 // exits 1 unless the ping answers ok. For a replica set it also initiates the set with the
 // given members when the server reports NotYetInitialized (code 94), authenticating as the
 // root user (replSetGetStatus needs it) with the password read from pwFile.
+//
+// The password never goes on the command line, where `ps` on the node would show it: the
+// shell's own JavaScript reads pwFile (cat() in the legacy shell, fs.readFileSync in mongosh,
+// which replaces cat) and strips trailing newlines as the image's entrypoint does, then
+// authenticates with db.auth. Every value is a JSON string in the script, and the script one
+// single-quoted shell word.
 func HealthCommand(replicaSet string, members []string, user, pwFile string) string {
 	var js string
-	auth := ""
 	if replicaSet == "" {
 		// ping needs no authentication.
 		js = `quit(db.adminCommand({ping: 1}).ok ? 0 : 1)`
@@ -246,18 +258,26 @@ func HealthCommand(replicaSet string, members []string, user, pwFile string) str
 		for i, h := range members {
 			ms = append(ms, fmt.Sprintf(`{_id: %d, host: %s}`, i, jsString(h)))
 		}
-		js = fmt.Sprintf(`var s; try { s = rs.status() } catch (e) { s = e } `+
+		if pwFile != "" {
+			js = fmt.Sprintf(`var f = %s; `+
+				`var pw = (typeof require === "function" ? require("fs").readFileSync(f, "utf8") : cat(f)).replace(/\n+$/, ""); `+
+				`try { db.getSiblingDB(%s).auth(%s, pw) } catch (e) {} `,
+				jsString(pwFile), jsString(AuthSource), jsString(user))
+		}
+		js += fmt.Sprintf(`var s; try { s = rs.status() } catch (e) { s = e } `+
 			`if (s.code === 94) { s = rs.initiate({_id: %s, members: [%s]}) } quit(s.ok ? 0 : 1)`,
 			jsString(replicaSet), strings.Join(ms, ", "))
-		if pwFile != "" {
-			auth = fmt.Sprintf(` -u %s -p "$(cat %s)" --authenticationDatabase %s`, shell.Quote(user), pwFile, AuthSource)
-		}
 	}
 	return `if command -v mongosh >/dev/null 2>&1; then sh=mongosh; else sh=mongo; fi; ` +
-		fmt.Sprintf(`"$sh" --quiet --norc --host localhost --port %d%s --eval %s`, Port, auth, shell.Quote(js))
+		fmt.Sprintf(`"$sh" --quiet --norc --host localhost --port %d --eval %s`, Port, shell.Quote(js))
 }
 
-func jsString(s string) string { return strconv.Quote(s) }
+// jsString is s as a JavaScript string literal: JSON, whose encoder also escapes U+2028 and
+// U+2029 (line ends in older JavaScript engines).
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
 
 // Host returns "<name>:27017".
 func (m *Service) Host() string { return fmt.Sprintf("%s:%d", m.Name, Port) }
@@ -266,9 +286,9 @@ func (m *Service) Host() string { return fmt.Sprintf("%s:%d", m.Name, Port) }
 // URL("weacast") = "mongodb://mongodb:27017/weacast" (plus ?replicaSet=<name> for a replica
 // set). Use Conn to connect with the root credentials.
 func (m *Service) URL(database string) string {
-	u := "mongodb://" + m.Host() + "/" + database
+	u := "mongodb://" + m.Host() + "/" + escape(database, "")
 	if m.replicaSet != "" {
-		u += "?replicaSet=" + url.QueryEscape(m.replicaSet)
+		u += "?replicaSet=" + escape(m.replicaSet, "")
 	}
 	return u
 }
@@ -307,22 +327,42 @@ func (c Conn) build(password string) string {
 	var b strings.Builder
 	b.WriteString("mongodb://")
 	if c.Authenticated() {
-		b.WriteString(url.PathEscape(c.User))
+		b.WriteString(escape(c.User, ""))
 		if password != "" {
 			b.WriteString(":" + password)
 		}
 		b.WriteString("@")
 	}
-	b.WriteString(c.Host + "/" + c.Database)
+	b.WriteString(escape(c.Host, ":,[]") + "/" + escape(c.Database, ""))
 	var q []string
 	if c.Authenticated() {
 		q = append(q, "authSource="+AuthSource)
 	}
 	if c.ReplicaSet != "" {
-		q = append(q, "replicaSet="+url.QueryEscape(c.ReplicaSet))
+		q = append(q, "replicaSet="+escape(c.ReplicaSet, ""))
 	}
 	if len(q) > 0 {
 		b.WriteString("?" + strings.Join(q, "&"))
+	}
+	return b.String()
+}
+
+// escape percent-encodes every byte of s but letters, digits, '-', '.', '_', '~' (RFC 3986
+// unreserved characters) and those in keep. The result holds nothing a shell, even inside
+// double quotes, would expand or split on, and nothing that ends a URL part.
+func escape(s, keep string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || strings.IndexByte(keep, c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
 	}
 	return b.String()
 }
@@ -331,14 +371,48 @@ func (c Conn) build(password string) string {
 // to the URL with the password read from passwordFile (where the client mounted
 // PasswordSecret), percent-encoded with node (every client image of Weacast and Krawler is a
 // Node.js image) and without trailing newlines, as the mongo entrypoint reads it. Without
-// authentication it is the plain URL.
+// authentication it is the plain URL. Every other part of the URL is percent-encoded, so no
+// value can reach the shell as code.
 func (c Conn) ShellURL(passwordFile string) string {
 	if !c.Authenticated() {
 		return c.build("")
 	}
-	enc := `$(node -e 'process.stdout.write(encodeURIComponent(require("fs").readFileSync(process.argv[1], "utf8").replace(/\n+$/, "")))' ` + passwordFile + `)`
+	enc := `$(node -e 'process.stdout.write(encodeURIComponent(require("fs").readFileSync(process.argv[1], "utf8").replace(/\n+$/, "")))' ` + shell.Quote(passwordFile) + `)`
 	return c.build(enc)
 }
+
+// MaxDatabaseName is the longest database name MongoDB accepts, in bytes (names must have
+// fewer than 64 characters).
+const MaxDatabaseName = 63
+
+// CheckDatabase reports why name cannot be a MongoDB database name, or nil: it must be
+// non-empty, shorter than 64 bytes, and hold none of / \ . " $ * < > : | ? (MongoDB's
+// restrictions on Unix and Windows), spaces or control characters.
+func CheckDatabase(name string) error {
+	switch {
+	case name == "":
+		return errors.New("a database name is required")
+	case len(name) > MaxDatabaseName:
+		return fmt.Errorf("database name %q is %d bytes long, MongoDB accepts at most %d", name, len(name), MaxDatabaseName)
+	}
+	for _, r := range name {
+		if strings.ContainsRune(`/\. "$*<>:|?`, r) || unicode.IsSpace(r) || unicode.IsControl(r) || r == utf8.RuneError {
+			return fmt.Errorf("database name %q holds %q: MongoDB refuses / \\ . \" $ * < > : | ?, spaces and control characters", name, r)
+		}
+	}
+	return nil
+}
+
+// Check reports why the connection cannot be used, or nil: a database name MongoDB accepts
+// (CheckDatabase) and a host of letters, digits, '.', '-', '_' with a port.
+func (c Conn) Check() error {
+	if !hostRE.MatchString(c.Host) {
+		return fmt.Errorf("host %q is not <name>:<port>", c.Host)
+	}
+	return CheckDatabase(c.Database)
+}
+
+var hostRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+:[0-9]{1,5}(,[A-Za-z0-9_.-]+:[0-9]{1,5})*$`)
 
 // HasPassword reports whether a mongodb:// or mongodb+srv:// URL carries a password in its
 // user info ("user:password@host"). Such a URL must not be given as a plain value: it would

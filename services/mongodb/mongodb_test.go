@@ -115,7 +115,9 @@ func TestReplicaSet(t *testing.T) {
 	hc := cs.Healthcheck.Test[1]
 	assert.Contains(t, hc, `rs.initiate({_id: "rs0", members: [{_id: 0, host: "mongo0:27017"}, {_id: 1, host: "mongo1:27017"}]})`)
 	assert.Contains(t, hc, `s.code === 94`)
-	assert.Contains(t, hc, `-u 'root' -p "$(cat /run/secrets/mongo0-root-password)" --authenticationDatabase admin`)
+	assert.Contains(t, hc, `var f = "/run/secrets/mongo0-root-password"`)
+	assert.Contains(t, hc, `db.getSiblingDB("admin").auth("root", pw)`)
+	assert.NotContains(t, hc, " -p ", "the password is read inside the client, not passed on its command line")
 	assert.Equal(t, []string{"node.labels.mongo0==true"}, svc.Spec.TaskTemplate.Placement.Constraints)
 	assert.Equal(t, "mongodb://mongo0:27017/app?replicaSet=rs0", m.URL("app"))
 	c := m.Conn("app")
@@ -140,7 +142,7 @@ func TestConnShellURL(t *testing.T) {
 	assert.Equal(t, "mongodb-root-password", c.PasswordSecret)
 	u := c.ShellURL("/run/secrets/mongodb-root-password")
 	assert.True(t, strings.HasPrefix(u, "mongodb://root:$(node -e "), u)
-	assert.True(t, strings.HasSuffix(u, " /run/secrets/mongodb-root-password)@mongodb:27017/weacast?authSource=admin"), u)
+	assert.True(t, strings.HasSuffix(u, " '/run/secrets/mongodb-root-password')@mongodb:27017/weacast?authSource=admin"), u)
 	assert.Contains(t, u, "encodeURIComponent")
 
 	noauth := mongodb.New(mongodb.Config{NoAuth: true}).Conn("x")

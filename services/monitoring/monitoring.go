@@ -180,7 +180,12 @@ func New(cfg Config) *Monitoring {
 			p.Problemf("config.backup", "service %q: schedule %q: %v", b.Name, b.Schedule, err)
 		default:
 			t0 := sched.Next(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-			backup = &backupWatch{Name: b.Name, Period: sched.Next(t0).Sub(t0)}
+			period := sched.Next(t0).Sub(t0)
+			if t0.IsZero() || period <= 0 {
+				p.Problemf("config.backup", "service %q: schedule %q never runs", b.Name, b.Schedule)
+				break
+			}
+			backup = &backupWatch{Name: b.Name, Period: period}
 			m.Node.Mounts = append(m.Node.Mounts, stack.Mount{Type: stack.VolumeMount, Source: vol, Target: "/textfile", ReadOnly: true})
 			m.Node.Command = append(m.Node.Command, "--collector.textfile.directory=/textfile")
 		}

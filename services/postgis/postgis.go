@@ -12,7 +12,10 @@
 // environment value, visible to anyone who can inspect the service. This builder ships it as
 // a Docker secret mounted as a file and read through POSTGRES_PASSWORD_FILE (generated when
 // not given and never printed), checks health with pg_isready, keeps the data on a named
-// volume and sets resource limits.
+// volume and sets resource limits. The secret stays the truth: Kargo's image sets the role's
+// password from the secret file at every start (over the local socket, before it listens on
+// the network), so data kept in the volume open with a regenerated or rotated password, and a
+// new secret value rolls the service and its clients (they mount the secret) on the next apply.
 package postgis
 
 import (

@@ -89,7 +89,7 @@ func New(cfg Config) *stack.Service {
 		Placement: stack.Placement{Constraints: []string{"node.role==manager"}},
 		Resources: res,
 		Mounts: []stack.Mount{
-			{Type: stack.BindMount, Source: Socket, Target: Socket, ReadOnly: true},
+			{Type: stack.BindMount, Source: Socket, Target: Socket, ReadOnly: true, HostControl: true},
 			// The heartbeat file of the health check.
 			{Type: stack.TmpfsMount, Target: "/run/kargo", TmpfsSize: stack.MiB},
 		},

@@ -254,7 +254,7 @@ func New(cfg Config) *Weacast {
 		Resources:    res,
 		Networks:     cfg.Networks,
 		EndpointMode: stack.DNSRR,
-		Restart:      &stack.RestartPolicy{Condition: "on-failure"},
+		Restart:      &stack.RestartPolicy{Condition: "any"},
 		Endpoints:    []stack.Endpoint{{Kind: stack.HTTP, Port: Port, Path: "/api/healthcheck"}},
 	}
 	if cfg.Replicas > 0 {
@@ -449,7 +449,7 @@ func newLoader(cfg Config, lc Loader, info ModelInfo, v Variant, db *mongodb.Con
 		Resources:    res,
 		Networks:     cfg.Networks,
 		EndpointMode: stack.DNSRR,
-		Restart:      &stack.RestartPolicy{Condition: "on-failure"},
+		Restart:      &stack.RestartPolicy{Condition: "any"},
 		Labels:       map[string]string{ModelLabel: string(m), VariantLabel: variantName(lc.Isobaric())},
 	}
 	maps.Copy(svc.Env, cfg.Env)

@@ -130,6 +130,24 @@ docker_setup_db() {
 	fi
 }
 
+# docker_sync_password: the role's password is the secret's, at every start. The volume
+# outlives the stack and its secrets: a password regenerated (after docker stack rm) or
+# changed (a rotation) must still open the data initialised with another one. Set over the
+# local socket by a server that does not listen on the network yet.
+docker_sync_password() {
+	if [ -z "$POSTGRES_PASSWORD" ]; then
+		return 0
+	fi
+	docker_temp_server_start
+	PGHOST= PGHOSTADDR= KARGO_PASSWORD="$POSTGRES_PASSWORD" run_as_postgres psql -v ON_ERROR_STOP=1 -q \
+		--username "$POSTGRES_USER" --no-password --no-psqlrc --dbname postgres --set role="$POSTGRES_USER" <<-'EOSQL'
+		\getenv password KARGO_PASSWORD
+		ALTER ROLE :"role" WITH PASSWORD :'password';
+	EOSQL
+	docker_temp_server_stop
+	echo "kargo/postgis: password of role $POSTGRES_USER set from the secret"
+}
+
 _main() {
 	if [ "$1" = 'postgres' ]; then
 		docker_setup_env
@@ -159,6 +177,7 @@ _main() {
 			echo
 			echo 'PostgreSQL Database directory appears to contain a database; Skipping initialization'
 			echo
+			docker_sync_password
 		fi
 		set -- "$@" -c listen_addresses='*' -c unix_socket_directories=/var/run/postgresql
 	fi
