@@ -7,7 +7,8 @@
 //	}
 //
 // The program then answers `validate`, `plan`, `apply`, `status`, `rm`, `render`, `logs`, `build`,
-// `drain` and `undrain`.
+// `drain`, `undrain` and `metrics`, and `backup` and `restore` when the stack has a backup job
+// (package services/pgbackup).
 // Run is the testable core of Main.
 package kargo
 
@@ -210,6 +211,7 @@ func newRoot(st *stack.Stack, o *Options) *cobra.Command {
 	root.AddCommand(c.planCmd(), c.applyCmd(), c.statusCmd(), c.rmCmd(), c.renderCmd(), c.logsCmd(), c.validateCmd(), c.buildCmd())
 	root.AddCommand(c.drainCmd(), c.undrainCmd())
 	c.registryFlag(root)
+	root.AddCommand(c.backupCmd(), c.restoreCmd(), c.metricsCmd())
 	return root
 }
 
@@ -417,7 +419,7 @@ func (c *cli) statusCmd() *cobra.Command {
 			if err := c.checkOutput(); err != nil {
 				return err
 			}
-			a, _, err := c.applier(false)
+			a, e, err := c.applier(false)
 			if err != nil {
 				return err
 			}
@@ -443,7 +445,11 @@ func (c *cli) statusCmd() *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Mode, tasks, s.Health,
 					strings.Join(s.Nodes, ","), strings.Join(s.Ports, ","), s.Endpoints, run, s.LastError)
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			c.backupStatus(cmd.Context(), e, sts)
+			return nil
 		},
 	})
 }

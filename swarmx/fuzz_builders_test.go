@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/services/gateway"
 	"github.com/kalisio/kargo/services/gdal"
 	"github.com/kalisio/kargo/services/geoserver"
@@ -11,6 +12,8 @@ import (
 	"github.com/kalisio/kargo/services/mapcache"
 	"github.com/kalisio/kargo/services/mapserver"
 	"github.com/kalisio/kargo/services/mongodb"
+	"github.com/kalisio/kargo/services/monitoring"
+	"github.com/kalisio/kargo/services/pgbackup"
 	"github.com/kalisio/kargo/services/postgis"
 	"github.com/kalisio/kargo/services/scheduler"
 	"github.com/kalisio/kargo/services/weacast"
@@ -19,7 +22,7 @@ import (
 )
 
 // builderCount is how many builders fuzzBuilder knows.
-const builderCount = 12
+const builderCount = 14
 
 // fuzzBuilder builds a stack around one builder (which % builderCount) from three strings:
 // a goes where names go (services, secrets), b where identifiers go (databases, users,
@@ -76,6 +79,18 @@ func fuzzBuilder(which uint8, a, b, c string) *stack.Stack {
 		return stack.New("f", ms, gateway.New(gateway.Config{Name: a, HTTPSPort: 28443,
 			Routes: []gateway.Route{{Prefix: "/" + b, Service: ms, Port: 80, Path: c}},
 			TLS:    &gateway.TLS{Hosts: []string{a + ".local", "localhost"}}}))
+	case 12:
+		db := postgis.New(postgis.Config{Name: "db", Database: "gis"})
+		return scheduler.Ensure(stack.New("f", db, pgbackup.New(pgbackup.Config{Common: builder.Common{Name: a, Env: map[string]string{b: c}},
+			Database: db, Schedule: c, Volume: b, Keep: len(c) - 3, KeepDays: len(b)})))
+	case 13:
+		db := postgis.New(postgis.Config{Name: "db", Database: "gis"})
+		ms := &stack.Service{Name: "ms", Image: "example/ms:1",
+			Endpoints: []stack.Endpoint{{Kind: stack.WMS, Port: 80, Path: "/" + b, Public: "/wms"}}}
+		backup := pgbackup.New(pgbackup.Config{Database: db, Schedule: c})
+		return stack.New("f", db, ms, backup, monitoring.New(monitoring.Config{Common: builder.Common{Name: a},
+			Database: db, Watch: []*stack.Service{ms}, Gateway: b, Backup: backup, Volume: b,
+			ScrapeInterval: time.Duration(len(c)) * time.Second}))
 	default:
 		j := &stack.Service{Name: "job", Image: "example/job:1", Mode: stack.ReplicatedJob, Schedule: c,
 			Env: map[string]string{b: c}}

@@ -6,6 +6,8 @@
 //
 //	go run ./examples/quickstart apply   # build the images if needed, deploy, print the URLs
 //	go run ./examples/quickstart status
+//	go run ./examples/quickstart backup            # a dump now (one runs every night)
+//	go run ./examples/quickstart restore [NAME]    # the latest dump, or NAME, back into PostGIS
 //	go run ./examples/quickstart rm
 //
 // The data are made by `go run ./gendata` (in this directory) and embedded.
@@ -24,7 +26,10 @@ import (
 	"github.com/kalisio/kargo/services/gateway"
 	"github.com/kalisio/kargo/services/mapcache"
 	"github.com/kalisio/kargo/services/mapserver"
+	"github.com/kalisio/kargo/services/monitoring"
+	"github.com/kalisio/kargo/services/pgbackup"
 	"github.com/kalisio/kargo/services/postgis"
+	"github.com/kalisio/kargo/services/scheduler"
 	"github.com/kalisio/kargo/stack"
 )
 
@@ -63,7 +68,8 @@ type Options struct {
 	// PostGISEnv adds environment variables to the PostGIS service (an update that keeps
 	// the data).
 	PostGISEnv map[string]string
-	// Name of the stack; default Name. The drills run a copy of the quickstart beside it.
+	// Name of the stack; default Name. The drills run a copy of the quickstart beside it:
+	// a copy under another name has no backup job nor monitoring (one of each per machine).
 	Name string
 	// HTTPPort and HTTPSPort of the gateway; default HTTPPort and HTTPSPort.
 	HTTPPort, HTTPSPort uint32
@@ -121,13 +127,27 @@ func Stack(o Options) *stack.Stack {
 	// Capabilities documents advertise the gateway's URLs (/wmts, /tms), not MapCache's own.
 	tiles := mapcache.New(mapcache.Config{Name: "tiles", Source: ms, Layers: TiledLayers,
 		PublicURL: fmt.Sprintf("http://127.0.0.1:%d/", httpPort)})
+	var parts []stack.Part
+	routes := gateway.OGC(ms, tiles)
+	if name == Name {
+		// A dump of the database every night at 02:00 UTC, the last 7 kept; `backup` takes
+		// one now and `restore [NAME]` puts one back.
+		backup := pgbackup.New(pgbackup.Config{Database: db, Schedule: pgbackup.DefaultSchedule, Keep: 7})
+		// Prometheus under /prometheus: the gateway's metrics, MapServer's and MapCache's
+		// tasks, PostGIS, the nodes and the backups, with alerts (`metrics` prints them).
+		mon := monitoring.New(monitoring.Config{Database: db, Watch: []*stack.Service{ms, tiles.Service},
+			Gateway: "gateway", Backup: backup})
+		parts = append(parts, backup, mon)
+		routes = append(routes, mon.Route())
+	}
 	gw := gateway.New(gateway.Config{
 		HTTPPort:  httpPort,
 		HTTPSPort: httpsPort,
-		Routes:    gateway.OGC(ms, tiles),
+		Routes:    routes,
 		AccessLog: true,
+		Metrics:   name == Name,
 	})
-	return stack.New(name, db, ms, tiles, gw)
+	return scheduler.Ensure(stack.New(name, append([]stack.Part{db, ms, tiles, gw}, parts...)...))
 }
 
 // TiledLayers are the layers MapCache serves as tiles (WMTS, TMS).
@@ -203,6 +223,7 @@ func URLs() []string {
 		base + "/wmts/1.0.0/WMTSCapabilities.xml",
 		base + "/tms/1.0.0/",
 		fmt.Sprintf("https://127.0.0.1:%d/wms?SERVICE=WMS&REQUEST=GetCapabilities", HTTPSPort),
+		base + "/prometheus/api/v1/alerts",
 	}
 }
 

@@ -20,6 +20,8 @@ type caddyInput struct {
 	RedirectPort uint32
 	// UpstreamHeader adds X-Upstream to responses.
 	UpstreamHeader bool
+	// Metrics serves Caddy's Prometheus metrics on MetricsPort.
+	Metrics bool
 }
 
 // Caddyfile renders the gateway's Caddy configuration. Routes must be valid and ordered (as
@@ -42,6 +44,12 @@ func Caddyfile(in caddyInput) []byte {
 		w(1, "auto_https off")
 	}
 	w(1, "admin localhost:2019")
+	if in.Metrics {
+		// Caddy 2.6 counts requests per server only when asked.
+		w(1, "servers {")
+		w(2, "metrics")
+		w(1, "}")
+	}
 	if in.TLS != nil && in.TLS.ServerName != "" {
 		w(1, "default_sni %s", in.TLS.ServerName)
 	}
@@ -195,6 +203,12 @@ func Caddyfile(in caddyInput) []byte {
 		w(1, "import routes")
 	}
 	w(0, "}")
+	if in.Metrics {
+		w(0, "")
+		w(0, ":%d {", MetricsPort)
+		w(1, "metrics")
+		w(0, "}")
+	}
 	switch {
 	case in.TLS == nil:
 	case in.TLS.Internal:

@@ -57,6 +57,9 @@ const (
 	// RootCAPath is the root certificate of Caddy's local CA in a running gateway task: the
 	// certificate clients trust when the gateway uses Caddy's own certificates.
 	RootCAPath = DataDir + "/caddy/pki/authorities/local/root.crt"
+	// MetricsPort serves Caddy's Prometheus metrics inside the stack's networks (never
+	// published) when Config.Metrics is set.
+	MetricsPort = 9180
 	// HealthPath answers 200 without authentication; the health check uses it.
 	HealthPath = "/healthz"
 	httpPort   = 80
@@ -194,6 +197,9 @@ type Config struct {
 	// UpstreamHeader adds X-Upstream, the address of the task that served the request, to
 	// every response (for debugging: it reveals internal addresses).
 	UpstreamHeader bool
+	// Metrics serves Caddy's Prometheus metrics (requests, durations and response codes per
+	// server) on MetricsPort, for a Prometheus of the stack (services/monitoring).
+	Metrics bool
 	// Replicas of the gateway (default 1); with host-mode ports, at most one per node.
 	Replicas uint64
 	// Resources default to 1 CPU and 256 MiB.
@@ -310,6 +316,7 @@ func New(cfg Config) *stack.Service {
 	data := Caddyfile(caddyInput{
 		Routes: routes, TLS: tlsOn, Auth: auth, CORS: cfg.CORS, AccessLog: cfg.AccessLog,
 		HTTP: cfg.HTTP, RedirectPort: cfg.HTTPSPort, UpstreamHeader: cfg.UpstreamHeader,
+		Metrics: cfg.Metrics,
 	})
 	svc.Configs = append(svc.Configs, stack.FileRef{Source: cfg.Name + "-caddyfile", Target: CaddyfilePath})
 	svc.Declares.Configs = append(svc.Declares.Configs, stack.Config{Name: cfg.Name + "-caddyfile", Data: data})
