@@ -114,7 +114,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(ref.status)
-	json.NewEncoder(w).Encode(map[string]string{"message": msg})
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(map[string]string{"message": msg})
 }
 
 // match finds the rule of a request and puts the request in canonical form: a path with no
