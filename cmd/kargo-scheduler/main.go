@@ -1,7 +1,8 @@
 // Command kargo-scheduler re-runs the scheduled job services of one Kargo stack on their cron
 // schedules. It runs as the "scheduler" service of the stack (see package
-// github.com/kalisio/kargo/services/scheduler), with the Docker socket mounted and
-// KARGO_STACK naming the stack.
+// github.com/kalisio/kargo/services/scheduler), as an unprivileged user with no Docker socket:
+// DOCKER_HOST points it at the stack's socket proxy (cmd/kargo-socket-proxy), which allows only
+// the calls it makes, and KARGO_STACK names the stack.
 //
 //	kargo-scheduler run      watch and run the jobs (default)
 //	kargo-scheduler health   exit 0 when the run loop wrote its heartbeat recently

@@ -44,7 +44,7 @@ func TestHealth(t *testing.T) {
 // The health threshold leaves room for the longest sleep of the run loop plus the interval
 // of Swarm's health check (10 s, see scheduler.New).
 func TestHealthThresholdCoversTheLongestSleep(t *testing.T) {
-	interval := scheduler.New(scheduler.Config{}).Health.Interval
+	interval := scheduler.New(scheduler.Config{}).Service.Health.Interval
 	if staleAfter < scheduler.MaxHeartbeatInterval+interval {
 		t.Errorf("stale after %s, but the loop may sleep %s between beats and the check runs every %s",
 			staleAfter, scheduler.MaxHeartbeatInterval, interval)

@@ -7,28 +7,32 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 
 	"github.com/kalisio/kargo/images"
 )
 
-// Tag is the tag of the scheduler image Kargo builds.
+// Tag is the tag of the scheduler and socket proxy images Kargo builds.
 const Tag = "0.1"
 
 // ImageRef is the scheduler image Kargo builds: FROM scratch with the static kargo-scheduler
 // binary.
 const ImageRef = images.Prefix + "scheduler:" + Tag
 
+// ProxyImageRef is the socket proxy image Kargo builds: FROM scratch with the static
+// kargo-socket-proxy binary.
+const ProxyImageRef = images.Prefix + "socket-proxy:" + Tag
+
 // Package is the import path of the scheduler's main package.
 const Package = "github.com/kalisio/kargo/cmd/kargo-scheduler"
 
-const dockerfile = `FROM scratch
-COPY kargo-scheduler /kargo-scheduler
-ENTRYPOINT ["/kargo-scheduler"]
-CMD ["run"]
-`
+// ProxyPackage is the import path of the socket proxy's main package.
+const ProxyPackage = "github.com/kalisio/kargo/cmd/kargo-socket-proxy"
 
 func init() {
 	images.Register(images.Image{Ref: ImageRef, Context: Context})
+	images.Register(images.Image{Ref: ProxyImageRef, Context: ProxyContext})
 }
 
 // Context returns the build context of the scheduler image. It compiles the scheduler with the
@@ -39,33 +43,49 @@ func init() {
 // source is on disk (a checkout or the module cache), else from the working directory, whose
 // module must require github.com/kalisio/kargo.
 func Context(ctx context.Context) (map[string]images.File, error) {
+	return binaryContext(ctx, Package, "kargo-scheduler", []string{"run"})
+}
+
+// ProxyContext returns the build context of the socket proxy image, compiled like Context's.
+func ProxyContext(ctx context.Context) (map[string]images.File, error) {
+	return binaryContext(ctx, ProxyPackage, "kargo-socket-proxy", []string{"serve"})
+}
+
+// binaryContext compiles pkg into a static binary and returns a FROM scratch context that runs
+// /<bin> with the default arguments args.
+func binaryContext(ctx context.Context, pkg, bin string, args []string) (map[string]images.File, error) {
 	goBin, err := goTool()
 	if err != nil {
 		return nil, err
 	}
-	tmp, err := os.MkdirTemp("", "kargo-scheduler-build-")
+	tmp, err := os.MkdirTemp("", bin+"-build-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	out := filepath.Join(tmp, "kargo-scheduler")
+	out := filepath.Join(tmp, bin)
 	arch := os.Getenv("KARGO_SCHEDULER_GOARCH")
 	if arch == "" {
 		arch = runtime.GOARCH
 	}
-	cmd := exec.CommandContext(ctx, goBin, "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", out, Package)
+	cmd := exec.CommandContext(ctx, goBin, "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", out, pkg)
 	cmd.Dir = sourceDir()
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("go build %s (in %s): %v\n%s", Package, cmd.Dir, err, b)
+		return nil, fmt.Errorf("go build %s (in %s): %v\n%s", pkg, cmd.Dir, err, b)
 	}
-	bin, err := os.ReadFile(out)
+	data, err := os.ReadFile(out)
 	if err != nil {
 		return nil, err
 	}
+	quoted := make([]string, len(args))
+	for i, a := range args {
+		quoted[i] = strconv.Quote(a)
+	}
+	dockerfile := fmt.Sprintf("FROM scratch\nCOPY %s /%s\nENTRYPOINT [%q]\nCMD [%s]\n", bin, bin, "/"+bin, strings.Join(quoted, ", "))
 	return map[string]images.File{
-		"Dockerfile":      {Data: []byte(dockerfile), Mode: 0o644},
-		"kargo-scheduler": {Data: bin, Mode: 0o755},
+		"Dockerfile": {Data: []byte(dockerfile), Mode: 0o644},
+		bin:          {Data: data, Mode: 0o755},
 	}, nil
 }
 
@@ -77,7 +97,7 @@ func goTool() (string, error) {
 	if _, err := os.Stat(p); err == nil {
 		return p, nil
 	}
-	return "", fmt.Errorf("building %s needs the Go toolchain (go on PATH): the scheduler image is compiled on this machine", ImageRef)
+	return "", fmt.Errorf("building %s and %s needs the Go toolchain (go on PATH): they are compiled on this machine", ImageRef, ProxyImageRef)
 }
 
 // sourceDir is the directory of this package's source when it exists (so the scheduler built

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,7 +29,7 @@ type span struct {
 func TestSchedulerOnSwarm(t *testing.T) {
 	c := enginetest.Require(t)
 	a := enginetest.Applier(t)
-	const name = "kxsched"
+	const name = "kxcron"
 	enginetest.Cleanup(t, a, name)
 
 	job := func(n, sched, sleep string) *stack.Service {
@@ -39,10 +40,17 @@ func TestSchedulerOnSwarm(t *testing.T) {
 	st := stack.New(name, job("fast", "*/3 * * * * *", "1"), job("slow", "*/2 * * * * *", "7"))
 	scheduler.Ensure(st)
 	st.Service(scheduler.DefaultName).Env["KARGO_SCHEDULER_REFRESH"] = "1s"
+	// A job on the scheduler's network tries what a taken-over scheduler could: it must get
+	// 403 for everything but the calls the scheduler makes. It prints MISMATCH for any other
+	// answer (and exits 0, so the test can show its log).
+	st.Add(&stack.Service{Name: "probe", Image: "debian:bookworm-slim", Mode: stack.ReplicatedJob,
+		Networks: []string{"scheduler-engine"}, DependsOn: []string{"scheduler-proxy"}, Env: map[string]string{"STACK": name},
+		Command: []string{"bash", "-c", probeScript}, Restart: &stack.RestartPolicy{Condition: "none"}})
 	enginetest.Apply(t, a, st, swarmx.ApplyOptions{})
+	ctx := context.Background()
+	checkLeastPrivilege(t, c, name)
 
 	// Observe every task of both jobs until each has been run by the scheduler enough times.
-	ctx := context.Background()
 	seen := map[string]map[string]*span{"fast": {}, "slow": {}}
 	labels := map[string]map[string]string{}
 	deadline := time.Now().Add(90 * time.Second)
@@ -159,13 +167,96 @@ func TestSchedulerOnSwarm(t *testing.T) {
 	}
 }
 
+// probeScript sends raw HTTP requests to the socket proxy from the scheduler's network
+// (bash's /dev/tcp: the Debian image has no HTTP client) and checks each status code.
+const probeScript = `
+req() {
+  exec 3<>/dev/tcp/scheduler-proxy/2375 || { echo connect-failed; return; }
+  printf '%s %s HTTP/1.1\r\nHost: proxy\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s' "$1" "$2" "${#3}" "$3" >&3
+  read -r _ code _ <&3
+  exec 3<&-
+  echo "$code"
+}
+check() {
+  got=$(req "$1" "$2" "$3")
+  verdict=ok
+  [ "$got" = "$4" ] || verdict=MISMATCH
+  echo "probe: $1 $2 -> $got (want $4) $verdict"
+}
+check GET /_ping "" 200
+check GET /v1.41/services "" 200
+check POST /v1.41/containers/create '{"Image":"debian:bookworm-slim","HostConfig":{"Binds":["/:/host"]}}' 403
+check GET /v1.41/containers/json "" 403
+check POST /v1.41/containers/x/exec '{"Cmd":["sh"]}' 403
+check GET /v1.41/secrets "" 403
+check GET /v1.41/configs "" 403
+check GET /v1.41/info "" 403
+check GET /v1.41/nodes "" 403
+check POST /v1.41/services/create '{}' 403
+check POST "/v1.41/services/${STACK}_fast/update?version=1" "{\"Name\":\"${STACK}_fast\"}" 403
+check GET /v1.41/services/../secrets "" 403
+check GET /v1.41/services/%2e%2e/secrets "" 403
+`
+
+// checkLeastPrivilege checks what the scheduler of stack name can do: it runs as nobody with
+// no socket and one network, the proxy alone has the socket, and the probe job on the
+// scheduler's network got 403 for everything the scheduler does not do.
+func checkLeastPrivilege(t *testing.T, c *client.Client, name string) {
+	t.Helper()
+	ctx := context.Background()
+	insp, err := c.ServiceInspect(ctx, name+"_"+scheduler.DefaultName, client.ServiceInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := insp.Service.Spec.TaskTemplate.ContainerSpec
+	for _, m := range cs.Mounts {
+		if m.Type == "bind" {
+			t.Errorf("the scheduler has a bind mount %s -> %s", m.Source, m.Target)
+		}
+	}
+	if cs.User != "65534:65534" {
+		t.Errorf("the scheduler runs as %q, want 65534:65534", cs.User)
+	}
+	if n := insp.Service.Spec.TaskTemplate.Networks; len(n) != 1 {
+		t.Errorf("the scheduler joins %d networks, want only the proxy's", len(n))
+	}
+	proxy, err := c.ServiceInspect(ctx, name+"_scheduler-proxy", client.ServiceInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ms := proxy.Service.Spec.TaskTemplate.ContainerSpec.Mounts; len(ms) != 1 || ms[0].Source != scheduler.Socket || !ms[0].ReadOnly {
+		t.Errorf("proxy mounts %+v, want the socket only, read-only", ms)
+	}
+	logs := enginetest.Docker(t, "service", "logs", "--raw", name+"_probe")
+	t.Logf("probe:\n%s", logs)
+	if n := strings.Count(logs, "probe: "); n != 13 {
+		t.Errorf("the probe made %d checks, want 13", n)
+	}
+	if strings.Contains(logs, "MISMATCH") {
+		t.Error("the proxy answered a call of the probe unexpectedly (see MISMATCH above)")
+	}
+	tasks, err := c.TaskList(ctx, client.TaskListOptions{Filters: client.Filters{}.Add("service", name+"_probe")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tk := range tasks.Items {
+		if tk.Status.State != swarm.TaskStateComplete {
+			t.Errorf("probe task %s: %s %s", tk.ID, tk.Status.State, tk.Status.Err)
+		}
+	}
+	plogs := enginetest.Docker(t, "service", "logs", "--raw", name+"_scheduler-proxy")
+	if !strings.Contains(plogs, "POST \"/v1.41/containers/create\" refused") {
+		t.Errorf("the proxy did not log the refused container create:\n%s", plogs)
+	}
+}
+
 // TestLabelUpdateStartsARun pins the engine behaviour the scheduler is designed around: any
 // update of a job service, even one that only changes a label, starts a new job iteration and
 // stops the tasks of the running one.
 func TestLabelUpdateStartsARun(t *testing.T) {
 	c := enginetest.Require(t)
 	a := enginetest.Applier(t)
-	const name = "kxjobupd"
+	const name = "kxjobrun"
 	enginetest.Cleanup(t, a, name)
 	st := stack.New(name, &stack.Service{Name: "job", Image: "debian:bookworm-slim", Mode: stack.ReplicatedJob,
 		Command: []string{"sleep", "30"}, Restart: &stack.RestartPolicy{Condition: "none"}})
