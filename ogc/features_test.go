@@ -111,7 +111,7 @@ func TestFeaturesClient(t *testing.T) {
 }
 
 func TestVectorTileAndXYZCheck(t *testing.T) {
-	tile := maptile.New(32, 21, 6) // over Paris
+	tile := maptile.New(32, 22, 6) // over Paris
 	fc := geojson.NewFeatureCollection()
 	paris := geojson.NewFeature(orb.Point{2.3522, 48.8566})
 	paris.Properties["name"] = "Paris"
@@ -124,7 +124,7 @@ func TestVectorTileAndXYZCheck(t *testing.T) {
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
-		case "/xyz/cities-mvt@GoogleMapsCompatible/0/0/0.mvt", "/xyz/cities-mvt@GoogleMapsCompatible/6/32/21.mvt":
+		case "/xyz/cities-mvt@GoogleMapsCompatible/0/0/0.mvt", "/xyz/cities-mvt@GoogleMapsCompatible/6/32/22.mvt":
 			w.Header().Set("Content-Type", MVT)
 			w.Write(data)
 		default:
@@ -135,7 +135,7 @@ func TestVectorTileAndXYZCheck(t *testing.T) {
 	defer srv.Close()
 	c := &Client{}
 	ctx := context.Background()
-	got, _, err := c.VectorTile(ctx, XYZTileURL(srv.URL+"/xyz", "cities-mvt", "GoogleMapsCompatible", 6, 32, 21, "mvt"))
+	got, _, err := c.VectorTile(ctx, XYZTileURL(srv.URL+"/xyz", "cities-mvt", "GoogleMapsCompatible", 6, 32, 22, "mvt"))
 	if err != nil {
 		t.Fatal(err)
 	}

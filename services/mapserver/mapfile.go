@@ -338,7 +338,7 @@ func (m Map) Render(dsn string) string {
 	if m.OGCAPI {
 		// The image passes oga_root; only a URL root of this API may be substituted.
 		w(2, "VALIDATION")
-		w(3, `"oga_root" %s`, q(`^https?://[-A-Za-z0-9.]+(:[0-9]{1,5})?(/[A-Za-z][-A-Za-z0-9_]*)?/ogcapi$`))
+		w(3, `"oga_root" %s`, q(`^https?://([-A-Za-z0-9.]+|[[][0-9A-Fa-f:.]+[]])(:[0-9]{1,5})?(/[A-Za-z][-A-Za-z0-9_]*)?/ogcapi$`))
 		w(3, `"default_oga_root" %s`, q(ogcapiPath(m.name()+".map", false)))
 		w(2, "END")
 	}

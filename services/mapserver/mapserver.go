@@ -21,7 +21,10 @@
 // conformance, collections, items with bbox, limit and paging, single items, GeoJSON and
 // HTML). The image passes the URL each client used (X-Forwarded-Proto/Host/Port from a
 // gateway, else the request's) to mapserv, and typed maps put it into oga_onlineresource, so
-// every link of the API is the client's own URL: the gateway's public one through it.
+// every link of the API is the client's own URL: the gateway's public one through it. The
+// image also mends MapServer 8.0's items pages as JSON (offset ignored on PostGIS layers,
+// bbox dropped from the paging links), so next links page through a bbox; offset + limit
+// stay within 10000.
 //
 // Vector tiles: typed maps also render application/vnd.mapbox-vector-tile (MapServer's MVT
 // output) for WMS GetMap, which a tile cache (mapcache.Config.VectorTiles) caches.
