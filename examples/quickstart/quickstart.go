@@ -1,8 +1,9 @@
 // Command quickstart deploys Kargo's quickstart infrastructure on a Docker Swarm: PostGIS
 // loaded at first start with a small vector dataset over France (cities, roads, zones), a
-// MapServer serving it with an elevation raster (WMS, WFS, WCS), MapCache tiling the roads
-// and cities (WMTS, TMS), and a gateway on 127.0.0.1:8080 (HTTP) and 127.0.0.1:8443 (HTTPS,
-// with a certificate from the gateway's local CA; see README.md to trust it).
+// MapServer serving it with an elevation raster (WMS, WFS, WCS, OGC API – Features), MapCache
+// tiling the roads and cities as images and as vector tiles (WMTS, TMS, XYZ), and a gateway
+// on 127.0.0.1:8080 (HTTP) and 127.0.0.1:8443 (HTTPS, with a certificate from the gateway's
+// local CA; see README.md to trust it).
 //
 //	go run ./examples/quickstart apply   # build the images if needed, deploy, print the URLs
 //	go run ./examples/quickstart status
@@ -86,6 +87,7 @@ func Stack(o Options) *stack.Stack {
 		Replicas: replicas,
 		Maps:     []mapserver.Map{QuickstartMap()},
 		Database: db,
+		OGCAPI:   true,
 		Files: []mapserver.File{
 			{Target: "/etc/mapserver/data/elevation.asc", Data: elevationGrid},
 			{Target: "/docker-entrypoint.d/10-elevation.sh", Data: []byte(elevationScript)},
@@ -93,7 +95,7 @@ func Stack(o Options) *stack.Stack {
 		Resources: stack.Resources{CPULimit: 1, MemoryLimit: 256 * stack.MiB, MemoryReservation: 32 * stack.MiB},
 	})
 	// Capabilities documents advertise the gateway's URLs (/wmts, /tms), not MapCache's own.
-	tiles := mapcache.New(mapcache.Config{Name: "tiles", Source: ms, Layers: TiledLayers,
+	tiles := mapcache.New(mapcache.Config{Name: "tiles", Source: ms, Layers: TiledLayers, VectorTiles: true,
 		PublicURL: fmt.Sprintf("http://127.0.0.1:%d/", HTTPPort)})
 	gw := gateway.New(gateway.Config{
 		HTTPPort:  HTTPPort,
@@ -104,7 +106,8 @@ func Stack(o Options) *stack.Stack {
 	return stack.New(Name, db, ms, tiles, gw)
 }
 
-// TiledLayers are the layers MapCache serves as tiles (WMTS, TMS).
+// TiledLayers are the layers MapCache serves as tiles (WMTS, TMS, XYZ), as PNG images and as
+// Mapbox vector tiles (tilesets roads-mvt and cities-mvt).
 var TiledLayers = []string{"roads", "cities"}
 
 // elevationScript makes the GeoTIFF served by the elevation layer from the embedded grid,
@@ -176,6 +179,8 @@ func URLs() []string {
 		base + "/wmts?SERVICE=WMTS&REQUEST=GetCapabilities",
 		base + "/wmts/1.0.0/WMTSCapabilities.xml",
 		base + "/tms/1.0.0/",
+		base + "/ogcapi",
+		base + "/xyz/cities-mvt@GoogleMapsCompatible/{z}/{x}/{y}.mvt",
 		fmt.Sprintf("https://127.0.0.1:%d/wms?SERVICE=WMS&REQUEST=GetCapabilities", HTTPSPort),
 	}
 }

@@ -50,7 +50,7 @@ func TestQuickstart(t *testing.T) {
 			{ogc.WMS, "/wms", []string{"elevation", "zones", "roads", "cities"}},
 			{ogc.WFS, "/wfs", []string{"zones", "roads", "cities"}},
 			{ogc.WCS, "/wcs", []string{"elevation"}},
-			{ogc.WMTS, "/wmts", TiledLayers},
+			{ogc.WMTS, "/wmts", append([]string{"roads-mvt", "cities-mvt"}, TiledLayers...)},
 		} {
 			caps, err := c.GetCapabilities(ctx, tc.svc, base+tc.path)
 			if err != nil {
@@ -217,10 +217,20 @@ func TestQuickstart(t *testing.T) {
 			}
 		}
 		assertOnlineResource(t, hc, secure+"/wms")
+		// OGC API links follow the scheme and port the client used.
+		if l, err := sc.Landing(ctx, secure+"/ogcapi"); err != nil {
+			t.Error(err)
+		} else {
+			assertLinks(t, l.Links, secure+"/ogcapi")
+		}
 		if n, err := sc.GetFeatureHits(ctx, secure+"/wfs", "cities"); err != nil || n < Cities {
 			t.Errorf("WFS hits over HTTPS = %d, %v; want at least %d", n, err, Cities)
 		}
 	})
+
+	t.Run("ogcapi-features", func(t *testing.T) { testOGCAPIFeatures(ctx, t, c) })
+	t.Run("vector-tiles", func(t *testing.T) { testVectorTiles(ctx, t, c) })
+	t.Run("owslib", testOWSLib)
 
 	t.Run("scale-to-3", func(t *testing.T) {
 		cli := enginetest.Require(t)
