@@ -68,7 +68,8 @@ func testOGCAPIFeatures(ctx context.Context, t *testing.T, c *ogc.Client) {
 	}
 	seen := map[string]bool{}
 	pages := 0
-	for ; page != nil && pages < 50; pages++ {
+	for page != nil && pages < 50 {
+		pages++
 		if len(page.Features) > 10 || page.NumberMatched != want {
 			t.Errorf("page %d: %d features, numberMatched %d (want at most 10, %d)", pages, len(page.Features), page.NumberMatched, want)
 		}
