@@ -10,6 +10,15 @@ command -v go >/dev/null || { echo "test.sh: Go is required (https://go.dev/dl/)
 
 bash scripts/local-swarm.sh
 
+# OWSLib, an OGC client nobody here wrote, reads the quickstart's OGC API – Features:
+# Debian's python3-owslib, run with Debian's /usr/bin/python3.
+if ! /usr/bin/python3 -c 'import owslib.ogcapi.features' >/dev/null 2>&1; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "test.sh: installing python3-owslib" >&2
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-owslib >/dev/null
+fi
+
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then
   echo "test.sh: gofmt would change: $unformatted" >&2

@@ -387,12 +387,16 @@ const (
 	WMTS EndpointKind = "WMTS"
 	TMS  EndpointKind = "TMS"
 	HTTP EndpointKind = "HTTP"
+	// OGCAPIFeatures is an OGC API – Features root (landing page; /collections, /items).
+	OGCAPIFeatures EndpointKind = "OGCAPI-Features"
+	// XYZ serves tiles at <path>/<layer>@<grid>/{z}/{x}/{y}.<ext> (row 0 at the top).
+	XYZ EndpointKind = "XYZ"
 )
 
 // Endpoint is an OGC (or HTTP) endpoint a service exposes inside the stack's networks.
 type Endpoint struct {
 	// Kind of endpoint.
-	Kind EndpointKind `validate:"required,oneof=WMS WFS WCS WMTS TMS HTTP"`
+	Kind EndpointKind `validate:"required,oneof=WMS WFS WCS WMTS TMS HTTP OGCAPI-Features XYZ"`
 	// Port is the container port it listens on.
 	Port uint32 `validate:"required,min=1,max=65535"`
 	// Path on the service, e.g. "/wms" or "/mapcache/wmts/1.0.0/WMTSCapabilities.xml".

@@ -1,8 +1,9 @@
 // Command quickstart deploys Kargo's quickstart infrastructure on a Docker Swarm: PostGIS
 // loaded at first start with a small vector dataset over France (cities, roads, zones), a
-// MapServer serving it with an elevation raster (WMS, WFS, WCS), MapCache tiling the roads
-// and cities (WMTS, TMS), and a gateway on 127.0.0.1:8080 (HTTP) and 127.0.0.1:8443 (HTTPS,
-// with a certificate from the gateway's local CA; see README.md to trust it).
+// MapServer serving it with an elevation raster (WMS, WFS, WCS, OGC API – Features), MapCache
+// tiling the roads and cities as images and as vector tiles (WMTS, TMS, XYZ), and a gateway
+// on 127.0.0.1:8080 (HTTP) and 127.0.0.1:8443 (HTTPS, with a certificate from the gateway's
+// local CA; see README.md to trust it).
 //
 //	go run ./examples/quickstart apply   # build the images if needed, deploy, print the URLs
 //	go run ./examples/quickstart status
@@ -114,6 +115,7 @@ func Stack(o Options) *stack.Stack {
 		Replicas: replicas,
 		Maps:     []mapserver.Map{QuickstartMap()},
 		Database: db,
+		OGCAPI:   true,
 		Files: []mapserver.File{
 			{Target: "/etc/mapserver/data/elevation.asc", Data: elevationGrid},
 			{Target: "/docker-entrypoint.d/10-elevation.sh", Data: []byte(elevationScript)},
@@ -125,7 +127,7 @@ func Stack(o Options) *stack.Stack {
 		ms.Health.Test = []string{"CMD-SHELL", o.MapServerHealth}
 	}
 	// Capabilities documents advertise the gateway's URLs (/wmts, /tms), not MapCache's own.
-	tiles := mapcache.New(mapcache.Config{Name: "tiles", Source: ms, Layers: TiledLayers,
+	tiles := mapcache.New(mapcache.Config{Name: "tiles", Source: ms, Layers: TiledLayers, VectorTiles: true,
 		PublicURL: fmt.Sprintf("http://127.0.0.1:%d/", httpPort)})
 	var parts []stack.Part
 	routes := gateway.OGC(ms, tiles)
@@ -150,7 +152,8 @@ func Stack(o Options) *stack.Stack {
 	return scheduler.Ensure(stack.New(name, append([]stack.Part{db, ms, tiles, gw}, parts...)...))
 }
 
-// TiledLayers are the layers MapCache serves as tiles (WMTS, TMS).
+// TiledLayers are the layers MapCache serves as tiles (WMTS, TMS, XYZ), as PNG images and as
+// Mapbox vector tiles (tilesets roads-mvt and cities-mvt).
 var TiledLayers = []string{"roads", "cities"}
 
 // elevationScript makes the GeoTIFF served by the elevation layer from the embedded grid,
@@ -222,6 +225,8 @@ func URLs() []string {
 		base + "/wmts?SERVICE=WMTS&REQUEST=GetCapabilities",
 		base + "/wmts/1.0.0/WMTSCapabilities.xml",
 		base + "/tms/1.0.0/",
+		base + "/ogcapi",
+		base + "/xyz/cities-mvt@GoogleMapsCompatible/{z}/{x}/{y}.mvt",
 		fmt.Sprintf("https://127.0.0.1:%d/wms?SERVICE=WMS&REQUEST=GetCapabilities", HTTPSPort),
 		base + "/prometheus/api/v1/alerts",
 	}

@@ -52,7 +52,7 @@ func TestQuickstart(t *testing.T) {
 			{ogc.WMS, "/wms", []string{"elevation", "zones", "roads", "cities"}},
 			{ogc.WFS, "/wfs", []string{"zones", "roads", "cities"}},
 			{ogc.WCS, "/wcs", []string{"elevation"}},
-			{ogc.WMTS, "/wmts", TiledLayers},
+			{ogc.WMTS, "/wmts", append([]string{"roads-mvt", "cities-mvt"}, TiledLayers...)},
 		} {
 			caps, err := c.GetCapabilities(ctx, tc.svc, base+tc.path)
 			if err != nil {
@@ -219,6 +219,12 @@ func TestQuickstart(t *testing.T) {
 			}
 		}
 		assertOnlineResource(t, hc, secure+"/wms")
+		// OGC API links follow the scheme and port the client used.
+		if l, err := sc.Landing(ctx, secure+"/ogcapi"); err != nil {
+			t.Error(err)
+		} else {
+			assertLinks(t, l.Links, secure+"/ogcapi")
+		}
 		if n, err := sc.GetFeatureHits(ctx, secure+"/wfs", "cities"); err != nil || n < Cities {
 			t.Errorf("WFS hits over HTTPS = %d, %v; want at least %d", n, err, Cities)
 		}
@@ -263,6 +269,10 @@ func TestQuickstart(t *testing.T) {
 			t.Errorf("backup: %q", out.String())
 		}
 	})
+
+	t.Run("ogcapi-features", func(t *testing.T) { testOGCAPIFeatures(ctx, t, c) })
+	t.Run("vector-tiles", func(t *testing.T) { testVectorTiles(ctx, t, c) })
+	t.Run("owslib", testOWSLib)
 
 	t.Run("scale-to-3", func(t *testing.T) {
 		cli := enginetest.Require(t)

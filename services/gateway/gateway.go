@@ -382,7 +382,8 @@ func checkRoutes(svc *stack.Service, routes []Route) []Route {
 
 // publicEndpoints lists the OGC endpoints the routes make public, as endpoints of the
 // gateway itself: a readiness probe of the gateway (ogc.Ready) then asks each one's
-// GetCapabilities through the gateway and checks its layers, end to end.
+// GetCapabilities (OGC API: collections; XYZ: a tile) through the gateway and checks its
+// layers, end to end.
 func publicEndpoints(routes []Route) []stack.Endpoint {
 	var out []stack.Endpoint
 	for _, r := range routes {
@@ -391,7 +392,7 @@ func publicEndpoints(routes []Route) []stack.Endpoint {
 		}
 		for _, ep := range r.Service.Endpoints {
 			switch ep.Kind {
-			case stack.WMS, stack.WFS, stack.WCS, stack.WMTS:
+			case stack.WMS, stack.WFS, stack.WCS, stack.WMTS, stack.OGCAPIFeatures, stack.XYZ:
 			default:
 				continue
 			}

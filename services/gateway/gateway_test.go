@@ -294,7 +294,9 @@ func TestGatewayCarriesPublicOGCEndpointsForReadiness(t *testing.T) {
 		stack.Endpoint{Kind: stack.WMS, Port: 80, Path: "/wms", Public: "/wms", Layers: []string{"roads"}},
 		stack.Endpoint{Kind: stack.WFS, Port: 80, Path: "/wfs", Public: "/wfs", Layers: []string{"cities"}},
 		stack.Endpoint{Kind: stack.HTTP, Port: 80, Path: "/", Public: "/status"},
-		stack.Endpoint{Kind: stack.WCS, Port: 80, Path: "/wcs"}) // internal only
+		stack.Endpoint{Kind: stack.WCS, Port: 80, Path: "/wcs"}, // internal only
+		stack.Endpoint{Kind: stack.OGCAPIFeatures, Port: 80, Path: "/ogcapi", Public: "/ogcapi", Layers: []string{"cities"}},
+		stack.Endpoint{Kind: stack.XYZ, Port: 80, Path: "/mapcache/gmaps", Public: "/xyz", Layers: []string{"roads@g.png"}})
 	gw := New(Config{HTTPPort: 28999, Routes: OGC(ms)})
 	var got []stack.Endpoint
 	for _, ep := range gw.Endpoints {
@@ -305,6 +307,8 @@ func TestGatewayCarriesPublicOGCEndpointsForReadiness(t *testing.T) {
 	want := []stack.Endpoint{
 		{Kind: stack.WMS, Port: httpPort, Path: "/wms", Layers: []string{"roads"}},
 		{Kind: stack.WFS, Port: httpPort, Path: "/wfs", Layers: []string{"cities"}},
+		{Kind: stack.OGCAPIFeatures, Port: httpPort, Path: "/ogcapi", Layers: []string{"cities"}},
+		{Kind: stack.XYZ, Port: httpPort, Path: "/xyz", Layers: []string{"roads@g.png"}},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("endpoints = %+v, want %+v", got, want)

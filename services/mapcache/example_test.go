@@ -29,5 +29,6 @@ func ExampleNew() {
 	// WMTS /mapcache/wmts public="/wmts"
 	// TMS /mapcache/tms public="/tms"
 	// WMS /mapcache public=""
+	// XYZ /mapcache/gmaps public="/xyz"
 	// tiles-seed replicated-job
 }

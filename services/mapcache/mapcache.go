@@ -1,6 +1,12 @@
 // Package mapcache builds a MapCache tile cache service in front of a WMS source: WMTS (KVP and
 // RESTful), TMS and a WMS facade over tiles kept on a named volume, plus an optional seeding job.
 //
+// Vector tiles (Config.VectorTiles): each layer L also gets the tileset L-mvt, Mapbox vector
+// tiles (application/vnd.mapbox-vector-tile) asked from the source's WMS GetMap (MapServer's
+// MVT output) and cached as they come (a MapCache RAW format, one tile per request), served by
+// WMTS and TMS like the image tiles. Every tileset is also served as XYZ tiles (MapCache's
+// gmaps service) at /xyz/<tileset>@<grid>/{z}/{x}/{y}.<ext>, the URL template web maps take.
+//
 // The image is kargo/mapcache:1.14 (MapCache from Debian as an Apache module), which keeps the
 // camptocamp/mapcache contract: configuration in /etc/mapcache/mapcache.xml, served under
 // /mapcache. The builder generates mapcache.xml (one tileset per source layer) and ships it as
@@ -75,6 +81,10 @@ const (
 	LockDir = CacheDir + "/.locks"
 	// Alias is the URL path MapCache is served under.
 	Alias = "/mapcache"
+	// MVT is the media type of the vector tiles (Config.VectorTiles).
+	MVT = "application/vnd.mapbox-vector-tile"
+	// MVTSuffix ends the name of the vector tileset of a layer: roads-mvt.
+	MVTSuffix = "-mvt"
 	// Port is the HTTP port of the image.
 	Port uint32 = 80
 )
@@ -120,6 +130,10 @@ type Config struct {
 	MetaTile [2]int
 	// Expires is how long clients may keep a tile (HTTP Expires and Cache-Control), default 1h.
 	Expires time.Duration
+	// VectorTiles adds, for each layer L, the tileset L-mvt of Mapbox vector tiles rendered
+	// by the source (its WMS must offer the GetMap format application/vnd.mapbox-vector-tile,
+	// as Kargo's typed MapServer maps do). Seeding seeds them too.
+	VectorTiles bool
 	// PublicURL is the URL the capabilities documents advertise, e.g.
 	// "https://maps.example.org/" when a gateway routes /wmts and /tms to this service.
 	// Empty means the URL each request came in with.
@@ -210,9 +224,10 @@ func New(cfg Config) *Cache {
 			Retries:     3,
 		},
 		Endpoints: []stack.Endpoint{
-			{Kind: stack.WMTS, Port: Port, Path: Alias + "/wmts", Layers: cfg.Layers, Public: "/wmts"},
-			{Kind: stack.TMS, Port: Port, Path: Alias + "/tms", Layers: cfg.Layers, Public: "/tms"},
+			{Kind: stack.WMTS, Port: Port, Path: Alias + "/wmts", Layers: Tilesets(cfg), Public: "/wmts"},
+			{Kind: stack.TMS, Port: Port, Path: Alias + "/tms", Layers: Tilesets(cfg), Public: "/tms"},
 			{Kind: stack.WMS, Port: Port, Path: Alias, Layers: cfg.Layers},
+			{Kind: stack.XYZ, Port: Port, Path: Alias + "/gmaps", Layers: xyzLayers(cfg), Public: "/xyz"},
 		},
 		Declares: stack.Objects{Volumes: []stack.Volume{{Name: cfg.Volume}}},
 	}
@@ -248,6 +263,9 @@ func New(cfg Config) *Cache {
 			svc.Problemf(fmt.Sprintf("config.layers[%d]", i), "layer %q is listed twice", l)
 		}
 		seen[l] = true
+		if cfg.VectorTiles && seen[l+MVTSuffix] || cfg.VectorTiles && strings.HasSuffix(l, MVTSuffix) && seen[strings.TrimSuffix(l, MVTSuffix)] {
+			svc.Problemf(fmt.Sprintf("config.layers[%d]", i), "layer %q clashes with the name of a vector tileset (<layer>%s)", l, MVTSuffix)
+		}
 	}
 	checkGrids(svc, "config.grids", cfg.Grids, nil)
 	switch cfg.Format {
@@ -272,6 +290,36 @@ func New(cfg Config) *Cache {
 		c.Seed = seedJob(cfg, svc)
 	}
 	return c
+}
+
+// Tilesets returns the names of the tilesets of a configuration: its layers, then their
+// vector tilesets (L-mvt) when VectorTiles is set.
+func Tilesets(cfg Config) []string {
+	out := append([]string(nil), cfg.Layers...)
+	if cfg.VectorTiles {
+		for _, l := range cfg.Layers {
+			out = append(out, l+MVTSuffix)
+		}
+	}
+	return out
+}
+
+// xyzLayers are the layers an XYZ readiness probe reads a tile of: the first tileset (and
+// the first vector tileset) on the first grid, as "<tileset>@<grid>.<ext>".
+func xyzLayers(cfg Config) []string {
+	if len(cfg.Layers) == 0 || len(cfg.Grids) == 0 {
+		return nil
+	}
+	g := string(cfg.Grids[0])
+	ext := "png"
+	if cfg.Format == JPEG {
+		ext = "jpg"
+	}
+	out := []string{cfg.Layers[0] + "@" + g + "." + ext}
+	if cfg.VectorTiles {
+		out = append(out, cfg.Layers[0]+MVTSuffix+"@"+g+".mvt")
+	}
+	return out
 }
 
 func checkGrids(svc *stack.Service, path string, grids []Grid, allowed []Grid) {
@@ -337,7 +385,7 @@ func seedJob(cfg Config, svc *stack.Service) *stack.Service {
 	}
 	layers := sd.Layers
 	if len(layers) == 0 {
-		layers = cfg.Layers
+		layers = Tilesets(cfg)
 	}
 	if sd.MinZoom < 0 || sd.MaxZoom < sd.MinZoom || sd.MaxZoom > 30 {
 		svc.Problemf("config.seed", "zoom levels must satisfy 0 <= minZoom <= maxZoom <= 30, got %d..%d", sd.MinZoom, sd.MaxZoom)
@@ -351,7 +399,7 @@ func seedJob(cfg Config, svc *stack.Service) *stack.Service {
 	checkGrids(svc, "config.seed.grids", sd.Grids, cfg.Grids)
 	for i, l := range sd.Layers {
 		found := false
-		for _, k := range cfg.Layers {
+		for _, k := range Tilesets(cfg) {
 			found = found || k == l
 		}
 		if !found {
@@ -429,6 +477,10 @@ func Render(cfg Config, sourceURL string) []byte {
 	if cfg.Format == JPEG {
 		mime = "image/jpeg"
 	}
+	if cfg.VectorTiles {
+		// Vector tiles are kept as the source sends them: no metatiles, no blank detection.
+		fmt.Fprintf(&b, "  <format name=\"mvt\" type=\"RAW\">\n    <extension>mvt</extension>\n    <mime_type>%s</mime_type>\n  </format>\n", MVT)
+	}
 	for _, l := range cfg.Layers {
 		fmt.Fprintf(&b, "  <source name=\"%s\" type=\"wms\">\n", esc(l))
 		fmt.Fprintf(&b, "    <getmap>\n      <params>\n        <FORMAT>%s</FORMAT>\n        <LAYERS>%s</LAYERS>\n", mime, esc(l))
@@ -438,6 +490,12 @@ func Render(cfg Config, sourceURL string) []byte {
 		b.WriteString("      </params>\n    </getmap>\n")
 		fmt.Fprintf(&b, "    <http>\n      <url>%s</url>\n      <connection_timeout>10</connection_timeout>\n      <timeout>60</timeout>\n    </http>\n", esc(sourceURL))
 		b.WriteString("  </source>\n")
+		if cfg.VectorTiles {
+			fmt.Fprintf(&b, "  <source name=\"%s%s\" type=\"wms\">\n", esc(l), MVTSuffix)
+			fmt.Fprintf(&b, "    <getmap>\n      <params>\n        <FORMAT>%s</FORMAT>\n        <LAYERS>%s</LAYERS>\n      </params>\n    </getmap>\n", MVT, esc(l))
+			fmt.Fprintf(&b, "    <http>\n      <url>%s</url>\n      <connection_timeout>10</connection_timeout>\n      <timeout>60</timeout>\n    </http>\n", esc(sourceURL))
+			b.WriteString("  </source>\n")
+		}
 	}
 	for _, l := range cfg.Layers {
 		fmt.Fprintf(&b, "  <tileset name=\"%s\">\n    <source>%s</source>\n    <cache>disk</cache>\n", esc(l), esc(l))
@@ -447,12 +505,20 @@ func Render(cfg Config, sourceURL string) []byte {
 		fmt.Fprintf(&b, "    <format>%s</format>\n    <metatile>%d %d</metatile>\n    <metabuffer>0</metabuffer>\n    <expires>%d</expires>\n",
 			esc(string(cfg.Format)), cfg.MetaTile[0], cfg.MetaTile[1], int(cfg.Expires/time.Second))
 		fmt.Fprintf(&b, "    <metadata>\n      <title>%s</title>\n    </metadata>\n  </tileset>\n", esc(l))
+		if cfg.VectorTiles {
+			fmt.Fprintf(&b, "  <tileset name=\"%s%s\">\n    <source>%s%s</source>\n    <cache>disk</cache>\n", esc(l), MVTSuffix, esc(l), MVTSuffix)
+			for _, g := range cfg.Grids {
+				fmt.Fprintf(&b, "    <grid>%s</grid>\n", esc(string(g)))
+			}
+			fmt.Fprintf(&b, "    <format>mvt</format>\n    <metatile>1 1</metatile>\n    <metabuffer>0</metabuffer>\n    <expires>%d</expires>\n", int(cfg.Expires/time.Second))
+			fmt.Fprintf(&b, "    <metadata>\n      <title>%s (vector tiles)</title>\n    </metadata>\n  </tileset>\n", esc(l))
+		}
 	}
 	fmt.Fprintf(&b, "  <default_format>%s</default_format>\n", esc(string(cfg.Format)))
 	for _, s := range []struct {
 		name string
 		on   bool
-	}{{"wmts", true}, {"tms", true}, {"wms", true}, {"demo", true}, {"kml", false}, {"gmaps", false}, {"ve", false}} {
+	}{{"wmts", true}, {"tms", true}, {"wms", true}, {"demo", true}, {"kml", false}, {"gmaps", true}, {"ve", false}} {
 		fmt.Fprintf(&b, "  <service type=\"%s\" enabled=\"%t\"/>\n", s.name, s.on)
 	}
 	fmt.Fprintf(&b, "  <errors>report</errors>\n  <locker type=\"disk\">\n    <directory>%s</directory>\n    <timeout>60</timeout>\n  </locker>\n", LockDir)

@@ -93,11 +93,17 @@ func TestMapCacheRender(t *testing.T) {
 	pub := map[stack.EndpointKind]string{}
 	for _, ep := range svc.Endpoints {
 		pub[ep.Kind] = ep.Public
+		if ep.Kind == stack.XYZ {
+			if strings.Join(ep.Layers, ",") != "roads@GoogleMapsCompatible.png" || ep.Path != "/mapcache/gmaps" {
+				t.Errorf("XYZ endpoint %+v", ep)
+			}
+			continue
+		}
 		if strings.Join(ep.Layers, ",") != "roads,rivers" {
 			t.Errorf("endpoint %s layers %v", ep.Kind, ep.Layers)
 		}
 	}
-	if pub[stack.WMTS] != "/wmts" || pub[stack.TMS] != "/tms" || pub[stack.WMS] != "" {
+	if pub[stack.WMTS] != "/wmts" || pub[stack.TMS] != "/tms" || pub[stack.WMS] != "" || pub[stack.XYZ] != "/xyz" {
 		t.Errorf("public prefixes %v", pub)
 	}
 
@@ -177,5 +183,85 @@ func TestMercatorExtent(t *testing.T) {
 	}
 	if got := extent(GoogleMapsCompatible, [4]float64{-180, -90, 180, 90}); got != "-20037508.34,-20037508.34,20037508.34,20037508.34" {
 		t.Errorf("world extent %s", got)
+	}
+}
+
+func TestVectorTiles(t *testing.T) {
+	ms := wmsSource()
+	tiles := New(Config{Name: "tiles", Source: ms, Layers: []string{"roads", "cities"}, VectorTiles: true, MetaTile: [2]int{4, 4},
+		Seed: &Seed{MinZoom: 0, MaxZoom: 2}})
+	if err := stack.New("mc", ms, tiles).Validate(); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Formats []struct {
+			Name string `xml:"name,attr"`
+			Type string `xml:"type,attr"`
+			Mime string `xml:"mime_type"`
+			Ext  string `xml:"extension"`
+		} `xml:"format"`
+		Sources []struct {
+			Name   string `xml:"name,attr"`
+			Format string `xml:"getmap>params>FORMAT"`
+			Layers string `xml:"getmap>params>LAYERS"`
+		} `xml:"source"`
+		Tilesets []struct {
+			Name     string `xml:"name,attr"`
+			Source   string `xml:"source"`
+			Format   string `xml:"format"`
+			MetaTile string `xml:"metatile"`
+		} `xml:"tileset"`
+		Services []struct {
+			Type    string `xml:"type,attr"`
+			Enabled string `xml:"enabled,attr"`
+		} `xml:"service"`
+	}
+	if err := xml.Unmarshal(tiles.XML, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Formats) != 1 || doc.Formats[0].Type != "RAW" || doc.Formats[0].Mime != MVT || doc.Formats[0].Ext != "mvt" {
+		t.Errorf("formats %+v", doc.Formats)
+	}
+	src := map[string]string{}
+	for _, s := range doc.Sources {
+		src[s.Name] = s.Format + " " + s.Layers
+	}
+	if src["cities-mvt"] != MVT+" cities" || src["cities"] != "image/png cities" {
+		t.Errorf("sources %v", src)
+	}
+	ts := map[string]string{}
+	for _, s := range doc.Tilesets {
+		ts[s.Name] = s.Source + " " + s.Format + " " + s.MetaTile
+	}
+	// MapCache cannot split a vector metatile: one tile per request.
+	if ts["roads-mvt"] != "roads-mvt mvt 1 1" || ts["roads"] != "roads PNG 4 4" || len(ts) != 4 {
+		t.Errorf("tilesets %v", ts)
+	}
+	gmaps := false
+	for _, s := range doc.Services {
+		gmaps = gmaps || s.Type == "gmaps" && s.Enabled == "true"
+	}
+	if !gmaps {
+		t.Errorf("XYZ (gmaps) service not enabled: %+v", doc.Services)
+	}
+	for _, ep := range tiles.Service.Endpoints {
+		switch ep.Kind {
+		case stack.WMTS, stack.TMS:
+			if strings.Join(ep.Layers, ",") != "roads,cities,roads-mvt,cities-mvt" {
+				t.Errorf("%s layers %v", ep.Kind, ep.Layers)
+			}
+		case stack.XYZ:
+			if strings.Join(ep.Layers, ",") != "roads@GoogleMapsCompatible.png,roads-mvt@GoogleMapsCompatible.mvt" {
+				t.Errorf("XYZ layers %v", ep.Layers)
+			}
+		}
+	}
+	// The seeding job seeds the vector tilesets too.
+	if cmd := strings.Join(tiles.Seed.Command, " "); !strings.Contains(cmd, "-t cities-mvt ") {
+		t.Errorf("seed command %s", cmd)
+	}
+	bad := New(Config{Name: "tiles", Source: ms, Layers: []string{"roads", "roads-mvt"}, VectorTiles: true})
+	if err := stack.New("mc", ms, bad).Validate(); err == nil || !strings.Contains(err.Error(), "config.layers[1]") {
+		t.Errorf("a layer named like a vector tileset: %v", err)
 	}
 }

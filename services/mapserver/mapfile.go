@@ -25,6 +25,9 @@ type Map struct {
 	SRS []string
 	// Layers in drawing order (the first is drawn first, below the others).
 	Layers []Layer
+	// OGCAPI serves the map's vector layers as OGC API – Features collections (see
+	// Config.OGCAPI, which sets it on every map).
+	OGCAPI bool
 }
 
 // Extent is a bounding box: min x, min y, max x, max y.
@@ -72,6 +75,9 @@ type Layer struct {
 	Processing []string
 	// Opacity in percent (0 means 100).
 	Opacity int
+	// NoOGCAPI keeps a vector layer out of OGC API – Features when the map serves it (the
+	// layer stays in WMS and WFS). Raster layers are never features.
+	NoOGCAPI bool
 }
 
 // Class styles the features of a layer that match Expression (all when empty).
@@ -147,6 +153,21 @@ func (m Map) VectorLayers() []string {
 	var out []string
 	for _, l := range m.Layers {
 		if l.Type != Raster {
+			out = append(out, l.Name)
+		}
+	}
+	return out
+}
+
+// FeatureLayers returns the names of the layers served as OGC API – Features collections:
+// the vector layers without NoOGCAPI when the map has OGCAPI, else none.
+func (m Map) FeatureLayers() []string {
+	if !m.OGCAPI {
+		return nil
+	}
+	var out []string
+	for _, l := range m.Layers {
+		if l.Type != Raster && !l.NoOGCAPI {
 			out = append(out, l.Name)
 		}
 	}
@@ -251,6 +272,12 @@ func (m Map) Problems(hasDB bool) [][2]string {
 
 // Render writes the mapfile. dsn is the libpq connection string of PostGIS layers (without
 // a password: libpq reads it from the password file the image makes from the secret).
+//
+// With OGCAPI, oga_onlineresource is "%oga_root%", a runtime substitution of the URL root
+// Kargo's image passes with each request (the scheme, host and path the client used, e.g.
+// http://127.0.0.1:8080/ogcapi), validated, with the map's own path as fallback. Without it,
+// OGC API is disabled (oga_enable_request "!*"). Every map offers the GetMap format "mvt"
+// (application/vnd.mapbox-vector-tile) with the layers' attributes.
 func (m Map) Render(dsn string) string {
 	var b strings.Builder
 	w := func(indent int, format string, args ...any) {
@@ -289,6 +316,7 @@ func (m Map) Render(dsn string) string {
 	w(1, `OUTPUTFORMAT NAME "jpeg" DRIVER "AGG/JPEG" MIMETYPE "image/jpeg" IMAGEMODE RGB EXTENSION "jpg" END`)
 	w(1, `OUTPUTFORMAT NAME "GTiff" DRIVER "GDAL/GTiff" MIMETYPE "image/tiff" IMAGEMODE FLOAT32 EXTENSION "tif" END`)
 	w(1, `OUTPUTFORMAT NAME "geojson" DRIVER "OGR/GEOJSON" MIMETYPE "application/json; subtype=geojson" FORMATOPTION "STORAGE=stream" FORMATOPTION "FORM=SIMPLE" END`)
+	w(1, `OUTPUTFORMAT NAME "mvt" DRIVER "MVT" MIMETYPE %s EXTENSION "mvt" FORMATOPTION "EXTENT=4096" FORMATOPTION "EDGE_BUFFER=16" END`, q(MVT))
 	w(1, `SYMBOL NAME "circle" TYPE ELLIPSE FILLED TRUE POINTS 1 1 END END`)
 	w(1, "WEB")
 	w(2, "METADATA")
@@ -301,7 +329,19 @@ func (m Map) Render(dsn string) string {
 	w(3, `"wms_feature_info_mime_type" "application/json"`)
 	w(3, `"wfs_getfeature_formatlist" "geojson"`)
 	w(3, `"wcs_formats" "GTiff"`)
+	if m.OGCAPI {
+		w(3, `"oga_onlineresource" "%%oga_root%%"`)
+	} else {
+		w(3, `"oga_enable_request" "!*"`)
+	}
 	w(2, "END")
+	if m.OGCAPI {
+		// The image passes oga_root; only a URL root of this API may be substituted.
+		w(2, "VALIDATION")
+		w(3, `"oga_root" %s`, q(`^https?://([-A-Za-z0-9.]+|[[][0-9A-Fa-f:.]+[]])(:[0-9]{1,5})?(/[A-Za-z][-A-Za-z0-9_]*)?/ogcapi$`))
+		w(3, `"default_oga_root" %s`, q(ogcapiPath(m.name()+".map", false)))
+		w(2, "END")
+	}
 	w(1, "END")
 	for _, l := range m.Layers {
 		m.renderLayer(w, l, dsn)
@@ -349,6 +389,9 @@ func (m Map) renderLayer(w func(int, string, ...any), l Layer, dsn string) {
 	if l.Abstract != "" {
 		w(3, `"ows_abstract" %s`, q(l.Abstract))
 	}
+	if l.Type == Raster || l.NoOGCAPI {
+		w(3, `"oga_enable_request" "!*"`)
+	}
 	if l.Type == Raster {
 		w(3, `"wfs_enable_request" "!*"`)
 		w(3, `"wcs_label" %s`, q(cmp.Or(l.Title, l.Name)))
@@ -356,6 +399,9 @@ func (m Map) renderLayer(w func(int, string, ...any), l Layer, dsn string) {
 		w(3, `"wcs_rangeset_label" %s`, q(cmp.Or(l.Title, l.Name)))
 	} else {
 		w(3, `"wcs_enable_request" "!*"`)
+		if m.OGCAPI && !l.NoOGCAPI {
+			w(3, `"oga_description" %s`, q(cmp.Or(l.Abstract, l.Title, l.Name)))
+		}
 		w(3, `"gml_include_items" "all"`)
 		w(3, `"gml_exclude_items" %s`, q(cmp.Or(l.Geometry, "geom")))
 		w(3, `"gml_featureid" %s`, q(cmp.Or(l.Key, "id")))

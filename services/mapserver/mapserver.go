@@ -16,6 +16,19 @@
 // PGPASSFILE. Upstream camptocamp images lack that step: with them, put the password in the
 // CONNECTION of your own mapfiles at your own risk.
 //
+// OGC API – Features (Config.OGCAPI, or Map.OGCAPI for one map): MapServer 8 serves it at
+// /ogcapi for the default map and /<map alias>/ogcapi for the others (landing page,
+// conformance, collections, items with bbox, limit and paging, single items, GeoJSON and
+// HTML). The image passes the URL each client used (X-Forwarded-Proto/Host/Port from a
+// gateway, else the request's) to mapserv, and typed maps put it into oga_onlineresource, so
+// every link of the API is the client's own URL: the gateway's public one through it. The
+// image also mends MapServer 8.0's items pages as JSON (offset ignored on PostGIS layers,
+// bbox dropped from the paging links), so next links page through a bbox; offset + limit
+// stay within 10000.
+//
+// Vector tiles: typed maps also render application/vnd.mapbox-vector-tile (MapServer's MVT
+// output) for WMS GetMap, which a tile cache (mapcache.Config.VectorTiles) caches.
+//
 // Readiness: the health check asks GetCapabilities and requires every layer of the WMS
 // endpoint to be listed, so Swarm (and Kargo's Apply, which waits for healthy tasks) reports
 // a task ready only when it serves its layers, on whatever node it runs.
@@ -50,6 +63,14 @@ const (
 	MapDir = "/etc/mapserver"
 	// ConfigFile is the MapServer 8 CONFIG file (MAPSERVER_CONFIG_FILE).
 	ConfigFile = "/etc/mapserver.conf"
+	// OGCAPIPath is where the image serves OGC API – Features of the default map; another
+	// map's is /<map alias>/ogcapi (the alias in lower case, see MapAlias).
+	OGCAPIPath = "/ogcapi"
+	// OGCAPITemplates is the directory of the HTML templates of OGC API – Features in the
+	// image (Debian's mapserver package).
+	OGCAPITemplates = "/usr/share/mapserver/ogcapi/templates/html-plain/"
+	// MVT is the media type of Mapbox vector tiles, a GetMap format of typed maps.
+	MVT = "application/vnd.mapbox-vector-tile"
 	// MapPattern is MS_MAP_PATTERN: any mapfile under /etc/mapserver may be asked for.
 	MapPattern = `^/etc/mapserver/([^.][-_A-Za-z0-9.]*/{0,1})*[-_A-Za-z0-9]+[.]map$`
 	// ServedByHeader is the response header naming the container that answered.
@@ -98,6 +119,11 @@ type Config struct {
 	// Layers are further layer names the services must list to be ready (layers of typed
 	// Maps are known already; list those of Mapfiles here).
 	Layers []string
+	// OGCAPI serves OGC API – Features for every map (Map.OGCAPI does it for one typed map):
+	// at /ogcapi for the default map and /<map alias>/ogcapi for the others, each an
+	// endpoint a gateway publishes under the same path. Mapfiles of a Mapfiles directory
+	// need their own oga_* metadata (see Map.Render for what typed maps get).
+	OGCAPI bool
 	// Database is the PostGIS service the PostGIS layers read; the service mounts its
 	// password secret and depends on it.
 	Database *postgis.Service
@@ -188,6 +214,7 @@ func New(cfg Config) *stack.Service {
 	}
 
 	var maps []string // mapfile names, default first
+	var apis []stack.Endpoint
 	var layers, vector, raster []string
 	targets := map[string]string{} // target -> config path, to catch collisions
 	addConfig := func(p, cname, target string, data []byte, source string, mode uint32) {
@@ -209,6 +236,16 @@ func New(cfg Config) *stack.Service {
 			continue
 		}
 		file := m.name() + ".map"
+		if cfg.OGCAPI {
+			m.OGCAPI = true
+		}
+		if m.OGCAPI {
+			if len(maps) > 0 && MapAlias(file) == "DEFAULT" {
+				svc.Problemf(p+".name", "%q: DEFAULT is the alias of the first map (served at /ogcapi); name this map otherwise", m.Name)
+			}
+			ep := ogcapiPath(file, len(maps) == 0)
+			apis = append(apis, stack.Endpoint{Kind: stack.OGCAPIFeatures, Port: Port, Path: ep, Public: ep, Layers: m.FeatureLayers()})
+		}
 		maps = append(maps, file)
 		addConfig(p, configName(name, "map", path.Join(MapDir, file)), path.Join(MapDir, file), []byte(m.Render(dsn)), "", 0o444)
 		vector = append(vector, m.VectorLayers()...)
@@ -238,6 +275,9 @@ func New(cfg Config) *stack.Service {
 		}
 		if err == nil && len(dirMaps) == 0 {
 			svc.Problemf("config.mapfiles", "no *.map file in %s", cfg.Mapfiles)
+		}
+		if cfg.OGCAPI && len(maps) == 0 && len(dirMaps) > 0 {
+			apis = append(apis, stack.Endpoint{Kind: stack.OGCAPIFeatures, Port: Port, Path: OGCAPIPath, Public: OGCAPIPath})
 		}
 		maps = append(maps, dirMaps...)
 	}
@@ -280,6 +320,7 @@ func New(cfg Config) *stack.Service {
 		{Kind: stack.WFS, Port: Port, Path: "/wfs", Public: "/wfs", Layers: vector},
 		{Kind: stack.WCS, Port: Port, Path: "/wcs", Public: "/wcs", Layers: raster},
 	}
+	svc.Endpoints = append(svc.Endpoints, apis...)
 	probe := ""
 	if len(vector) > 0 {
 		probe = vector[0]
@@ -349,16 +390,37 @@ func xmlText(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
 
-// configFile is the MapServer 8 CONFIG file: the first map is the default; each map has an
-// alias (its name in upper case, e.g. ?map=QUICKSTART).
+// MapAlias is the name by which requests pick a mapfile (?map=ALIAS, /<alias>/ogcapi): its
+// file name without .map, in upper case, '-' and '.' turned into '_' (quickstart.map:
+// QUICKSTART).
+func MapAlias(file string) string {
+	return strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(strings.TrimSuffix(path.Base(file), ".map")))
+}
+
+// ogcapiPath is where the image serves the OGC API – Features of a mapfile.
+func ogcapiPath(file string, isDefault bool) string {
+	if isDefault {
+		return OGCAPIPath
+	}
+	return "/" + strings.ToLower(MapAlias(file)) + OGCAPIPath
+}
+
+// configFile is the MapServer 8 CONFIG file: the first map is the default, also aliased
+// DEFAULT (the image serves its OGC API at /ogcapi); each map has an alias (MapAlias, e.g.
+// ?map=QUICKSTART).
 func configFile(maps []string) string {
 	var b strings.Builder
 	b.WriteString("# Generated by Kargo (services/mapserver).\nCONFIG\n  ENV\n")
 	fmt.Fprintf(&b, "    MS_MAPFILE %s\n", q(path.Join(MapDir, maps[0])))
 	fmt.Fprintf(&b, "    MS_MAP_PATTERN %s\n", q(MapPattern))
+	fmt.Fprintf(&b, "    OGCAPI_HTML_TEMPLATE_DIRECTORY %s\n", q(OGCAPITemplates))
 	b.WriteString("  END\n  MAPS\n")
+	fmt.Fprintf(&b, "    \"DEFAULT\" %s\n", q(path.Join(MapDir, maps[0])))
 	for _, m := range maps {
-		alias := strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(strings.TrimSuffix(m, ".map")))
+		alias := MapAlias(m)
+		if alias == "DEFAULT" {
+			continue
+		}
 		fmt.Fprintf(&b, "    %s %s\n", q(alias), q(path.Join(MapDir, m)))
 	}
 	b.WriteString("  END\nEND\n")

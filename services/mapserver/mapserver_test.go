@@ -322,3 +322,71 @@ func TestLongFileTargetsGetDistinctConfigs(t *testing.T) {
 		}
 	}
 }
+
+func TestOGCAPIFeatures(t *testing.T) {
+	db := postgis.New(postgis.Config{Name: "db", Database: "gis", User: "gis"})
+	other := mapserver.Map{Name: "my-roads", Layers: []mapserver.Layer{{Name: "r", Type: mapserver.Line, Table: "roads", NoOGCAPI: true}, {Name: "s", Type: mapserver.Point, Table: "s"}}}
+	ms := mapserver.New(mapserver.Config{Name: "ms", Maps: []mapserver.Map{testMap(), other}, Database: db, OGCAPI: true})
+	var apis []stack.Endpoint
+	for _, ep := range ms.Endpoints {
+		if ep.Kind == stack.OGCAPIFeatures {
+			apis = append(apis, ep)
+		}
+	}
+	if len(apis) != 2 || apis[0].Path != "/ogcapi" || apis[0].Public != "/ogcapi" || strings.Join(apis[0].Layers, ",") != "roads,cities" ||
+		apis[1].Path != "/my_roads/ogcapi" || apis[1].Public != "/my_roads/ogcapi" || strings.Join(apis[1].Layers, ",") != "s" {
+		t.Fatalf("OGC API endpoints = %+v", apis)
+	}
+	d := render(t, db, ms)
+	svc, _ := d.Service("ms")
+	files := map[string]string{}
+	for _, ref := range svc.Spec.TaskTemplate.ContainerSpec.Configs {
+		for _, c := range d.Configs {
+			if c.Name == ref.ConfigName {
+				files[ref.File.Name] = string(c.Spec.Data)
+			}
+		}
+	}
+	demo := files["/etc/mapserver/demo.map"]
+	for _, want := range []string{
+		`"oga_onlineresource" "%oga_root%"`,
+		`"default_oga_root" "/demo/ogcapi"`,
+		`"oga_description" "roads"`,
+		`OUTPUTFORMAT NAME "mvt" DRIVER "MVT" MIMETYPE "application/vnd.mapbox-vector-tile"`,
+	} {
+		if !strings.Contains(demo, want) {
+			t.Errorf("demo.map lacks %s:\n%s", want, demo)
+		}
+	}
+	// The raster layer and the layer kept out are no collections.
+	if n := strings.Count(demo, `"oga_enable_request" "!*"`); n != 1 {
+		t.Errorf("demo.map disables OGC API on %d layers, want 1 (the raster)", n)
+	}
+	if n := strings.Count(files["/etc/mapserver/my-roads.map"], `"oga_enable_request" "!*"`); n != 1 {
+		t.Errorf("my-roads.map disables OGC API on %d layers, want 1", n)
+	}
+	conf := files[mapserver.ConfigFile]
+	for _, want := range []string{`"DEFAULT" "/etc/mapserver/demo.map"`, `"MY_ROADS" "/etc/mapserver/my-roads.map"`, `OGCAPI_HTML_TEMPLATE_DIRECTORY "` + mapserver.OGCAPITemplates + `"`} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("config lacks %s:\n%s", want, conf)
+		}
+	}
+
+	// Off by default: no endpoint, and MapServer's OGC API is disabled on the map.
+	off := mapserver.New(mapserver.Config{Name: "ms", Maps: []mapserver.Map{testMap()}, Database: db})
+	for _, ep := range off.Endpoints {
+		if ep.Kind == stack.OGCAPIFeatures {
+			t.Errorf("OGC API endpoint without OGCAPI: %+v", ep)
+		}
+	}
+	if m := testMap().Render(""); !strings.Contains(m, "WEB\n    METADATA") || strings.Contains(m, "oga_onlineresource") ||
+		!strings.Contains(m[:strings.Index(m, "LAYER")], `"oga_enable_request" "!*"`) {
+		t.Errorf("a map without OGCAPI must disable it:\n%s", m)
+	}
+
+	// DEFAULT is the first map's alias.
+	bad := mapserver.New(mapserver.Config{Name: "ms", Maps: []mapserver.Map{testMap(), {Name: "Default", Layers: other.Layers}}, Database: db, OGCAPI: true})
+	if err := stack.New("t", db, bad).Validate(); err == nil || !strings.Contains(err.Error(), "config.maps[1].name") {
+		t.Errorf("a second map named Default: %v", err)
+	}
+}

@@ -45,6 +45,9 @@ if [ "${1:-}" = start-server ]; then
 	. /etc/apache2/envvars
 	set -u
 	mkdir -p "${APACHE_RUN_DIR:-/var/run/apache2}" "${APACHE_LOCK_DIR:-/var/lock/apache2}"
+	# mod_cgid's socket (the OGC API items wrapper runs as a CGI).
+	mkdir -p "${APACHE_RUN_DIR:-/var/run/apache2}/socks"
+	chown "${APACHE_RUN_USER:-www-data}" "${APACHE_RUN_DIR:-/var/run/apache2}/socks" 2>/dev/null || true
 	rm -f "${APACHE_PID_FILE:-/var/run/apache2/apache2.pid}"
 	exec /usr/sbin/apache2 -DFOREGROUND
 fi
