@@ -34,6 +34,11 @@ FUZZTIME=10s bash scripts/fuzz.sh
 bench_out="$(mktemp -d)"
 bash scripts/bench.sh --quick --out "$bench_out/benchmarks.md"
 rm -rf "$bench_out"
+# The three-node Swarm (engines in network namespaces, a registry every node pulls from): the
+# short cluster drills (cold apply, drain under load, losing a worker; about 5 minutes), then
+# the cluster is taken down. The long variant: bash scripts/drills.sh cluster
+bash scripts/drills.sh cluster --short
+bash scripts/local-cluster.sh down
 # One package at a time: integration tests of different packages share the Swarm and the
 # machine's two cores.
 go test -count=1 -p 1 -timeout 85m "$@" ./...
