@@ -54,6 +54,7 @@ func Example() {
 	// gateway WFS /wfs
 	// gateway WCS /wcs
 	// gateway WMTS /wmts
+	// gateway XYZ /xyz
 }
 
 // TestMaps is the README's unit test of the stack, compiled and run.
