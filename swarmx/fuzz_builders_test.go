@@ -35,8 +35,8 @@ func fuzzBuilder(which uint8, a, b, c string) *stack.Stack {
 		return stack.New("f", postgis.New(postgis.Config{Name: a, Database: b, User: b, InitSQL: c,
 			Settings: map[string]string{b: c}, Env: map[string]string{a: c}}))
 	case 1:
-		return stack.New("f", mongodb.New(mongodb.Config{Name: a, RootUser: b, ReplicaSet: b,
-			Members: []string{a + ":27017"}, Args: []string{"--quiet", c}, Env: map[string]string{b: c}}))
+		return stack.New("f", mongodb.New(mongodb.Config{Common: builder.Common{Name: a, Env: map[string]string{b: c}}, RootUser: b, ReplicaSet: b,
+			Members: []string{a + ":27017"}, Args: []string{"--quiet", c}}))
 	case 2:
 		db := mongodb.New(mongodb.Config{})
 		return stack.New("f", db, krawler.New(krawler.Config{Name: a, JobFile: b + ".js", Cron: c, JobData: job, Mongo: db,

@@ -32,6 +32,7 @@ import (
 	"os"
 
 	"github.com/kalisio/kargo"
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/services/gateway"
 	"github.com/kalisio/kargo/services/gdal"
 	"github.com/kalisio/kargo/services/krawler"
@@ -121,7 +122,7 @@ func SectionsMap() mapserver.Map {
 // Upstream is Kargo v0.18's Vigicrues deployment: the k-vigicrues Krawler job (a long-running
 // container with its own cron) writing into MongoDB. No Kargo scheduler is involved.
 func Upstream(name string) *stack.Stack {
-	mongo := mongodb.New(mongodb.Config{Name: "mongodb"})
+	mongo := mongodb.New(mongodb.Config{Common: builder.Common{Name: "mongodb"}})
 	job := krawler.Vigicrues(krawler.VigicruesConfig{Mongo: mongo})
 	return stack.New(name, mongo, job)
 }

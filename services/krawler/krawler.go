@@ -83,7 +83,7 @@ type Config struct {
 	// Run also runs the job once at start (--run).
 	Run bool
 	// Mongo gives DB_URL with its root credentials (the password stays a secret file).
-	Mongo *mongodb.Service
+	Mongo *mongodb.Server
 	// Database is the database on Mongo. Required with Mongo.
 	Database string
 	// DBURL gives DB_URL as a plain URL instead of Mongo; it must not hold a password.

@@ -63,7 +63,7 @@ type PresetConfig struct {
 	Image string
 	// Mongo gives DB_URL with its root credentials (the password stays a secret file).
 	// Mongo or DBURL is required.
-	Mongo *mongodb.Service
+	Mongo *mongodb.Server
 	// Database is the database on Mongo; default the product name.
 	Database string
 	// DBURL gives DB_URL as a plain URL instead of Mongo; it must not hold a password.

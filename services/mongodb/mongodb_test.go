@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/services/mongodb"
 	"github.com/kalisio/kargo/stack"
 	"github.com/kalisio/kargo/swarmx"
@@ -72,14 +73,14 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestCacheFollowsMemoryLimit(t *testing.T) {
-	m := mongodb.New(mongodb.Config{Resources: stack.Resources{MemoryLimit: 4 * stack.GiB}})
+	m := mongodb.New(mongodb.Config{Common: builder.Common{Resources: stack.Resources{MemoryLimit: 4 * stack.GiB}}})
 	assert.Equal(t, []string{"mongod", "--wiredTigerCacheSizeGB", "1.5"}, m.Args)
-	m = mongodb.New(mongodb.Config{CacheSizeGB: 2, Resources: stack.Resources{MemoryLimit: 4 * stack.GiB}})
+	m = mongodb.New(mongodb.Config{Common: builder.Common{Resources: stack.Resources{MemoryLimit: 4 * stack.GiB}}, CacheSizeGB: 2})
 	assert.Equal(t, []string{"mongod", "--wiredTigerCacheSizeGB", "2"}, m.Args)
 }
 
 func TestNoAuth(t *testing.T) {
-	d := render(t, mongodb.New(mongodb.Config{Name: "db", NoAuth: true}))
+	d := render(t, mongodb.New(mongodb.Config{Common: builder.Common{Name: "db"}, NoAuth: true}))
 	svc, _ := d.Service("db")
 	assert.NotContains(t, svc.Env(), "MONGO_INITDB_ROOT_USERNAME")
 	assert.Empty(t, svc.Spec.TaskTemplate.ContainerSpec.Secrets)
@@ -101,8 +102,7 @@ func TestGivenPassword(t *testing.T) {
 }
 
 func TestReplicaSet(t *testing.T) {
-	m := mongodb.New(mongodb.Config{Name: "mongo0", ReplicaSet: "rs0", Members: []string{"mongo0:27017", "mongo1:27017"},
-		Placement: stack.Placement{Constraints: []string{"node.labels.mongo0==true"}}})
+	m := mongodb.New(mongodb.Config{Common: builder.Common{Name: "mongo0", Placement: stack.Placement{Constraints: []string{"node.labels.mongo0==true"}}}, ReplicaSet: "rs0", Members: []string{"mongo0:27017", "mongo1:27017"}})
 	d := render(t, m)
 	svc, _ := d.Service("mongo0")
 	cs := svc.Spec.TaskTemplate.ContainerSpec
@@ -125,7 +125,7 @@ func TestReplicaSet(t *testing.T) {
 }
 
 func TestProblems(t *testing.T) {
-	m := mongodb.New(mongodb.Config{Replicas: 3, ReplicaSet: "bad name", Args: []string{"--auth"}})
+	m := mongodb.New(mongodb.Config{Common: builder.Common{Replicas: 3}, ReplicaSet: "bad name", Args: []string{"--auth"}})
 	err := stack.New("t", m).Validate()
 	require.Error(t, err)
 	var ve *stack.ValidationError
@@ -150,11 +150,11 @@ func TestConnShellURL(t *testing.T) {
 }
 
 func TestEnvRefusesRootPassword(t *testing.T) {
-	m := mongodb.New(mongodb.Config{Env: map[string]string{
+	m := mongodb.New(mongodb.Config{Common: builder.Common{Env: map[string]string{
 		"MONGO_INITDB_ROOT_PASSWORD":      "s3cr3t",
 		"MONGO_INITDB_ROOT_PASSWORD_FILE": "/tmp/pw",
 		"TZ":                              "UTC",
-	}})
+	}}})
 	assert.NotContains(t, m.Env, "MONGO_INITDB_ROOT_PASSWORD", "the password never reaches the spec")
 	assert.Equal(t, "/run/secrets/mongodb-root-password", m.Env["MONGO_INITDB_ROOT_PASSWORD_FILE"], "the builder's file wins")
 	assert.Equal(t, "UTC", m.Env["TZ"])
@@ -167,7 +167,7 @@ func TestEnvRefusesRootPassword(t *testing.T) {
 	assert.NotContains(t, err.Error(), "s3cr3t")
 
 	// NoAuth: still refused (the entrypoint would create a root user and add --auth).
-	noauth := mongodb.New(mongodb.Config{NoAuth: true, Env: map[string]string{"MONGO_INITDB_ROOT_PASSWORD": "x"}})
+	noauth := mongodb.New(mongodb.Config{Common: builder.Common{Env: map[string]string{"MONGO_INITDB_ROOT_PASSWORD": "x"}}, NoAuth: true})
 	assert.NotEmpty(t, noauth.Problems)
 	assert.NotContains(t, noauth.Env, "MONGO_INITDB_ROOT_PASSWORD")
 }

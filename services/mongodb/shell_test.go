@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/services/mongodb"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -15,7 +16,7 @@ import (
 
 // Both health commands parse as shell.
 func TestHealthCommandSyntax(t *testing.T) {
-	for _, m := range []*mongodb.Service{
+	for _, m := range []*mongodb.Server{
 		mongodb.New(mongodb.Config{}),
 		mongodb.New(mongodb.Config{ReplicaSet: "rs0", RootUser: "o'brien"}),
 	} {
@@ -69,7 +70,7 @@ func TestHealthCommandReadsThePasswordInsideTheClient(t *testing.T) {
 			require.NoError(t, os.WriteFile(pwFile, []byte(password+"\n"), 0o400))
 			logFile := filepath.Join(dir, "log.json")
 
-			m := mongodb.New(mongodb.Config{Name: "mongo0", ReplicaSet: "rs0", RootUser: user, Members: []string{"mongo0:27017", "mongo1:27017"}})
+			m := mongodb.New(mongodb.Config{Common: builder.Common{Name: "mongo0"}, ReplicaSet: "rs0", RootUser: user, Members: []string{"mongo0:27017", "mongo1:27017"}})
 			require.Equal(t, "CMD-SHELL", m.Health.Test[0])
 			script := strings.ReplaceAll(m.Health.Test[1], "/run/secrets/mongo0-root-password", pwFile)
 			require.NotEqual(t, m.Health.Test[1], script, "the health check names the password file")

@@ -86,7 +86,7 @@ type Config struct {
 	Replicas uint64
 	// Mongo is the MongoDB service whose root credentials give DB_URL to the API and the
 	// loaders (the password stays a secret file). Mongo or DBURL is required.
-	Mongo *mongodb.Service
+	Mongo *mongodb.Server
 	// Database is the database on Mongo; default "weacast".
 	Database string
 	// DBURL gives DB_URL as a plain URL instead of Mongo. It must not hold a password: it
