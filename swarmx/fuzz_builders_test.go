@@ -39,15 +39,15 @@ func fuzzBuilder(which uint8, a, b, c string) *stack.Stack {
 			Members: []string{a + ":27017"}, Args: []string{"--quiet", c}}))
 	case 2:
 		db := mongodb.New(mongodb.Config{})
-		return stack.New("f", db, krawler.New(krawler.Config{Name: a, JobFile: b + ".js", Cron: c, JobData: job, Mongo: db,
+		return stack.New("f", db, krawler.New(krawler.Config{Common: builder.Common{Name: a}, JobFile: b + ".js", Cron: c, JobData: job, Mongo: db,
 			Database: b, Subdomain: c, Debug: c, Health: krawler.HealthConfig{MessageTemplate: c},
 			SlackWebhook: &stack.Secret{Name: a + "-slack", Data: []byte(c)}}))
 	case 3:
 		db := mongodb.New(mongodb.Config{})
-		return stack.New("f", db, krawler.Vigicrues(krawler.VigicruesConfig{Name: a, Mongo: db, Database: b, Cron: c,
+		return stack.New("f", db, krawler.Vigicrues(krawler.VigicruesConfig{Common: builder.Common{Name: a}, Mongo: db, Database: b, Cron: c,
 			Subdomain: c, Debug: c}))
 	case 4:
-		return stack.New("f", krawler.Teleray(krawler.TelerayConfig{Name: a, DBURL: "mongodb://mongodb:27017/" + b, Cron: c, Subdomain: c}))
+		return stack.New("f", krawler.Teleray(krawler.TelerayConfig{Common: builder.Common{Name: a}, DBURL: "mongodb://mongodb:27017/" + b, Cron: c, Subdomain: c}))
 	case 5:
 		db := mongodb.New(mongodb.Config{})
 		return stack.New("f", db, weacast.New(weacast.Config{Name: a, Mongo: db, Database: b, DataDatabase: b + "-data",

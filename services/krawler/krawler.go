@@ -9,7 +9,7 @@
 // Swarm jobs re-run by Kargo's scheduler (stack.Service.Schedule) are a different mechanism;
 // these builders follow the upstream long-running pattern so the upstream images run unchanged.
 //
-// Better than Kargo v0.18: secrets (the MongoDB password inside DB_URL, the Slack webhook URL)
+// Secrets (the MongoDB password inside DB_URL, the Slack webhook URL)
 // are Docker secrets mounted as files, never env values. Krawler images read neither from a
 // file, so the container command is wrapped in `sh -c` that exports the variable from the
 // file, then execs the image's own command; the health check does the same for the webhook.
@@ -18,7 +18,6 @@ package krawler
 import (
 	"cmp"
 	"fmt"
-	"maps"
 	"path"
 	"regexp"
 	"strconv"
@@ -26,15 +25,15 @@ import (
 	"time"
 
 	"github.com/kalisio/kargo/internal/shell"
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/services/mongodb"
 	"github.com/kalisio/kargo/stack"
 )
 
 // Image contract constants (kalisio/krawler@v1.2.0: dockerfile, healthcheck.js, src/cli.js).
 const (
-	// DefaultImage is the generic Krawler image: WORKDIR /opt/krawler, CMD `node . $ARGS`.
-	DefaultImage = "kalisio/krawler:1.2.0"
-	// Dir is where Krawler lives in every Krawler-based image (also the WORKDIR of DefaultImage).
+	// Dir is where Krawler lives in every Krawler-based image (also the WORKDIR of the generic
+	// image).
 	Dir = "/opt/krawler"
 	// HealthcheckScript is copied into every job image at this path.
 	HealthcheckScript = "/opt/krawler/healthcheck.js"
@@ -57,19 +56,24 @@ const (
 	HealthStartPeriod = time.Minute
 )
 
-// DefaultResources of a Krawler job service.
-var DefaultResources = stack.Resources{
+// resources of every Krawler job service.
+var resources = stack.Resources{
 	CPULimit: 1, MemoryLimit: 512 * stack.MiB,
 	CPUReservation: 0.1, MemoryReservation: 128 * stack.MiB,
 }
 
-// Config describes a generic Krawler job service running DefaultImage (or Image) with a job
-// file shipped as a stack Config.
+// defaults of the generic job: the generic Krawler image (WORKDIR /opt/krawler, CMD
+// `node . $ARGS`).
+var defaults = builder.Defaults{Name: "krawler", Image: "kalisio/krawler:1.2.0", Resources: resources}
+
+// Config describes a generic Krawler job service running the generic Krawler image (or
+// Common.Image) with a job file shipped as a stack Config.
+//
+// Common: Name defaults to "krawler"; Replicas to 1 (a Krawler job normally runs once); Env
+// adds environment variables (HTTP_PROXY, job-specific settings...); Placement has no
+// constraint by default.
 type Config struct {
-	// Name of the service; default "krawler".
-	Name string
-	// Image overrides DefaultImage.
-	Image string
+	builder.Common
 	// Job is the path of the job file on the deploy machine, read when the stack is
 	// rendered. Job or JobData is required.
 	Job string
@@ -96,17 +100,6 @@ type Config struct {
 	SlackWebhook *stack.Secret
 	// Health tunes the health check.
 	Health HealthConfig
-	// Env adds environment variables (HTTP_PROXY, job-specific settings...).
-	Env map[string]string
-	// Replicas; 0 means 1. A Krawler job normally runs once.
-	Replicas uint64
-	// Placement of the task. Kargo v0.18 used node.role==worker, which never schedules on a
-	// single-node Swarm (the only node is a manager): the default here is no constraint.
-	Placement stack.Placement
-	// Resources; DefaultResources when zero.
-	Resources stack.Resources
-	// Networks the service joins; empty means the stack's default network.
-	Networks []string
 }
 
 // HealthConfig tunes healthcheck.js.
@@ -120,16 +113,12 @@ type HealthConfig struct {
 // New builds a generic Krawler job service. Problems (no job file, bad cron) are recorded on
 // the service and reported by Validate.
 func New(cfg Config) *stack.Service {
-	name := cmp.Or(cfg.Name, "krawler")
 	file := cfg.JobFile
 	if file == "" && cfg.Job != "" {
 		file = path.Base(cfg.Job)
 	}
 	file = cmp.Or(file, DefaultJobFile)
-	j := job{
-		name: name, image: cmp.Or(cfg.Image, DefaultImage), cron: cfg.Cron, cronRequired: true,
-		common: cfg,
-	}
+	j := job{defaults: defaults, cron: cfg.Cron, cronRequired: true, common: cfg}
 	svc := j.build()
 	if !jobFileRE.MatchString(file) {
 		svc.Problemf("config.jobFile", "%q must be a file name of letters, digits, '.', '_' and '-', not starting with '.' or '-'", file)
@@ -140,7 +129,7 @@ func New(cfg Config) *stack.Service {
 	case cfg.Job != "" && cfg.JobData != nil:
 		svc.Problemf("config.job", "give Job or JobData, not both")
 	}
-	cfgName := name + "-job"
+	cfgName := svc.Name + "-job"
 	svc.Declares.Configs = append(svc.Declares.Configs, stack.Config{Name: cfgName, File: cfg.Job, Data: cfg.JobData})
 	svc.Configs = append(svc.Configs, stack.FileRef{Source: cfgName, Target: Dir + "/" + file})
 	run := ""
@@ -156,7 +145,7 @@ var jobFileRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,254}$`)
 
 // job is what every Krawler service shares: DB_URL, CRON, health, secrets, resources.
 type job struct {
-	name, image  string
+	defaults     builder.Defaults
 	cron         string
 	cronRequired bool
 	database     string // default database name when Mongo is given
@@ -166,21 +155,10 @@ type job struct {
 
 func (j *job) build() *stack.Service {
 	c := j.common
-	res := cmp.Or(c.Resources, DefaultResources)
-	svc := &stack.Service{
-		Name:         j.name,
-		Image:        j.image,
-		Env:          map[string]string{},
-		Placement:    c.Placement,
-		Resources:    res,
-		Networks:     c.Networks,
-		EndpointMode: stack.DNSRR,
-		Restart:      &stack.RestartPolicy{Condition: "any"},
-	}
-	if c.Replicas > 0 {
-		svc.Replicas = stack.Ptr(c.Replicas)
-	}
-	maps.Copy(svc.Env, c.Env)
+	svc := builder.Base(c.Common, j.defaults)
+	// The container keeps running and schedules the job itself: restart it at once, whatever
+	// its exit code (stack's default waits 5 s).
+	svc.Restart = &stack.RestartPolicy{Condition: "any"}
 	if j.cron != "" {
 		// A 5-field (crontab) pattern is the likely mistake: say so before the parser, which
 		// rejects it with a less helpful message.
@@ -225,11 +203,11 @@ func (j *job) build() *stack.Service {
 	if s := c.SlackWebhook; s != nil {
 		sec := *s
 		if sec.Name == "" {
-			sec.Name = j.name + "-slack-webhook"
+			sec.Name = svc.Name + "-slack-webhook"
 		}
 		svc.Declares.Secrets = append(svc.Declares.Secrets, sec)
 		svc.Secrets = append(svc.Secrets, ClientSecret(sec.Name))
-		slackFile = "/run/secrets/" + sec.Name
+		slackFile = stack.SecretPath(sec.Name)
 	}
 	if r := c.Health.SuccessRate; r < 0 || r > 1 {
 		svc.Problemf("config.health.successRate", "must be between 0 and 1, got %v", r)
@@ -314,7 +292,7 @@ func MongoEnv(svc *stack.Service, name string, c mongodb.Conn) []SecretEnv {
 	if !mounted {
 		svc.Secrets = append(svc.Secrets, ClientSecret(c.PasswordSecret))
 	}
-	return []SecretEnv{{Name: name, Value: c.ShellURL("/run/secrets/" + c.PasswordSecret)}}
+	return []SecretEnv{{Name: name, Value: c.ShellURL(stack.SecretPath(c.PasswordSecret))}}
 }
 
 // ClientSecret mounts a secret at /run/secrets/<name>, readable by any user of the container

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/services/krawler"
 	"github.com/kalisio/kargo/services/mongodb"
 	"github.com/kalisio/kargo/stack"
@@ -110,10 +111,13 @@ func TestPresetProblems(t *testing.T) {
 func TestGenericJob(t *testing.T) {
 	job := []byte("module.exports = { id: 'demo', tasks: [] }\n")
 	svc := render(t, "demo", krawler.New(krawler.Config{
-		Name: "demo", JobData: job, Cron: "0 0 * * * *", Run: true, DBURL: "mongodb://mongodb:27017/demo",
-		Health:    krawler.HealthConfig{SuccessRate: 0.5},
-		Placement: stack.Placement{Constraints: []string{"node.labels.jobs==true"}},
-		Resources: stack.Resources{MemoryLimit: 256 * stack.MiB},
+		Common: builder.Common{
+			Name:      "demo",
+			Placement: stack.Placement{Constraints: []string{"node.labels.jobs==true"}},
+			Resources: stack.Resources{MemoryLimit: 256 * stack.MiB},
+		},
+		JobData: job, Cron: "0 0 * * * *", Run: true, DBURL: "mongodb://mongodb:27017/demo",
+		Health: krawler.HealthConfig{SuccessRate: 0.5},
 	}))
 	cs := svc.Spec.TaskTemplate.ContainerSpec
 	assert.Equal(t, "kalisio/krawler:1.2.0", cs.Image)

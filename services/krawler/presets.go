@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"time"
 
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/services/mongodb"
 	"github.com/kalisio/kargo/stack"
 )
@@ -56,11 +57,12 @@ const (
 
 // PresetConfig configures a preset job (Vigicrues, Teleray). The zero value plus a MongoDB
 // service is a complete job.
+//
+// Common: Name defaults to the product name ("vigicrues", "teleray"); Image to the preset's
+// image; Replicas to 1 (a Krawler job normally runs once); Env adds environment variables
+// (HTTP_PROXY...); Placement has no constraint by default.
 type PresetConfig struct {
-	// Name of the service; default the product name ("vigicrues", "teleray").
-	Name string
-	// Image overrides the preset's image.
-	Image string
+	builder.Common
 	// Mongo gives DB_URL with its root credentials (the password stays a secret file).
 	// Mongo or DBURL is required.
 	Mongo *mongodb.Server
@@ -80,16 +82,6 @@ type PresetConfig struct {
 	SlackWebhook *stack.Secret
 	// Health tunes the health check.
 	Health HealthConfig
-	// Env adds environment variables (HTTP_PROXY...).
-	Env map[string]string
-	// Replicas; 0 means 1. A Krawler job normally runs once.
-	Replicas uint64
-	// Placement of the task; no constraint by default.
-	Placement stack.Placement
-	// Resources; DefaultResources when zero.
-	Resources stack.Resources
-	// Networks the service joins; empty means the stack's default network.
-	Networks []string
 }
 
 // VigicruesConfig configures the Vigicrues job.
@@ -112,14 +104,12 @@ func Teleray(cfg TelerayConfig) *stack.Service {
 
 func preset(cfg PresetConfig, product, image, cron string, ttl time.Duration, cmd string) *stack.Service {
 	j := job{
-		name:     cmp.Or(cfg.Name, product),
-		image:    cmp.Or(cfg.Image, image),
+		defaults: builder.Defaults{Name: product, Image: image, Resources: resources},
 		cron:     cmp.Or(cfg.Cron, cron),
 		database: product,
 		common: Config{
-			Mongo: cfg.Mongo, Database: cfg.Database, DBURL: cfg.DBURL,
+			Common: cfg.Common, Mongo: cfg.Mongo, Database: cfg.Database, DBURL: cfg.DBURL,
 			Subdomain: cfg.Subdomain, Debug: cfg.Debug, SlackWebhook: cfg.SlackWebhook, Health: cfg.Health,
-			Env: cfg.Env, Replicas: cfg.Replicas, Placement: cfg.Placement, Resources: cfg.Resources, Networks: cfg.Networks,
 		},
 	}
 	svc := j.build()
