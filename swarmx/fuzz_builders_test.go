@@ -50,7 +50,7 @@ func fuzzBuilder(which uint8, a, b, c string) *stack.Stack {
 		return stack.New("f", krawler.Teleray(krawler.TelerayConfig{Common: builder.Common{Name: a}, DBURL: "mongodb://mongodb:27017/" + b, Cron: c, Subdomain: c}))
 	case 5:
 		db := mongodb.New(mongodb.Config{})
-		return stack.New("f", db, weacast.New(weacast.Config{Name: a, Mongo: db, Database: b, DataDatabase: b + "-data",
+		return stack.New("f", db, weacast.New(weacast.Config{Common: builder.Common{Name: a}, Mongo: db, Database: b, DataDatabase: b + "-data",
 			Subdomain: c, Debug: c, AppSecret: stack.Secret{Name: a + "-app", Data: []byte(c)},
 			MeteoFranceToken: stack.Secret{Name: a + "-mf", Data: []byte(c)},
 			Loaders:          []weacast.Loader{{Model: weacast.ArpegeWorld, Cron: c}}}))

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/kalisio/kargo/internal/golden"
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/services/mongodb"
 	"github.com/kalisio/kargo/services/weacast"
 	"github.com/kalisio/kargo/stack"
@@ -18,7 +19,16 @@ func TestGolden(t *testing.T) {
 	def := weacast.New(weacast.Config{Mongo: db, Loaders: []weacast.Loader{{Model: weacast.GFSWorld}}})
 	golden.Check(t, "weacast-default", stack.New("golden", db, def), swarmx.Source{})
 	rich := weacast.New(weacast.Config{
-		Name: "weather", Image: "example/weacast-api:1", Replicas: 2, Mongo: db, Database: "meteo",
+		Common: builder.Common{
+			Name:      "weather",
+			Image:     "example/weacast-api:1",
+			Replicas:  2,
+			Env:       map[string]string{"HTTP_PROXY": "http://proxy:3128"},
+			Placement: stack.Placement{Constraints: []string{"node.labels.weacast==true"}},
+			Resources: stack.Resources{CPULimit: 2, MemoryLimit: 2 * stack.GiB, CPUReservation: 0.5, MemoryReservation: 512 * stack.MiB},
+			Networks:  []string{"back"},
+		},
+		Mongo: db, Database: "meteo",
 		DataDatabase: "elements", AppSecret: stack.Secret{Name: "jwt", Data: []byte("golden-app-secret")},
 		LogLevel: "info", Debug: "weacast*", RedisURL: "redis://redis:6379", LaunchDelay: 10 * time.Second,
 		Subdomain: "example.org", NoPublish: true,
@@ -38,10 +48,6 @@ func TestGolden(t *testing.T) {
 			SecretAccessKey: stack.Secret{Data: []byte("golden-s3-secret")}},
 		NoSync:       true,
 		SlackWebhook: &stack.Secret{Data: []byte("https://hooks.example.org/golden")},
-		Env:          map[string]string{"HTTP_PROXY": "http://proxy:3128"},
-		Placement:    stack.Placement{Constraints: []string{"node.labels.weacast==true"}},
-		Resources:    stack.Resources{CPULimit: 2, MemoryLimit: 2 * stack.GiB, CPUReservation: 0.5, MemoryReservation: 512 * stack.MiB},
-		Networks:     []string{"back"},
 	})
 	golden.Check(t, "weacast-rich", stack.New("golden", stack.Network{Name: "back"}, db, rich), swarmx.Source{})
 	plain := weacast.New(weacast.Config{DBURL: "mongodb://mongo:27017/weacast", DataDBURL: "mongodb://mongo:27017/data",

@@ -25,9 +25,8 @@
 //     jobfile-gfs-isobaric-world.js with ENV CRON "0 50 * * * *") and are checked against what
 //     that job loads; the image still loads its whole set.
 //
-// Better than Kargo v0.18, which passed every secret as a plain env value: APP_SECRET,
-// METEO_FRANCE_TOKEN, S3_SECRET_ACCESS_KEY and the MongoDB password inside DB_URL are Docker
-// secrets mounted as files. Neither image reads *_FILE variables, so the container command is
+// APP_SECRET, METEO_FRANCE_TOKEN, S3_SECRET_ACCESS_KEY and the MongoDB password inside DB_URL
+// (Mongo is a *mongodb.Server) are Docker secrets mounted as files, never env values. Neither image reads *_FILE variables, so the container command is
 // wrapped in `sh -c` that exports each variable from its file, then execs the image's own
 // command (`npm run prod`, `node /opt/krawler --cron "$CRON" jobfile-<model>.js`).
 // Loaders also publish their events on SYNC_DB_URL (the API's database by default), which the
@@ -37,11 +36,11 @@ package weacast
 import (
 	"cmp"
 	"fmt"
-	"maps"
 	"net/url"
 	"strconv"
 	"time"
 
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/services/krawler"
 	"github.com/kalisio/kargo/services/mongodb"
 	"github.com/kalisio/kargo/stack"
@@ -49,8 +48,6 @@ import (
 
 // API image contract (weacast/weacast-api@v1.6.0 and Kargo v0.18 deploy/weacast.yml).
 const (
-	// DefaultImage is the API image Kargo v0.18 deployed.
-	DefaultImage = "weacast/weacast-api:1.6.0"
 	// Port is the API's HTTP port (EXPOSE 8081); it is not published.
 	Port = 8081
 	// Command is the image's CMD.
@@ -66,24 +63,26 @@ const (
 	LoaderSuccessRate = 0.75
 )
 
-// Default resources.
-var (
-	// DefaultResources of the API service.
-	DefaultResources = stack.Resources{CPULimit: 1, MemoryLimit: 1 * stack.GiB,
-		CPUReservation: 0.25, MemoryReservation: 256 * stack.MiB}
-	// DefaultLoaderResources of a loader service.
-	DefaultLoaderResources = stack.Resources{CPULimit: 1, MemoryLimit: 2 * stack.GiB,
-		CPUReservation: 0.25, MemoryReservation: 512 * stack.MiB}
-)
+// defaults of the API service; its image is the one Kargo v0.18 deployed.
+var defaults = builder.Defaults{
+	Name:  "weacast",
+	Image: "weacast/weacast-api:1.6.0",
+	Resources: stack.Resources{CPULimit: 1, MemoryLimit: 1 * stack.GiB,
+		CPUReservation: 0.25, MemoryReservation: 256 * stack.MiB},
+}
+
+// loaderResources are the default resources of a loader service.
+var loaderResources = stack.Resources{CPULimit: 1, MemoryLimit: 2 * stack.GiB,
+	CPUReservation: 0.25, MemoryReservation: 512 * stack.MiB}
 
 // Config describes a Weacast component.
+//
+// Common configures the API service: Name defaults to "weacast", Image to
+// weacast/weacast-api:1.6.0, Replicas to 1. Env adds environment variables to every service
+// (HTTP_PROXY...), and every service joins Networks. Placement has no constraint by default;
+// loaders have their own.
 type Config struct {
-	// Name of the API service; default "weacast".
-	Name string
-	// Image overrides DefaultImage.
-	Image string
-	// Replicas of the API; 0 means 1.
-	Replicas uint64
+	builder.Common
 	// Mongo is the MongoDB service whose root credentials give DB_URL to the API and the
 	// loaders (the password stays a secret file). Mongo or DBURL is required.
 	Mongo *mongodb.Server
@@ -126,15 +125,6 @@ type Config struct {
 	NoSync bool
 	// SlackWebhook is the secret with the Slack webhook URL the loaders' health check alerts.
 	SlackWebhook *stack.Secret
-	// Env adds environment variables to every service (HTTP_PROXY...).
-	Env map[string]string
-	// Placement of the API (Kargo v0.18: node.role==worker, which never schedules on a
-	// single-node Swarm; none by default). Loaders have their own.
-	Placement stack.Placement
-	// Resources of the API; DefaultResources when zero.
-	Resources stack.Resources
-	// Networks every service joins; empty means the stack's default network.
-	Networks []string
 }
 
 // S3 is where loaders archive raw data as COG (archive/<model>[-isobaric]/YYYY/MM/DD/HH/...).
@@ -189,7 +179,7 @@ type Loader struct {
 	MeteoFranceToken *stack.Secret
 	// Placement of the loader's task; none by default.
 	Placement stack.Placement
-	// Resources of the loader; DefaultLoaderResources when zero.
+	// Resources of the loader; 1 CPU and 2 GiB when zero.
 	Resources stack.Resources
 }
 
@@ -244,23 +234,11 @@ func (w *Weacast) find(m Model, variant string) *stack.Service {
 // on the API service with their path in Config, such as config.loaders[1].elements[0], and
 // reported by Validate.
 func New(cfg Config) *Weacast {
-	name := cmp.Or(cfg.Name, "weacast")
-	res := cmp.Or(cfg.Resources, DefaultResources)
-	api := &stack.Service{
-		Name:         name,
-		Image:        cmp.Or(cfg.Image, DefaultImage),
-		Env:          map[string]string{},
-		Placement:    cfg.Placement,
-		Resources:    res,
-		Networks:     cfg.Networks,
-		EndpointMode: stack.DNSRR,
-		Restart:      &stack.RestartPolicy{Condition: "any"},
-		Endpoints:    []stack.Endpoint{{Kind: stack.HTTP, Port: Port, Path: "/api/healthcheck"}},
-	}
-	if cfg.Replicas > 0 {
-		api.Replicas = stack.Ptr(cfg.Replicas)
-	}
-	maps.Copy(api.Env, cfg.Env)
+	api := builder.Base(cfg.Common, defaults)
+	name := api.Name
+	// Restarted at once whatever the exit code, as the loaders (stack's default waits 5 s).
+	api.Restart = &stack.RestartPolicy{Condition: "any"}
+	api.Endpoints = []stack.Endpoint{{Kind: stack.HTTP, Port: Port, Path: "/api/healthcheck"}}
 	env := api.Env
 	env["LOG_LEVEL"] = cmp.Or(cfg.LogLevel, "verbose")
 	if cfg.Debug != "" {
@@ -288,14 +266,10 @@ func New(cfg Config) *Weacast {
 	}
 
 	var exports []krawler.SecretEnv
-	appSecret := cfg.AppSecret
-	appSecret.Name = cmp.Or(appSecret.Name, name+"-app-secret")
-	if !appSecret.HasSource() {
-		appSecret.Generate = 64
-	}
+	appSecret := builder.Secret(&cfg.AppSecret, name+"-app-secret", 64)
 	api.Declares.Secrets = append(api.Declares.Secrets, appSecret)
 	api.Secrets = append(api.Secrets, krawler.ClientSecret(appSecret.Name))
-	exports = append(exports, krawler.FromFile("APP_SECRET", "/run/secrets/"+appSecret.Name))
+	exports = append(exports, krawler.FromFile("APP_SECRET", stack.SecretPath(appSecret.Name)))
 
 	// Databases.
 	db := cmp.Or(cfg.Database, "weacast")
@@ -440,19 +414,13 @@ func newLoader(cfg Config, lc Loader, info ModelInfo, v Variant, db *mongodb.Con
 	if lc.Isobaric() {
 		name = string(m) + "-isobaric-loader"
 	}
-	res := cmp.Or(lc.Resources, DefaultLoaderResources)
-	svc := &stack.Service{
-		Name:         cmp.Or(lc.Name, name),
-		Image:        cmp.Or(lc.Image, v.Image),
-		Env:          map[string]string{},
-		Placement:    lc.Placement,
-		Resources:    res,
-		Networks:     cfg.Networks,
-		EndpointMode: stack.DNSRR,
-		Restart:      &stack.RestartPolicy{Condition: "any"},
-		Labels:       map[string]string{ModelLabel: string(m), VariantLabel: variantName(lc.Isobaric())},
-	}
-	maps.Copy(svc.Env, cfg.Env)
+	svc := builder.Base(builder.Common{Name: lc.Name, Image: lc.Image, Env: cfg.Env, Placement: lc.Placement,
+		Resources: lc.Resources, Networks: cfg.Networks},
+		builder.Defaults{Name: name, Image: v.Image, Resources: loaderResources})
+	// The container keeps running and schedules its job itself (Krawler's cron): restart it at
+	// once, whatever its exit code (stack's default waits 5 s).
+	svc.Restart = &stack.RestartPolicy{Condition: "any"}
+	svc.Labels = map[string]string{ModelLabel: string(m), VariantLabel: variantName(lc.Isobaric())}
 	env := svc.Env
 	var exports []krawler.SecretEnv
 
@@ -526,10 +494,10 @@ func newLoader(cfg Config, lc Loader, info ModelInfo, v Variant, db *mongodb.Con
 		if tok.Data == nil && tok.File == "" && tok.Env == "" && !tok.External {
 			problemf(".meteoFranceToken", "model %s needs a Météo-France API token (Data, File, Env or External secret)", m)
 		} else {
-			tok.Name = cmp.Or(tok.Name, cmp.Or(cfg.Name, "weacast")+"-meteo-france-token")
+			tok.Name = cmp.Or(tok.Name, cmp.Or(cfg.Name, defaults.Name)+"-meteo-france-token")
 			svc.Declares.Secrets = append(svc.Declares.Secrets, tok)
 			svc.Secrets = append(svc.Secrets, krawler.ClientSecret(tok.Name))
-			exports = append(exports, krawler.FromFile("METEO_FRANCE_TOKEN", "/run/secrets/"+tok.Name))
+			exports = append(exports, krawler.FromFile("METEO_FRANCE_TOKEN", stack.SecretPath(tok.Name)))
 		}
 	}
 
@@ -544,20 +512,20 @@ func newLoader(cfg Config, lc Loader, info ModelInfo, v Variant, db *mongodb.Con
 		}
 		sk := s3.SecretAccessKey
 		if sk.Data != nil || sk.File != "" || sk.Env != "" || sk.External {
-			sk.Name = cmp.Or(sk.Name, cmp.Or(cfg.Name, "weacast")+"-s3-secret-access-key")
+			sk.Name = cmp.Or(sk.Name, cmp.Or(cfg.Name, defaults.Name)+"-s3-secret-access-key")
 			svc.Declares.Secrets = append(svc.Declares.Secrets, sk)
 			svc.Secrets = append(svc.Secrets, krawler.ClientSecret(sk.Name))
-			exports = append(exports, krawler.FromFile("S3_SECRET_ACCESS_KEY", "/run/secrets/"+sk.Name))
+			exports = append(exports, krawler.FromFile("S3_SECRET_ACCESS_KEY", stack.SecretPath(sk.Name)))
 		}
 	}
 
 	slackFile := ""
 	if s := cfg.SlackWebhook; s != nil {
 		sec := *s
-		sec.Name = cmp.Or(sec.Name, cmp.Or(cfg.Name, "weacast")+"-slack-webhook")
+		sec.Name = cmp.Or(sec.Name, cmp.Or(cfg.Name, defaults.Name)+"-slack-webhook")
 		svc.Declares.Secrets = append(svc.Declares.Secrets, sec)
 		svc.Secrets = append(svc.Secrets, krawler.ClientSecret(sec.Name))
-		slackFile = "/run/secrets/" + sec.Name
+		slackFile = stack.SecretPath(sec.Name)
 	}
 	svc.Health = krawler.Health(krawler.HealthConfig{SuccessRate: LoaderSuccessRate}, slackFile)
 
