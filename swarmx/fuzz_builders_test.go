@@ -70,9 +70,8 @@ func fuzzBuilder(which uint8, a, b, c string) *stack.Stack {
 		return stack.New("f", ms, mapcache.New(mapcache.Config{Name: a, Source: ms, Layers: []string{b, "roads"},
 			Grids: []mapcache.Grid{mapcache.WGS84}, Seed: &mapcache.Seed{Layers: []string{b}, MaxZoom: 1}}))
 	case 9:
-		return stack.New("f", geoserver.New(geoserver.Config{Name: a, AdminUser: b, Context: b, Extensions: []string{b},
-			JavaOpts: []string{c}, PublicPrefix: c, Env: map[string]string{b: c},
-			AdminPassword: stack.Secret{Name: a + "-pw", Data: []byte(c)}}))
+		return stack.New("f", geoserver.New(geoserver.Config{Common: builder.Common{Name: a, Env: map[string]string{b: c}}, AdminUser: b, Context: b, Extensions: []string{b},
+			JavaOpts: []string{c}, PublicPrefix: c, AdminPassword: stack.Secret{Name: a + "-pw", Data: []byte(c)}}))
 	case 10:
 		ms := &stack.Service{Name: "ms", Image: "example/ms:1",
 			Endpoints: []stack.Endpoint{{Kind: stack.WMS, Port: 80, Path: "/wms", Public: "/wms"}}}

@@ -1,7 +1,6 @@
 // Package geoserver builds a GeoServer service from the official image
 // docker.osgeo.org/geoserver (geoserver/docker: Dockerfile, startup.sh,
-// handle_geoserver_admin_credentials.sh, install-extensions.sh; UPSTREAM.md §5). Kargo v0.18
-// did not deploy GeoServer.
+// handle_geoserver_admin_credentials.sh, install-extensions.sh; UPSTREAM.md §5).
 //
 // Contract followed (image 2.28.x, the first series with every feature relied on here: the
 // HEALTHCHECK of 2023-12, WEBAPP_CONTEXT of 2024-01, GEOSERVER_ADMIN_USER/PASSWORD of 2024-05
@@ -20,17 +19,16 @@ package geoserver
 import (
 	"cmp"
 	"fmt"
-	"maps"
 	"regexp"
 	"strings"
 	"time"
 
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/stack"
 )
 
 // Image contract constants.
 const (
-	DefaultImage = "docker.osgeo.org/geoserver:2.28.2"
 	// Port is Tomcat's connector port (EXPOSE 8080).
 	Port = 8080
 	// DataDir is GEOSERVER_DATA_DIR.
@@ -43,21 +41,24 @@ const (
 	LogoPath = "/web/wicket/resource/org.geoserver.web.GeoServerBasePage/img/logo.png"
 )
 
-// DefaultResources: GeoServer is a JVM; 2 GiB gives a 1.5 GiB heap.
-var DefaultResources = stack.Resources{
-	CPULimit: 2, MemoryLimit: 2 * stack.GiB,
-	CPUReservation: 0.5, MemoryReservation: 1 * stack.GiB,
+// defaults of a GeoServer service. GeoServer is a JVM; 2 GiB gives a 1.5 GiB heap.
+var defaults = builder.Defaults{
+	Name:  "geoserver",
+	Image: "docker.osgeo.org/geoserver:2.28.2",
+	Resources: stack.Resources{
+		CPULimit: 2, MemoryLimit: 2 * stack.GiB,
+		CPUReservation: 0.5, MemoryReservation: 1 * stack.GiB,
+	},
 }
 
 // Config describes a GeoServer service.
+//
+// Common: Name defaults to "geoserver"; Image to docker.osgeo.org/geoserver:2.28.2 (an older
+// tag may lack the *_FILE and health features); Replicas to 1. Replicas share nothing but
+// the volume name: on several nodes each gets its own data directory unless Volume uses a
+// shared driver.
 type Config struct {
-	// Name of the service; default "geoserver".
-	Name string
-	// Image overrides DefaultImage (an older tag may lack the *_FILE and health features).
-	Image string
-	// Replicas; 0 means 1. Replicas share nothing but the volume name: on several nodes each
-	// gets its own data directory unless Volume uses a shared driver.
-	Replicas uint64
+	builder.Common
 	// Volume is the named volume mounted at /opt/geoserver_data; default "<name>-data".
 	Volume string
 	// AdminUser is GEOSERVER_ADMIN_USER; default "admin".
@@ -87,14 +88,6 @@ type Config struct {
 	PublicPrefix string
 	// PublishedPort publishes 8080 on that node port (host mode); 0 keeps it internal.
 	PublishedPort uint32
-	// Env adds environment variables.
-	Env map[string]string
-	// Placement, Resources (DefaultResources when zero) and Networks.
-	Placement stack.Placement
-	// Resources of the task; DefaultResources when zero.
-	Resources stack.Resources
-	// Networks the service joins; empty means the stack's default network.
-	Networks []string
 }
 
 // CORS configures the image's CORS filter. Empty fields keep the image's defaults.
@@ -113,27 +106,14 @@ var (
 // New builds the GeoServer service. Problems are recorded on the service and reported by
 // Validate.
 func New(cfg Config) *stack.Service {
-	name := cmp.Or(cfg.Name, "geoserver")
-	res := cmp.Or(cfg.Resources, DefaultResources)
+	svc := builder.Base(cfg.Common, defaults)
+	name := svc.Name
 	vol := cmp.Or(cfg.Volume, name+"-data")
 	ctx := strings.Trim(cmp.Or(cfg.Context, DefaultContext), "/")
-	svc := &stack.Service{
-		Name:         name,
-		Image:        cmp.Or(cfg.Image, DefaultImage),
-		Env:          map[string]string{},
-		Placement:    cfg.Placement,
-		Resources:    res,
-		Networks:     cfg.Networks,
-		EndpointMode: stack.DNSRR,
-		Mounts:       []stack.Mount{{Type: stack.VolumeMount, Source: vol, Target: DataDir}},
-		Declares:     stack.Objects{Volumes: []stack.Volume{{Name: vol}}},
-		// Tomcat needs time to stop cleanly.
-		StopGracePeriod: 30 * time.Second,
-	}
-	if cfg.Replicas > 0 {
-		svc.Replicas = stack.Ptr(cfg.Replicas)
-	}
-	maps.Copy(svc.Env, cfg.Env)
+	svc.Mounts = []stack.Mount{{Type: stack.VolumeMount, Source: vol, Target: DataDir}}
+	svc.Declares.Volumes = []stack.Volume{{Name: vol}}
+	// Tomcat needs time to stop cleanly.
+	svc.StopGracePeriod = 30 * time.Second
 	env := svc.Env
 	if !contextRE.MatchString(ctx) {
 		svc.Problemf("config.context", "%q is not a single path segment", cfg.Context)
@@ -145,15 +125,9 @@ func New(cfg Config) *stack.Service {
 	}
 
 	// Admin credentials.
-	pw := cfg.AdminPassword
-	pw.Name = cmp.Or(pw.Name, name+"-admin-password")
-	if !pw.HasSource() {
-		pw.Generate = 24
-	}
-	svc.Declares.Secrets = append(svc.Declares.Secrets, pw)
-	svc.Secrets = append(svc.Secrets, stack.FileRef{Source: pw.Name})
+	pwFile := builder.DeclareSecret(svc, builder.Secret(&cfg.AdminPassword, name+"-admin-password", 24))
 	env["GEOSERVER_ADMIN_USER"] = cmp.Or(cfg.AdminUser, DefaultAdminUser)
-	env["GEOSERVER_ADMIN_PASSWORD_FILE"] = "/run/secrets/" + pw.Name
+	env["GEOSERVER_ADMIN_PASSWORD_FILE"] = pwFile
 
 	// Extensions.
 	check := func(field string, names []string) {
@@ -193,7 +167,7 @@ func New(cfg Config) *stack.Service {
 		}
 	}
 
-	if opts := JavaOpts(res.MemoryLimit, cfg.JavaOpts); opts != "" {
+	if opts := JavaOpts(svc.Resources.MemoryLimit, cfg.JavaOpts); opts != "" {
 		env["EXTRA_JAVA_OPTS"] = opts
 	}
 

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/services/gateway"
 	"github.com/kalisio/kargo/services/geoserver"
 	"github.com/kalisio/kargo/stack"
@@ -72,11 +73,15 @@ func TestDefaults(t *testing.T) {
 
 func TestOptions(t *testing.T) {
 	_, svc := render(t, geoserver.New(geoserver.Config{
-		Name: "gs", Context: "ows", PublicPrefix: "/maps", Extensions: []string{"wps", "ysld"}, CommunityExtensions: []string{"cog-s3"},
-		CORS:      &geoserver.CORS{AllowedOrigins: "https://app.example.org", AllowCredentials: true},
-		Resources: stack.Resources{MemoryLimit: 4 * stack.GiB}, JavaOpts: []string{"-XX:+UseG1GC"},
+		Common: builder.Common{
+			Name:      "gs",
+			Resources: stack.Resources{MemoryLimit: 4 * stack.GiB},
+			Placement: stack.Placement{Constraints: []string{"node.labels.geoserver==true"}},
+		},
+		Context: "ows", PublicPrefix: "/maps", Extensions: []string{"wps", "ysld"}, CommunityExtensions: []string{"cog-s3"},
+		CORS:          &geoserver.CORS{AllowedOrigins: "https://app.example.org", AllowCredentials: true},
+		JavaOpts:      []string{"-XX:+UseG1GC"},
 		AdminPassword: stack.Secret{Name: "gs-pw", Data: []byte("pw")}, PublishedPort: 8600, DemoData: true, RootRedirect: true,
-		Placement: stack.Placement{Constraints: []string{"node.labels.geoserver==true"}},
 	}))
 	env := svc.Env()
 	assert.Equal(t, "ows", env["WEBAPP_CONTEXT"])

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/kalisio/kargo/internal/golden"
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/services/geoserver"
 	"github.com/kalisio/kargo/stack"
 	"github.com/kalisio/kargo/swarmx"
@@ -14,7 +15,16 @@ import (
 func TestGolden(t *testing.T) {
 	golden.Check(t, "geoserver-default", stack.New("golden", geoserver.New(geoserver.Config{})), swarmx.Source{})
 	rich := geoserver.New(geoserver.Config{
-		Name: "gs", Image: "example/geoserver:2.28", Replicas: 2, Volume: "gs-volume", AdminUser: "boss",
+		Common: builder.Common{
+			Name:      "gs",
+			Image:     "example/geoserver:2.28",
+			Replicas:  2,
+			Env:       map[string]string{"TZ": "UTC"},
+			Placement: stack.Placement{Constraints: []string{"node.role==worker"}},
+			Resources: stack.Resources{CPULimit: 4, MemoryLimit: 4 * stack.GiB, CPUReservation: 1, MemoryReservation: 2 * stack.GiB},
+			Networks:  []string{"back"},
+		},
+		Volume: "gs-volume", AdminUser: "boss",
 		AdminPassword:       stack.Secret{Name: "gs-admin", Data: []byte("golden-admin-password")},
 		Extensions:          []string{"wps", "ysld"},
 		CommunityExtensions: []string{"ogcapi-features"},
@@ -22,10 +32,6 @@ func TestGolden(t *testing.T) {
 			AllowedHeaders: "Authorization", AllowCredentials: true},
 		DemoData: true, Context: "ows", RootRedirect: true, JavaOpts: []string{"-XX:+UseG1GC"},
 		PublicPrefix: "/geo", PublishedPort: 18080,
-		Env:       map[string]string{"TZ": "UTC"},
-		Placement: stack.Placement{Constraints: []string{"node.role==worker"}},
-		Resources: stack.Resources{CPULimit: 4, MemoryLimit: 4 * stack.GiB, CPUReservation: 1, MemoryReservation: 2 * stack.GiB},
-		Networks:  []string{"back"},
 	})
 	golden.Check(t, "geoserver-rich", stack.New("golden", stack.Network{Name: "back"}, rich), swarmx.Source{})
 }

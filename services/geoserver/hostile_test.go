@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/kalisio/kargo/internal/shelltest"
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/services/geoserver"
 	"github.com/kalisio/kargo/stack"
 	"github.com/stretchr/testify/assert"
@@ -14,9 +15,8 @@ import (
 // paths are refused by Validate.
 func TestHostileValuesReachNoShell(t *testing.T) {
 	for _, h := range shelltest.Hostile {
-		svc := geoserver.New(geoserver.Config{AdminUser: "a" + h, Context: "c" + h, Extensions: []string{"e" + h},
-			CommunityExtensions: []string{"x" + h}, JavaOpts: []string{"-D" + h}, PublicPrefix: "p" + h,
-			Env: map[string]string{"X": h}})
+		svc := geoserver.New(geoserver.Config{Common: builder.Common{Env: map[string]string{"X": h}}, AdminUser: "a" + h, Context: "c" + h, Extensions: []string{"e" + h},
+			CommunityExtensions: []string{"x" + h}, JavaOpts: []string{"-D" + h}, PublicPrefix: "p" + h})
 		assert.Empty(t, shelltest.Lines(svc), "value %q", h)
 		if assert.NotNil(t, svc.Health) {
 			assert.Equal(t, "CMD", svc.Health.Test[0], "exec form: no shell")
