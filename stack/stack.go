@@ -485,10 +485,24 @@ type Config struct {
 	Data []byte
 	// File is a path to the content, read by the deploy program when it renders the stack.
 	File string
+	// Derive makes the content when the stack is rendered from the content of another config
+	// of the stack: for a file that depends on a file the user names by path (a Caddyfile that
+	// names its certificate's host), so that only the render reads that file, once.
+	Derive *Derivation
 	// External configs already exist in the Swarm under this exact name.
 	External bool
 	// Labels added to the config, on top of the stack's.
 	Labels map[string]string
+}
+
+// Derivation makes a config's content from the content of another config when the stack is
+// rendered (Config.Derive).
+type Derivation struct {
+	// From is the name of the config whose content Make receives.
+	From string `validate:"required"`
+	// Make returns the content from From's. It reads nothing else: the render gives it all
+	// it uses.
+	Make func(from []byte) ([]byte, error) `json:"-"`
 }
 
 // Ptr returns a pointer to v; handy for Replicas and Attachable.

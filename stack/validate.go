@@ -424,6 +424,7 @@ func (v *validation) rawReplicasSet(i int) bool {
 // content each, and no name declared twice with different content.
 func (v *validation) objects() {
 	s := v.stack
+	configNames := nameSet(s.AllConfigs(), func(x Config) string { return x.Name })
 	type decl struct {
 		path string
 		key  string
@@ -471,13 +472,16 @@ func (v *validation) objects() {
 			v.swarmObjectName("config", p, x.Name, x.External, true)
 			v.labels(p+".labels", x.Labels)
 			sources := 0
-			for _, set := range []bool{x.Data != nil, x.File != "", x.External} {
+			for _, set := range []bool{x.Data != nil, x.File != "", x.External, x.Derive != nil} {
 				if set {
 					sources++
 				}
 			}
 			if sources != 1 {
-				v.add(p, "needs exactly one of data, file or external (has %d)", sources)
+				v.add(p, "needs exactly one of data, file or external (has %d; a derived config has none)", sources)
+			}
+			if d := x.Derive; d != nil && (d.Make == nil || !configNames[d.From] || d.From == x.Name) {
+				v.add(p+".derive", "needs a Make func and From naming another config of the stack (got %q)", d.From)
 			}
 		}
 	}

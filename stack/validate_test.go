@@ -377,7 +377,7 @@ func TestValidateRules(t *testing.T) {
 			s.Declares.Secrets = []stack.Secret{{Name: "pw", File: "/pw", Generate: 16}}
 			return stack.New("s", s)
 		}, "services[a].declares.secrets[pw]", "(has 2)"},
-		{"config with no source", func() *stack.Stack { return stack.New("s", svc("a"), stack.Config{Name: "c"}) }, "configs[c]", "needs exactly one of data, file or external (has 0)"},
+		{"config with no source", func() *stack.Stack { return stack.New("s", svc("a"), stack.Config{Name: "c"}) }, "configs[c]", "needs exactly one of data, file or external (has 0"},
 		{"secret declared twice differently", func() *stack.Stack {
 			s := svc("a")
 			s.Declares.Secrets = []stack.Secret{{Name: "pw", Data: []byte("y")}}

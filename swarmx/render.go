@@ -282,8 +282,21 @@ func Render(st *stack.Stack, src Source) (*Desired, error) {
 		d.Secrets = append(d.Secrets, ds)
 	}
 	cfgNames := map[string]string{}
-	for _, c := range s.AllConfigs() {
-		dc, err := r.config(c)
+	configs := s.AllConfigs()
+	// Contents first, each file read once: a derived config is made from another's content.
+	contents := map[string][]byte{}
+	for _, c := range configs {
+		if c.External || c.Derive != nil {
+			continue
+		}
+		data, err := r.content("config", c.Name, c.Data, c.File, "")
+		if err != nil {
+			return nil, err
+		}
+		contents[c.Name] = data
+	}
+	for _, c := range configs {
+		dc, err := r.config(c, contents)
 		if err != nil {
 			return nil, err
 		}
@@ -398,13 +411,21 @@ func (r renderer) secret(sec stack.Secret) (Secret, error) {
 	}}, nil
 }
 
-func (r renderer) config(c stack.Config) (Config, error) {
+func (r renderer) config(c stack.Config, contents map[string][]byte) (Config, error) {
 	if c.External {
 		return Config{Name: c.Name, Logical: c.Name, External: true}, nil
 	}
-	data, err := r.content("config", c.Name, c.Data, c.File, "")
-	if err != nil {
-		return Config{}, err
+	data := contents[c.Name]
+	if d := c.Derive; d != nil {
+		from, ok := contents[d.From]
+		if !ok {
+			return Config{}, &RenderError{Stack: r.stack.Name, Path: "configs[" + c.Name + "].derive",
+				Err: fmt.Errorf("config %q is not a config of the stack with content", d.From)}
+		}
+		var err error
+		if data, err = d.Make(from); err != nil {
+			return Config{}, &RenderError{Stack: r.stack.Name, Path: "configs[" + c.Name + "].derive", Err: err}
+		}
 	}
 	if len(data) > MaxConfigSize {
 		return Config{}, &RenderError{Stack: r.stack.Name, Path: "configs[" + c.Name + "]",
