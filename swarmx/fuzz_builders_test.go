@@ -75,7 +75,7 @@ func fuzzBuilder(which uint8, a, b, c string) *stack.Stack {
 	case 10:
 		ms := &stack.Service{Name: "ms", Image: "example/ms:1",
 			Endpoints: []stack.Endpoint{{Kind: stack.WMS, Port: 80, Path: "/wms", Public: "/wms"}}}
-		return stack.New("f", ms, gateway.New(gateway.Config{Name: a, HTTPSPort: 28443,
+		return stack.New("f", ms, gateway.New(gateway.Config{Common: builder.Common{Name: a}, HTTPSPort: 28443,
 			Routes: []gateway.Route{{Prefix: "/" + b, Service: ms, Port: 80, Path: c}},
 			TLS:    &gateway.TLS{Hosts: []string{a + ".local", "localhost"}}}))
 	case 12:

@@ -32,6 +32,7 @@
 package gateway
 
 import (
+	"cmp"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -42,6 +43,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/kalisio/kargo/images"
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/stack"
 )
 
@@ -166,12 +168,21 @@ const (
 	HTTPOff HTTPMode = "off"
 )
 
+// defaults of the gateway service.
+var defaults = builder.Defaults{
+	Name:      "gateway",
+	Image:     images.Ref("gateway"),
+	Replicas:  1,
+	Resources: stack.Resources{CPULimit: 1, MemoryLimit: 256 * stack.MiB, MemoryReservation: 32 * stack.MiB},
+}
+
 // Config describes the gateway.
+//
+// Common: Name defaults to "gateway"; Image to kargo/gateway:2.6; Replicas to 1 (with
+// host-mode ports, at most one per node); Resources to 1 CPU and 256 MiB; Placement has no
+// constraint by default (e.g. node.role==manager, or a node label for edge nodes).
 type Config struct {
-	// Name of the service (default "gateway").
-	Name string
-	// Image defaults to kargo/gateway:2.6.
-	Image string
+	builder.Common
 	// HTTPPort is the node port serving HTTP (default 80). HTTPSPort is the node port serving
 	// HTTPS; 0 means no HTTPS unless TLS is set (then 443). What HTTP does is set by HTTP.
 	// Ports are published in host mode.
@@ -200,12 +211,6 @@ type Config struct {
 	// Metrics serves Caddy's Prometheus metrics (requests, durations and response codes per
 	// server) on MetricsPort, for a Prometheus of the stack (services/monitoring).
 	Metrics bool
-	// Replicas of the gateway (default 1); with host-mode ports, at most one per node.
-	Replicas uint64
-	// Resources default to 1 CPU and 256 MiB.
-	Resources *stack.Resources
-	// Placement of the gateway (e.g. node.role==manager, or a node label for edge nodes).
-	Placement stack.Placement
 }
 
 var prefixRE = regexp.MustCompile(`^/([A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*)?$`)
@@ -214,20 +219,13 @@ var prefixRE = regexp.MustCompile(`^/([A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*)?$`)
 // same prefix, half-given TLS or credentials) are recorded on the service and reported by the
 // stack's Validate with their path.
 func New(cfg Config) *stack.Service {
-	if cfg.Name == "" {
-		cfg.Name = "gateway"
-	}
-	if cfg.Image == "" {
-		cfg.Image = images.Ref("gateway")
-	}
+	svc := builder.Base(cfg.Common, defaults)
+	cfg.Name, cfg.Replicas = svc.Name, *svc.Replicas
 	if cfg.HTTPPort == 0 {
 		cfg.HTTPPort = httpPort
 	}
 	if cfg.HTTPSPort == 0 && cfg.TLS != nil {
 		cfg.HTTPSPort = httpsPort
-	}
-	if cfg.Replicas == 0 {
-		cfg.Replicas = 1
 	}
 	if cfg.HTTP == "" {
 		cfg.HTTP = HTTPServe
@@ -235,25 +233,14 @@ func New(cfg Config) *stack.Service {
 			cfg.HTTP = HTTPRedirect
 		}
 	}
-	res := stack.Resources{CPULimit: 1, MemoryLimit: 256 * stack.MiB, MemoryReservation: 32 * stack.MiB}
-	if cfg.Resources != nil {
-		res = *cfg.Resources
+	svc.Health = &stack.Health{
+		Test:        []string{"CMD", "curl", "-fsS", "-o", "/dev/null", fmt.Sprintf("http://127.0.0.1:%d%s", httpPort, HealthPath)},
+		Interval:    5 * time.Second,
+		Timeout:     3 * time.Second,
+		StartPeriod: 5 * time.Second,
+		Retries:     3,
 	}
-	svc := &stack.Service{
-		Name:      cfg.Name,
-		Image:     cfg.Image,
-		Replicas:  stack.Ptr(cfg.Replicas),
-		Resources: res,
-		Placement: cfg.Placement,
-		Health: &stack.Health{
-			Test:        []string{"CMD", "curl", "-fsS", "-o", "/dev/null", fmt.Sprintf("http://127.0.0.1:%d%s", httpPort, HealthPath)},
-			Interval:    5 * time.Second,
-			Timeout:     3 * time.Second,
-			StartPeriod: 5 * time.Second,
-			Retries:     3,
-		},
-		Endpoints: []stack.Endpoint{{Kind: stack.HTTP, Port: httpPort, Path: HealthPath}},
-	}
+	svc.Endpoints = []stack.Endpoint{{Kind: stack.HTTP, Port: httpPort, Path: HealthPath}}
 	if cfg.Replicas > 1 && svc.Placement.MaxReplicasPerNode == 0 {
 		svc.Placement.MaxReplicasPerNode = 1
 	}
@@ -313,13 +300,27 @@ func New(cfg Config) *stack.Service {
 		}
 	}
 
-	data := Caddyfile(caddyInput{
+	in := caddyInput{
 		Routes: routes, TLS: tlsOn, Auth: auth, CORS: cfg.CORS, AccessLog: cfg.AccessLog,
 		HTTP: cfg.HTTP, RedirectPort: cfg.HTTPSPort, UpstreamHeader: cfg.UpstreamHeader,
 		Metrics: cfg.Metrics,
-	})
-	svc.Configs = append(svc.Configs, stack.FileRef{Source: cfg.Name + "-caddyfile", Target: CaddyfilePath})
-	svc.Declares.Configs = append(svc.Declares.Configs, stack.Config{Name: cfg.Name + "-caddyfile", Data: data})
+	}
+	caddyfile := stack.Config{Name: cfg.Name + "-caddyfile"}
+	if tlsOn != nil && tlsOn.NameFrom != "" {
+		// The certificate given by path names the default SNI host: the Caddyfile is made when
+		// the stack is rendered, from the certificate Render reads.
+		caddyfile.Derive = &stack.Derivation{From: tlsOn.NameFrom, Make: func(certPEM []byte) ([]byte, error) {
+			t := *in.TLS
+			t.ServerName = cmp.Or(firstDNSName(certPEM), "localhost")
+			in := in
+			in.TLS = &t
+			return Caddyfile(in), nil
+		}}
+	} else {
+		caddyfile.Data = Caddyfile(in)
+	}
+	svc.Configs = append(svc.Configs, stack.FileRef{Source: caddyfile.Name, Target: CaddyfilePath})
+	svc.Declares.Configs = append(svc.Declares.Configs, caddyfile)
 	return svc
 }
 

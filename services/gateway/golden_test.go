@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/kalisio/kargo/internal/golden"
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/services/gateway"
 	"github.com/kalisio/kargo/stack"
 	"github.com/kalisio/kargo/swarmx"
@@ -21,7 +22,14 @@ func TestGolden(t *testing.T) {
 	golden.Check(t, "gateway-default", stack.New("golden", web, gateway.New(gateway.Config{Routes: gateway.OGC(web)})), swarmx.Source{})
 
 	rich := gateway.New(gateway.Config{
-		Name: "edge", Image: "example/gateway:2.6", HTTPPort: 8080, HTTPSPort: 8443, HTTP: gateway.HTTPRedirect,
+		Common: builder.Common{
+			Name:      "edge",
+			Image:     "example/gateway:2.6",
+			Replicas:  2,
+			Resources: stack.Resources{CPULimit: 2, MemoryLimit: 512 * stack.MiB, CPUReservation: 0.1, MemoryReservation: 64 * stack.MiB},
+			Placement: stack.Placement{Constraints: []string{"node.labels.edge==true"}},
+		},
+		HTTPPort: 8080, HTTPSPort: 8443, HTTP: gateway.HTTPRedirect,
 		Routes: []gateway.Route{
 			{Prefix: "/wms", Service: web, Port: 8080, Path: "/?map=/etc/roads.map"},
 			{Prefix: "/api", Service: web, Port: 8080, StripPrefix: true},
@@ -31,9 +39,7 @@ func TestGolden(t *testing.T) {
 		BasicAuth: &gateway.BasicAuth{User: "admin", PasswordHash: goldenHash, Realm: "maps"},
 		CORS: &gateway.CORS{Origins: []string{"https://maps.example.org"}, Methods: []string{"GET"},
 			Headers: []string{"Authorization"}},
-		AccessLog: true, UpstreamHeader: true, Metrics: true, Replicas: 2,
-		Resources: &stack.Resources{CPULimit: 2, MemoryLimit: 512 * stack.MiB, CPUReservation: 0.1, MemoryReservation: 64 * stack.MiB},
-		Placement: stack.Placement{Constraints: []string{"node.labels.edge==true"}},
+		AccessLog: true, UpstreamHeader: true, Metrics: true,
 	})
 	golden.Check(t, "gateway-rich", stack.New("golden", web, rich), swarmx.Source{})
 

@@ -5,7 +5,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"net"
-	"os"
 	"regexp"
 
 	"github.com/kalisio/kargo/stack"
@@ -18,6 +17,9 @@ type tlsSetup struct {
 	Hosts    []string
 	// ServerName is served to clients that send no SNI.
 	ServerName string
+	// NameFrom, when set, names the certificate config (given by path) whose first DNS name
+	// is ServerName: only the render reads the file.
+	NameFrom string
 }
 
 // hostRE accepts a DNS name (letters, digits, '-', dots) or, checked apart, an IP address:
@@ -52,6 +54,7 @@ func tlsFiles(svc *stack.Service, cfg Config) tlsSetup {
 	cert := stack.Config{Name: certName}
 	key := stack.Secret{Name: keyName}
 	var certPEM []byte
+	fromFile := false
 	switch {
 	case fileSet && dataSet:
 		svc.Problemf("config.tls", "give either certFile and keyFile or cert and key, not both")
@@ -62,7 +65,7 @@ func tlsFiles(svc *stack.Service, cfg Config) tlsSetup {
 			return tlsSetup{}
 		}
 		cert.File, key.File = t.CertFile, t.KeyFile
-		certPEM, _ = os.ReadFile(t.CertFile) // only for the default SNI name; render reads it again
+		fromFile = true
 	default:
 		if len(t.Cert) == 0 || len(t.Key) == 0 {
 			svc.Problemf("config.tls", "cert and key must be given together (got only %s)", onlyOne(len(t.Cert) > 0, "cert", "key"))
@@ -75,6 +78,9 @@ func tlsFiles(svc *stack.Service, cfg Config) tlsSetup {
 	svc.Declares.Secrets = append(svc.Declares.Secrets, key)
 	svc.Configs = append(svc.Configs, stack.FileRef{Source: certName, Target: CertPath})
 	svc.Secrets = append(svc.Secrets, stack.FileRef{Source: keyName, Target: KeyPath, Mode: 0o400})
+	if t.ServerName == "" && fromFile {
+		return tlsSetup{NameFrom: certName}
+	}
 	name := t.ServerName
 	if name == "" {
 		name = firstDNSName(certPEM)

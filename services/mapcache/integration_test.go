@@ -16,6 +16,7 @@ import (
 
 	"github.com/kalisio/kargo/images"
 	"github.com/kalisio/kargo/internal/enginetest"
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/services/gateway"
 	"github.com/kalisio/kargo/services/mapcache"
 	"github.com/kalisio/kargo/stack"
@@ -150,7 +151,7 @@ func TestMapCacheOnSwarm(t *testing.T) {
 		Seed: &mapcache.Seed{BBox: [4]float64{1, 43, 2, 44}, MinZoom: 0, MaxZoom: 3, Grids: []mapcache.Grid{mapcache.GoogleMapsCompatible}},
 	})
 	tiles.Service.Ports = []stack.Port{{Target: 80, Published: 28180}}
-	gw := gateway.New(gateway.Config{Name: "gw", HTTPPort: 28280, Routes: gateway.OGC(src, tiles)})
+	gw := gateway.New(gateway.Config{Common: builder.Common{Name: "gw"}, HTTPPort: 28280, Routes: gateway.OGC(src, tiles)})
 	st := stack.New(name, src, tiles, gw)
 	enginetest.Apply(t, a, st, swarmx.ApplyOptions{})
 
