@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/kalisio/kargo/kargotest"
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/stretchr/testify/assert"
 
 	"github.com/kalisio/kargo/services/gateway"
@@ -25,7 +26,7 @@ func maps() *stack.Stack {
 			Name: "roads", Type: mapserver.Line, Table: "roads",
 			Classes: []mapserver.Class{{Name: "road", Color: "#2b83ba", Width: 2}},
 		}}}}})
-	tiles := mapcache.New(mapcache.Config{Name: "tiles", Source: ms, Layers: []string{"roads"}})
+	tiles := mapcache.New(mapcache.Config{Common: builder.Common{Name: "tiles"}, Source: ms, Layers: []string{"roads"}})
 	gw := gateway.New(gateway.Config{HTTPPort: 8080, Routes: gateway.OGC(ms, tiles)})
 	return stack.New("maps", db, ms, tiles, gw)
 }

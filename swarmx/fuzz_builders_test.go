@@ -67,7 +67,7 @@ func fuzzBuilder(which uint8, a, b, c string) *stack.Stack {
 	case 8:
 		ms := &stack.Service{Name: "ms", Image: "example/ms:1",
 			Endpoints: []stack.Endpoint{{Kind: stack.WMS, Port: 80, Path: "/wms", Public: "/wms"}}}
-		return stack.New("f", ms, mapcache.New(mapcache.Config{Name: a, Source: ms, Layers: []string{b, "roads"},
+		return stack.New("f", ms, mapcache.New(mapcache.Config{Common: builder.Common{Name: a}, Source: ms, Layers: []string{b, "roads"},
 			Grids: []mapcache.Grid{mapcache.WGS84}, Seed: &mapcache.Seed{Layers: []string{b}, MaxZoom: 1}}))
 	case 9:
 		return stack.New("f", geoserver.New(geoserver.Config{Common: builder.Common{Name: a, Env: map[string]string{b: c}}, AdminUser: b, Context: b, Extensions: []string{b},

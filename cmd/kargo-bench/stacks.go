@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/services/gateway"
 	"github.com/kalisio/kargo/services/mapcache"
 	"github.com/kalisio/kargo/services/mapserver"
@@ -107,7 +108,7 @@ func mapServer(d quickstartData, db *postgis.Service, name string, replicas uint
 func quickstartStack(d quickstartData) *stack.Stack {
 	db := database(d)
 	ms := mapServer(d, db, "mapserver", 2, 0)
-	tiles := mapcache.New(mapcache.Config{Name: "tiles", Source: ms, Layers: tiledLayers,
+	tiles := mapcache.New(mapcache.Config{Common: builder.Common{Name: "tiles"}, Source: ms, Layers: tiledLayers,
 		PublicURL: fmt.Sprintf("http://127.0.0.1:%d/", qsHTTPPort)})
 	gw := gateway.New(gateway.Config{HTTPPort: qsHTTPPort, HTTPSPort: qsHTTPSPort,
 		Routes: gateway.OGC(ms, tiles), AccessLog: true})
@@ -159,7 +160,7 @@ func serveStackOf(d quickstartData, replicas uint64, static []byte) (*stack.Stac
 		mapserver.File{Target: "/etc/apache2/mods-enabled/cgid.load", Data: []byte("LoadModule cgid_module /usr/lib/apache2/modules/mod_cgid.so\n")},
 		mapserver.File{Target: "/etc/apache2/mods-enabled/cgid.conf", Data: []byte("ScriptSock ${APACHE_RUN_DIR}/cgisock\n")},
 	)
-	tiles := mapcache.New(mapcache.Config{Name: "tiles", Source: ms, Layers: tiledLayers,
+	tiles := mapcache.New(mapcache.Config{Common: builder.Common{Name: "tiles"}, Source: ms, Layers: tiledLayers,
 		PublicURL: fmt.Sprintf("http://127.0.0.1:%d/", gwPort)})
 	tiles.Service.Ports = append(tiles.Service.Ports, stack.Port{Target: mapcache.Port, Published: tilesPort, Mode: stack.HostPort})
 	gw := gateway.New(gateway.Config{HTTPPort: gwPort, Routes: gateway.OGC(ms, tiles), AccessLog: true})

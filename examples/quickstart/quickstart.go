@@ -24,6 +24,7 @@ import (
 	"syscall"
 
 	"github.com/kalisio/kargo"
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/services/gateway"
 	"github.com/kalisio/kargo/services/mapcache"
 	"github.com/kalisio/kargo/services/mapserver"
@@ -127,7 +128,7 @@ func Stack(o Options) *stack.Stack {
 		ms.Health.Test = []string{"CMD-SHELL", o.MapServerHealth}
 	}
 	// Capabilities documents advertise the gateway's URLs (/wmts, /tms), not MapCache's own.
-	tiles := mapcache.New(mapcache.Config{Name: "tiles", Source: ms, Layers: TiledLayers, VectorTiles: true,
+	tiles := mapcache.New(mapcache.Config{Common: builder.Common{Name: "tiles"}, Source: ms, Layers: TiledLayers, VectorTiles: true,
 		PublicURL: fmt.Sprintf("http://127.0.0.1:%d/", httpPort)})
 	var parts []stack.Part
 	routes := gateway.OGC(ms, tiles)

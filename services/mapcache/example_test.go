@@ -3,6 +3,7 @@ package mapcache_test
 import (
 	"fmt"
 
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/services/mapcache"
 	"github.com/kalisio/kargo/stack"
 )
@@ -14,7 +15,8 @@ func ExampleNew() {
 		{Kind: stack.WMS, Port: 80, Path: "/wms", Public: "/wms"},
 	}}
 	tiles := mapcache.New(mapcache.Config{
-		Name: "tiles", Source: ms, Layers: []string{"roads"},
+		Common: builder.Common{Name: "tiles"},
+		Source: ms, Layers: []string{"roads"},
 		Grids: []mapcache.Grid{mapcache.GoogleMapsCompatible, mapcache.WGS84},
 		Seed:  &mapcache.Seed{BBox: [4]float64{-5.2, 41.3, 9.6, 51.1}, MinZoom: 0, MaxZoom: 8},
 	})

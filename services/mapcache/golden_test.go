@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/kalisio/kargo/internal/golden"
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/services/mapcache"
 	"github.com/kalisio/kargo/stack"
 	"github.com/kalisio/kargo/swarmx"
@@ -18,14 +19,18 @@ func TestGolden(t *testing.T) {
 	def := mapcache.New(mapcache.Config{Source: ms, Layers: []string{"roads"}})
 	golden.Check(t, "mapcache-default", stack.New("golden", ms, def), swarmx.Source{})
 	rich := mapcache.New(mapcache.Config{
-		Name: "tiles", Image: "example/mapcache:1.14", Source: ms, Layers: []string{"roads", "rivers"},
+		Common: builder.Common{
+			Name:      "tiles",
+			Image:     "example/mapcache:1.14",
+			Replicas:  2,
+			Resources: stack.Resources{CPULimit: 2, MemoryLimit: stack.GiB, CPUReservation: 0.1, MemoryReservation: 128 * stack.MiB},
+			Placement: stack.Placement{Constraints: []string{"node.labels.tiles==true"}},
+		},
+		Source: ms, Layers: []string{"roads", "rivers"},
 		Grids: []mapcache.Grid{mapcache.GoogleMapsCompatible, mapcache.WGS84}, Format: mapcache.Mixed,
 		MetaTile: [2]int{4, 4}, Expires: 24 * time.Hour, VectorTiles: true, PublicURL: "https://maps.example.org/",
-		Volume: "tiles-volume", Replicas: 2,
-		Seed: &mapcache.Seed{BBox: [4]float64{-5, 41, 10, 51}, MinZoom: 0, MaxZoom: 6,
+		Volume: "tiles-volume", Seed: &mapcache.Seed{BBox: [4]float64{-5, 41, 10, 51}, MinZoom: 0, MaxZoom: 6,
 			Grids: []mapcache.Grid{mapcache.GoogleMapsCompatible}, Layers: []string{"roads"}, Threads: 4, Force: true},
-		Resources: &stack.Resources{CPULimit: 2, MemoryLimit: stack.GiB, CPUReservation: 0.1, MemoryReservation: 128 * stack.MiB},
-		Placement: stack.Placement{Constraints: []string{"node.labels.tiles==true"}},
 	})
 	golden.Check(t, "mapcache-rich", stack.New("golden", ms, rich), swarmx.Source{})
 	url := mapcache.New(mapcache.Config{SourceURL: "https://wms.example.org/wms", Layers: []string{"ortho"},

@@ -143,10 +143,10 @@ func TestMapCacheOnSwarm(t *testing.T) {
 		Endpoints: []stack.Endpoint{{Kind: stack.WMS, Port: 80, Path: "/wms", Layers: []string{"roads"}, Public: "/wms"}},
 	}
 	tiles := mapcache.New(mapcache.Config{
-		Name: "tiles", Source: src, Layers: []string{"roads"},
+		Common: builder.Common{Name: "tiles", Replicas: 1},
+		Source: src, Layers: []string{"roads"},
 		Grids:  []mapcache.Grid{mapcache.GoogleMapsCompatible, mapcache.WGS84},
-		Format: mapcache.PNG, Volume: "tiles-cache", Replicas: 1,
-		PublicURL: "http://127.0.0.1:28280/",
+		Format: mapcache.PNG, Volume: "tiles-cache", PublicURL: "http://127.0.0.1:28280/",
 		// Around Toulouse, levels 0 to 3 of the Web Mercator grid.
 		Seed: &mapcache.Seed{BBox: [4]float64{1, 43, 2, 44}, MinZoom: 0, MaxZoom: 3, Grids: []mapcache.Grid{mapcache.GoogleMapsCompatible}},
 	})

@@ -17,6 +17,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"fmt"
+	"maps"
 	"math"
 	"net/url"
 	"regexp"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/kalisio/kargo/images"
 	"github.com/kalisio/kargo/internal/shell"
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/stack"
 )
 
@@ -108,11 +110,13 @@ type Seed struct {
 }
 
 // Config describes a MapCache service.
+//
+// Common configures the cache service: Name defaults to "mapcache" (the seeding job is named
+// <Name>-seed); Image to kargo/mapcache:1.14; Replicas to 1 (replicas share the volume, so on
+// several nodes use a shared volume driver or pin the service with Placement); Resources to 1
+// CPU and 512 MiB. The seeding job shares its image, resources, placement, env and networks.
 type Config struct {
-	// Name of the service (default "mapcache"). The seeding job is named <Name>-seed.
-	Name string
-	// Image defaults to kargo/mapcache:1.14.
-	Image string
+	builder.Common
 	// Source is the service whose WMS endpoint the tiles are rendered from (a MapServer
 	// service, for example); it is reached over the stack's network at
 	// http://<name>:<port><path>.
@@ -140,15 +144,16 @@ type Config struct {
 	PublicURL string
 	// Volume holding the tiles (default "<name>-cache").
 	Volume string
-	// Replicas of the cache service (default 1). Replicas share the volume, so on several
-	// nodes use a shared volume driver or pin the service with Placement.
-	Replicas uint64
 	// Seed, when set, adds a seeding job.
 	Seed *Seed
-	// Resources default to 1 CPU and 512 MiB.
-	Resources *stack.Resources
-	// Placement of the cache service and the seeding job.
-	Placement stack.Placement
+}
+
+// defaults of the cache service.
+var defaults = builder.Defaults{
+	Name:      "mapcache",
+	Image:     images.Ref("mapcache"),
+	Replicas:  1,
+	Resources: stack.Resources{CPULimit: 1, MemoryLimit: 512 * stack.MiB, MemoryReservation: 64 * stack.MiB},
 }
 
 // Cache is the component New returns: the cache service and, when seeding was asked, the
@@ -162,14 +167,21 @@ type Cache struct {
 	XML []byte
 }
 
+// Services returns the cache service, then the seeding job when there is one.
+func (c *Cache) Services() []*stack.Service {
+	if c == nil {
+		return nil
+	}
+	if c.Seed == nil {
+		return []*stack.Service{c.Service}
+	}
+	return []*stack.Service{c.Service, c.Seed}
+}
+
 // AddTo adds the cache service and its seeding job to the stack.
 func (c *Cache) AddTo(s *stack.Stack) {
-	if c == nil {
-		return
-	}
-	c.Service.AddTo(s)
-	if c.Seed != nil {
-		c.Seed.AddTo(s)
+	for _, svc := range c.Services() {
+		svc.AddTo(s)
 	}
 }
 
@@ -179,12 +191,8 @@ var layerRE = regexp.MustCompile(`^[A-Za-z0-9_.:-]+$`)
 // without a WMS endpoint, an unknown grid, bad zoom levels) are recorded on the service and
 // reported by the stack's Validate with their path.
 func New(cfg Config) *Cache {
-	if cfg.Name == "" {
-		cfg.Name = "mapcache"
-	}
-	if cfg.Image == "" {
-		cfg.Image = images.Ref("mapcache")
-	}
+	svc := builder.Base(cfg.Common, defaults)
+	cfg.Name, cfg.Image, cfg.Replicas = svc.Name, svc.Image, *svc.Replicas
 	if len(cfg.Grids) == 0 {
 		cfg.Grids = []Grid{GoogleMapsCompatible}
 	}
@@ -200,37 +208,22 @@ func New(cfg Config) *Cache {
 	if cfg.Volume == "" {
 		cfg.Volume = cfg.Name + "-cache"
 	}
-	if cfg.Replicas == 0 {
-		cfg.Replicas = 1
+	svc.Mounts = []stack.Mount{{Type: stack.VolumeMount, Source: cfg.Volume, Target: CacheDir}}
+	svc.Configs = []stack.FileRef{{Source: cfg.Name + "-xml", Target: ConfigPath}}
+	svc.Health = &stack.Health{
+		Test:        []string{"CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1" + Alias + "/wmts/1.0.0/WMTSCapabilities.xml"},
+		Interval:    5 * time.Second,
+		Timeout:     5 * time.Second,
+		StartPeriod: 10 * time.Second,
+		Retries:     3,
 	}
-	res := stack.Resources{CPULimit: 1, MemoryLimit: 512 * stack.MiB, MemoryReservation: 64 * stack.MiB}
-	if cfg.Resources != nil {
-		res = *cfg.Resources
+	svc.Endpoints = []stack.Endpoint{
+		{Kind: stack.WMTS, Port: Port, Path: Alias + "/wmts", Layers: Tilesets(cfg), Public: "/wmts"},
+		{Kind: stack.TMS, Port: Port, Path: Alias + "/tms", Layers: Tilesets(cfg), Public: "/tms"},
+		{Kind: stack.WMS, Port: Port, Path: Alias, Layers: cfg.Layers},
+		{Kind: stack.XYZ, Port: Port, Path: Alias + "/gmaps", Layers: xyzLayers(cfg), Public: "/xyz"},
 	}
-
-	svc := &stack.Service{
-		Name:      cfg.Name,
-		Image:     cfg.Image,
-		Replicas:  stack.Ptr(cfg.Replicas),
-		Resources: res,
-		Placement: cfg.Placement,
-		Mounts:    []stack.Mount{{Type: stack.VolumeMount, Source: cfg.Volume, Target: CacheDir}},
-		Configs:   []stack.FileRef{{Source: cfg.Name + "-xml", Target: ConfigPath}},
-		Health: &stack.Health{
-			Test:        []string{"CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1" + Alias + "/wmts/1.0.0/WMTSCapabilities.xml"},
-			Interval:    5 * time.Second,
-			Timeout:     5 * time.Second,
-			StartPeriod: 10 * time.Second,
-			Retries:     3,
-		},
-		Endpoints: []stack.Endpoint{
-			{Kind: stack.WMTS, Port: Port, Path: Alias + "/wmts", Layers: Tilesets(cfg), Public: "/wmts"},
-			{Kind: stack.TMS, Port: Port, Path: Alias + "/tms", Layers: Tilesets(cfg), Public: "/tms"},
-			{Kind: stack.WMS, Port: Port, Path: Alias, Layers: cfg.Layers},
-			{Kind: stack.XYZ, Port: Port, Path: Alias + "/gmaps", Layers: xyzLayers(cfg), Public: "/xyz"},
-		},
-		Declares: stack.Objects{Volumes: []stack.Volume{{Name: cfg.Volume}}},
-	}
+	svc.Declares = stack.Objects{Volumes: []stack.Volume{{Name: cfg.Volume}}}
 
 	sourceURL := cfg.SourceURL
 	switch {
@@ -371,6 +364,8 @@ func seedJob(cfg Config, svc *stack.Service) *stack.Service {
 		User:      "www-data",
 		Resources: svc.Resources,
 		Placement: cfg.Placement,
+		Env:       maps.Clone(cfg.Env),
+		Networks:  svc.Networks,
 		Mounts:    svc.Mounts,
 		Configs:   svc.Configs,
 		Health:    &stack.Health{Test: []string{"NONE"}},

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/stack"
 	"github.com/kalisio/kargo/swarmx"
 )
@@ -16,10 +17,9 @@ func wmsSource() *stack.Service {
 
 func TestMapCacheRender(t *testing.T) {
 	ms := wmsSource()
-	tiles := New(Config{Name: "tiles", Source: ms, Layers: []string{"roads", "rivers"},
-		Grids: []Grid{GoogleMapsCompatible, WGS84}, Volume: "tilecache", Replicas: 2,
-		PublicURL: "https://maps.example.org/",
-		Seed:      &Seed{BBox: [4]float64{-5, 41, 10, 51}, MinZoom: 0, MaxZoom: 5, Layers: []string{"roads"}, Grids: []Grid{GoogleMapsCompatible}}})
+	tiles := New(Config{Common: builder.Common{Name: "tiles", Replicas: 2}, Source: ms, Layers: []string{"roads", "rivers"},
+		Grids: []Grid{GoogleMapsCompatible, WGS84}, Volume: "tilecache", PublicURL: "https://maps.example.org/",
+		Seed: &Seed{BBox: [4]float64{-5, 41, 10, 51}, MinZoom: 0, MaxZoom: 5, Layers: []string{"roads"}, Grids: []Grid{GoogleMapsCompatible}}})
 	d, err := swarmx.Render(stack.New("mc", ms, tiles), swarmx.Source{})
 	if err != nil {
 		t.Fatal(err)
@@ -188,7 +188,7 @@ func TestMercatorExtent(t *testing.T) {
 
 func TestVectorTiles(t *testing.T) {
 	ms := wmsSource()
-	tiles := New(Config{Name: "tiles", Source: ms, Layers: []string{"roads", "cities"}, VectorTiles: true, MetaTile: [2]int{4, 4},
+	tiles := New(Config{Common: builder.Common{Name: "tiles"}, Source: ms, Layers: []string{"roads", "cities"}, VectorTiles: true, MetaTile: [2]int{4, 4},
 		Seed: &Seed{MinZoom: 0, MaxZoom: 2}})
 	if err := stack.New("mc", ms, tiles).Validate(); err != nil {
 		t.Fatal(err)
@@ -260,8 +260,25 @@ func TestVectorTiles(t *testing.T) {
 	if cmd := strings.Join(tiles.Seed.Command, " "); !strings.Contains(cmd, "-t cities-mvt ") {
 		t.Errorf("seed command %s", cmd)
 	}
-	bad := New(Config{Name: "tiles", Source: ms, Layers: []string{"roads", "roads-mvt"}, VectorTiles: true})
+	bad := New(Config{Common: builder.Common{Name: "tiles"}, Source: ms, Layers: []string{"roads", "roads-mvt"}, VectorTiles: true})
 	if err := stack.New("mc", ms, bad).Validate(); err == nil || !strings.Contains(err.Error(), "config.layers[1]") {
 		t.Errorf("a layer named like a vector tileset: %v", err)
+	}
+}
+
+func TestServicesAndCommonReachTheSeedingJob(t *testing.T) {
+	src := &stack.Service{Name: "ms", Image: "ms", Endpoints: []stack.Endpoint{{Kind: stack.WMS, Port: 80, Path: "/wms"}}}
+	c := New(Config{Common: builder.Common{Name: "tiles", Env: map[string]string{"HTTP_PROXY": "http://proxy:3128"},
+		Networks: []string{"back"}}, Source: src, Layers: []string{"roads"}, Seed: &Seed{MaxZoom: 2}})
+	if got := c.Services(); len(got) != 2 || got[0] != c.Service || got[1] != c.Seed {
+		t.Fatalf("Services() = %v, want the cache service then the seeding job", got)
+	}
+	for _, svc := range c.Services() {
+		if svc.Env["HTTP_PROXY"] != "http://proxy:3128" || len(svc.Networks) != 1 || svc.Networks[0] != "back" {
+			t.Errorf("%s: env %v, networks %v", svc.Name, svc.Env, svc.Networks)
+		}
+	}
+	if got := New(Config{Source: src, Layers: []string{"roads"}}).Services(); len(got) != 1 {
+		t.Errorf("without seeding, Services() = %v", got)
 	}
 }
