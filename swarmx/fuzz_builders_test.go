@@ -93,7 +93,7 @@ func fuzzBuilder(which uint8, a, b, c string) *stack.Stack {
 	default:
 		j := &stack.Service{Name: "job", Image: "example/job:1", Mode: stack.ReplicatedJob, Schedule: c,
 			Env: map[string]string{b: c}}
-		return scheduler.Ensure(stack.New("f", j, scheduler.New(scheduler.Config{Name: a, Refresh: time.Duration(len(c)) * time.Second})))
+		return scheduler.Ensure(stack.New("f", j, scheduler.New(scheduler.Config{Common: builder.Common{Name: a}, Refresh: time.Duration(len(c)) * time.Second})))
 	}
 }
 

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/kalisio/kargo/internal/socketproxy"
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/stack"
 )
 
@@ -61,19 +62,32 @@ const LabelProxyProfile = "io.kargo.socket-proxy.profile"
 const ProxyPort = 2375
 
 // Config configures the scheduler service. The zero value is a complete configuration.
+//
+// Common configures the scheduler service: Name defaults to "scheduler" (its socket proxy is
+// <Name>-proxy, on the internal network <Name>-engine); Image to kargo/scheduler:<Tag>, built
+// by Kargo; Replicas must stay 1 (two schedulers would start every run twice); Resources
+// default to 0.25 CPU and 64 MiB; Placement to node.role==manager; Networks are joined
+// besides the proxy's network.
 type Config struct {
-	// Name of the service (default "scheduler"). Its socket proxy is <Name>-proxy, on the
-	// internal network <Name>-engine.
-	Name string
-	// Image overrides the scheduler image (default kargo/scheduler:<Tag>, built by Kargo).
-	Image string
+	builder.Common
 	// ProxyImage overrides the socket proxy image (default kargo/socket-proxy:<Tag>).
 	ProxyImage string
 	// Refresh is how often the scheduler re-reads the list of scheduled jobs (default 5s).
 	Refresh time.Duration
-	// Resources default to 0.25 CPU and 64 MiB.
-	Resources *stack.Resources
 }
+
+// defaults of the scheduler service.
+var defaults = builder.Defaults{
+	Name:      DefaultName,
+	Image:     ImageRef,
+	Replicas:  1,
+	Resources: stack.Resources{CPULimit: 0.25, MemoryLimit: 64 * stack.MiB, CPUReservation: 0.01, MemoryReservation: 16 * stack.MiB},
+}
+
+// managerOnly is the default placement of the scheduler and of a socket proxy: the Docker
+// socket a proxy opens is a manager's, and Kargo's images are built on the manager the
+// deploy program talks to.
+var managerOnly = stack.Placement{Constraints: []string{"node.role==manager"}}
 
 // Scheduler is the scheduler service and the socket proxy it reaches the Engine API through.
 // Add it to a stack as one part; change either service before adding it.
@@ -84,8 +98,15 @@ type Scheduler struct {
 	Proxy *stack.Service
 }
 
+// Services returns the scheduler service, then its socket proxy.
+func (s *Scheduler) Services() []*stack.Service { return []*stack.Service{s.Service, s.Proxy} }
+
 // AddTo adds both services (and their internal network) to the stack.
-func (s *Scheduler) AddTo(st *stack.Stack) { st.Add(s.Service, s.Proxy) }
+func (s *Scheduler) AddTo(st *stack.Stack) {
+	for _, svc := range s.Services() {
+		svc.AddTo(st)
+	}
+}
 
 // New returns the scheduler: one replica of kargo-scheduler, running as the unprivileged user
 // nobody (65534) with no Docker socket, and its socket proxy (see Proxy), the only service that
@@ -97,66 +118,66 @@ func (s *Scheduler) AddTo(st *stack.Stack) { st.Add(s.Service, s.Proxy) }
 // The scheduler stays on a manager node like before (Kargo's images are built on the manager
 // the deploy program talks to), though it no longer needs to.
 func New(cfg Config) *Scheduler {
-	name := cfg.Name
-	if name == "" {
-		name = DefaultName
+	svc := builder.Base(cfg.Common, defaults)
+	name := svc.Name
+	if cfg.Replicas > 1 {
+		svc.Problemf("config.replicas", "one scheduler runs the jobs of a stack (got %d replicas): two would start every run twice", cfg.Replicas)
 	}
-	img := cfg.Image
-	if img == "" {
-		img = ImageRef
-	}
-	res := stack.Resources{CPULimit: 0.25, MemoryLimit: 64 * stack.MiB, CPUReservation: 0.01, MemoryReservation: 16 * stack.MiB}
-	if cfg.Resources != nil {
-		res = *cfg.Resources
-	}
-	proxy := Proxy(ProxyConfig{Name: name + "-proxy", Network: name + "-engine", Profile: socketproxy.ProfileScheduler, Image: cfg.ProxyImage})
-	env := map[string]string{
-		// Swarm expands this template per task: the scheduler learns its own stack from the
-		// namespace label Kargo puts on every service.
-		EnvStack:      `{{index .Service.Labels "com.docker.stack.namespace"}}`,
-		"DOCKER_HOST": fmt.Sprintf("tcp://%s:%d", proxy.Name, ProxyPort),
-	}
+	proxy := Proxy(ProxyConfig{Common: builder.Common{Name: name + "-proxy", Image: cfg.ProxyImage},
+		Network: name + "-engine", Profile: socketproxy.ProfileScheduler})
+	// Swarm expands this template per task: the scheduler learns its own stack from the
+	// namespace label Kargo puts on every service.
+	svc.Env[EnvStack] = `{{index .Service.Labels "com.docker.stack.namespace"}}`
+	svc.Env["DOCKER_HOST"] = fmt.Sprintf("tcp://%s:%d", proxy.Name, ProxyPort)
 	if cfg.Refresh > 0 {
-		env["KARGO_SCHEDULER_REFRESH"] = cfg.Refresh.String()
+		svc.Env["KARGO_SCHEDULER_REFRESH"] = cfg.Refresh.String()
 	}
-	svc := &stack.Service{
-		Name:  name,
-		Image: img,
-		Env:   env,
-		// nobody: the image is FROM scratch, the user needs no passwd entry.
-		User:      "65534:65534",
-		Placement: stack.Placement{Constraints: []string{"node.role==manager"}},
-		Resources: res,
-		Networks:  []string{name + "-engine"},
-		Mounts: []stack.Mount{
-			// The heartbeat file of the health check (tmpfs is mode 1777: nobody may write).
-			{Type: stack.TmpfsMount, Target: "/run/kargo", TmpfsSize: stack.MiB},
-		},
-		Health: &stack.Health{
-			Test:     []string{"CMD", "/kargo-scheduler", "health"},
-			Interval: 10 * time.Second, Timeout: 5 * time.Second, StartPeriod: 10 * time.Second, Retries: 3,
-		},
-		Restart:   &stack.RestartPolicy{Condition: "any"},
-		DependsOn: []string{proxy.Name},
-		Labels:    map[string]string{LabelRole: RoleScheduler},
+	// nobody: the image is FROM scratch, the user needs no passwd entry.
+	svc.User = "65534:65534"
+	if placementUnset(svc.Placement) {
+		svc.Placement = managerOnly
 	}
+	svc.Networks = append([]string{name + "-engine"}, svc.Networks...)
+	svc.Mounts = []stack.Mount{
+		// The heartbeat file of the health check (tmpfs is mode 1777: nobody may write).
+		{Type: stack.TmpfsMount, Target: "/run/kargo", TmpfsSize: stack.MiB},
+	}
+	svc.Health = &stack.Health{
+		Test:     []string{"CMD", "/kargo-scheduler", "health"},
+		Interval: 10 * time.Second, Timeout: 5 * time.Second, StartPeriod: 10 * time.Second, Retries: 3,
+	}
+	// Restarted at once, whatever the exit code: a missed tick delays a run (stack's default
+	// waits 5 s).
+	svc.Restart = &stack.RestartPolicy{Condition: "any"}
+	svc.DependsOn = []string{proxy.Name}
+	svc.Labels = map[string]string{LabelRole: RoleScheduler}
 	return &Scheduler{Service: svc, Proxy: proxy}
 }
 
+func placementUnset(p stack.Placement) bool {
+	return len(p.Constraints) == 0 && len(p.Spread) == 0 && p.MaxReplicasPerNode == 0
+}
+
 // ProxyConfig configures a socket proxy service.
+//
+// Common: Name is required (clients reach the proxy at tcp://<Name>:2375); Image defaults to
+// kargo/socket-proxy:<Tag>, built by Kargo; Resources to 0.1 CPU and 32 MiB; Placement to
+// node.role==manager (the socket it opens is a manager's). The proxy joins its Network only.
 type ProxyConfig struct {
-	// Name of the proxy service (required); its clients reach it at tcp://<Name>:2375.
-	Name string
+	builder.Common
 	// Network is the internal network the proxy listens on (required): declared by the proxy,
 	// internal (no outside access) and not attachable. Its clients join it; nothing else should.
 	Network string
 	// Profile names the calls allowed (socketproxy.ProfileScheduler, or ProfileDiscovery for
 	// read-only discovery of the stack's services, tasks, networks and the nodes).
 	Profile string
-	// Image overrides the proxy image (default kargo/socket-proxy:<Tag>, built by Kargo).
-	Image string
-	// Resources default to 0.1 CPU and 32 MiB.
-	Resources *stack.Resources
+}
+
+// proxyDefaults are a socket proxy's defaults (it has no default name).
+var proxyDefaults = builder.Defaults{
+	Image:     ProxyImageRef,
+	Replicas:  1,
+	Resources: stack.Resources{CPULimit: 0.1, MemoryLimit: 32 * stack.MiB, CPUReservation: 0.01, MemoryReservation: 8 * stack.MiB},
 }
 
 // Proxy returns a socket proxy service: kargo-socket-proxy on a manager node, the Docker socket
@@ -167,41 +188,34 @@ type ProxyConfig struct {
 //
 // The socket mount is marked: the service carries LabelRole=RoleProxy and LabelProxyProfile.
 func Proxy(cfg ProxyConfig) *stack.Service {
-	img := cfg.Image
-	if img == "" {
-		img = ProxyImageRef
+	svc := builder.Base(cfg.Common, proxyDefaults)
+	if len(cfg.Networks) > 0 {
+		svc.Problemf("config.networks", "a socket proxy joins its internal network only (Network)")
 	}
-	res := stack.Resources{CPULimit: 0.1, MemoryLimit: 32 * stack.MiB, CPUReservation: 0.01, MemoryReservation: 8 * stack.MiB}
-	if cfg.Resources != nil {
-		res = *cfg.Resources
+	svc.Env[EnvStack] = `{{index .Service.Labels "com.docker.stack.namespace"}}`
+	svc.Env["KARGO_PROXY_PROFILE"] = cfg.Profile
+	svc.Env["KARGO_PROXY_LISTEN"] = fmt.Sprintf(":%d", ProxyPort)
+	if placementUnset(svc.Placement) {
+		svc.Placement = managerOnly
 	}
-	return &stack.Service{
-		Name:  cfg.Name,
-		Image: img,
-		Env: map[string]string{
-			EnvStack:              `{{index .Service.Labels "com.docker.stack.namespace"}}`,
-			"KARGO_PROXY_PROFILE": cfg.Profile,
-			"KARGO_PROXY_LISTEN":  fmt.Sprintf(":%d", ProxyPort),
-		},
-		Placement: stack.Placement{Constraints: []string{"node.role==manager"}},
-		Resources: res,
-		Networks:  []string{cfg.Network},
-		Mounts: []stack.Mount{
-			// Read-only only stops the container from replacing the socket file: the API
-			// behind it accepts every call, which is why only the proxy opens it.
-			{Type: stack.BindMount, Source: Socket, Target: Socket, ReadOnly: true, HostControl: true},
-		},
-		Health: &stack.Health{
-			Test:     []string{"CMD", "/kargo-socket-proxy", "health"},
-			Interval: 10 * time.Second, Timeout: 5 * time.Second, StartPeriod: 5 * time.Second, Retries: 3,
-		},
-		Restart: &stack.RestartPolicy{Condition: "any"},
-		Labels:  map[string]string{LabelRole: RoleProxy, LabelProxyProfile: cfg.Profile},
-		Declares: stack.Objects{Networks: []stack.Network{
-			{Name: cfg.Network, Internal: true, Attachable: stack.Ptr(false),
-				Labels: map[string]string{LabelRole: RoleProxy}},
-		}},
+	svc.Networks = []string{cfg.Network}
+	svc.Mounts = []stack.Mount{
+		// Read-only only stops the container from replacing the socket file: the API
+		// behind it accepts every call, which is why only the proxy opens it.
+		{Type: stack.BindMount, Source: Socket, Target: Socket, ReadOnly: true, HostControl: true},
 	}
+	svc.Health = &stack.Health{
+		Test:     []string{"CMD", "/kargo-socket-proxy", "health"},
+		Interval: 10 * time.Second, Timeout: 5 * time.Second, StartPeriod: 5 * time.Second, Retries: 3,
+	}
+	// Restarted at once, whatever the exit code, as the scheduler that needs it.
+	svc.Restart = &stack.RestartPolicy{Condition: "any"}
+	svc.Labels = map[string]string{LabelRole: RoleProxy, LabelProxyProfile: cfg.Profile}
+	svc.Declares.Networks = []stack.Network{
+		{Name: cfg.Network, Internal: true, Attachable: stack.Ptr(false),
+			Labels: map[string]string{LabelRole: RoleProxy}},
+	}
+	return svc
 }
 
 // Needed reports whether the stack has a scheduled job.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kalisio/kargo/images"
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/services/scheduler"
 	"github.com/kalisio/kargo/stack"
 	"github.com/kalisio/kargo/swarmx"
@@ -136,7 +137,7 @@ func TestEnsure(t *testing.T) {
 	if scheduler.Ensure(st); len(st.Services) != 1 {
 		t.Errorf("Ensure added a scheduler to a stack without scheduled jobs")
 	}
-	st = stack.New("s", loader(), scheduler.New(scheduler.Config{Name: "cron"}))
+	st = stack.New("s", loader(), scheduler.New(scheduler.Config{Common: builder.Common{Name: "cron"}}))
 	if scheduler.Ensure(st); len(st.Services) != 3 || st.Service("cron-proxy") == nil {
 		t.Errorf("Ensure added a second scheduler: %d services", len(st.Services))
 	}
