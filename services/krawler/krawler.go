@@ -9,10 +9,11 @@
 // Swarm jobs re-run by Kargo's scheduler (stack.Service.Schedule) are a different mechanism;
 // these builders follow the upstream long-running pattern so the upstream images run unchanged.
 //
-// Secrets (the MongoDB password inside DB_URL, the Slack webhook URL)
-// are Docker secrets mounted as files, never env values. Krawler images read neither from a
-// file, so the container command is wrapped in `sh -c` that exports the variable from the
-// file, then execs the image's own command; the health check does the same for the webhook.
+// Secrets (the MongoDB password inside DB_URL, Mongo being a *mongodb.Server, and the Slack
+// webhook URL) are Docker secrets mounted as files, never env values. Krawler images read
+// neither from a file, so the container command is wrapped in `sh -c` that exports the
+// variable from the file, then execs the image's own command; the health check does the same
+// for the webhook.
 package krawler
 
 import (
