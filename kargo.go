@@ -30,6 +30,7 @@ import (
 	"github.com/kalisio/kargo/images"
 	"github.com/kalisio/kargo/stack"
 	"github.com/kalisio/kargo/swarmx"
+	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 )
@@ -435,7 +436,7 @@ func (c *cli) statusCmd() *cobra.Command {
 			fmt.Fprintln(tw, "SERVICE\tMODE\tTASKS\tHEALTH\tNODES\tPORTS\tENDPOINTS\tLAST RUN\tNOTE")
 			for _, s := range sts {
 				tasks := fmt.Sprintf("%d/%d", s.Running, s.Desired)
-				if s.Mode == "replicated-job" || s.Mode == "global-job" {
+				if stack.Mode(s.Mode).IsJob() {
 					tasks = fmt.Sprintf("%d/%d done", s.Completed, s.Desired)
 				}
 				run := ""
@@ -485,7 +486,7 @@ func publishesHostPort(s swarmx.Service) bool {
 		return false
 	}
 	for _, p := range s.Spec.EndpointSpec.Ports {
-		if p.PublishMode == "host" && p.PublishedPort != 0 {
+		if p.PublishMode == swarm.PortConfigPublishModeHost && p.PublishedPort != 0 {
 			return true
 		}
 	}

@@ -16,7 +16,6 @@ package kargotest
 import (
 	"errors"
 	"fmt"
-	"path"
 	"sort"
 	"strings"
 	"time"
@@ -258,10 +257,7 @@ func (s *Service) SecretTargets() map[string]string {
 		names[sec.Name] = sec.Logical
 	}
 	for _, r := range s.container().Secrets {
-		target := r.File.Name
-		if !path.IsAbs(target) {
-			target = "/run/secrets/" + target
-		}
+		target := stack.SecretPath(r.File.Name)
 		name := names[r.SecretName]
 		if name == "" {
 			name = r.SecretName
@@ -296,7 +292,7 @@ func (s *Service) Health() *container.HealthConfig { return s.container().Health
 func (s *Service) Labels() map[string]string {
 	out := map[string]string{}
 	for k, v := range s.Desired.Spec.Labels {
-		if k == swarmx.LabelHash || k == swarmx.LabelLastApplied {
+		if k == stack.LabelHash || k == stack.LabelLastApplied {
 			continue
 		}
 		out[k] = v

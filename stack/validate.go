@@ -376,9 +376,9 @@ func (v *validation) services() {
 			target := ref.Target
 			if !path.IsAbs(target) {
 				if strings.Contains(target, "/") {
-					v.add(rp+".target", "%q must be a file name under /run/secrets or an absolute path", target)
+					v.add(rp+".target", "%q must be a file name under %s or an absolute path", target, strings.TrimSuffix(SecretsDir, "/"))
 				}
-				target = "/run/secrets/" + target
+				target = SecretPath(target)
 			}
 			claim(fmt.Sprintf(".secrets[%d].target", j), target)
 		}
@@ -495,9 +495,13 @@ var swarmObjectRE = regexp.MustCompile(`^[a-zA-Z0-9]+(?:[a-zA-Z0-9-_.]*[a-zA-Z0-
 
 const maxSwarmObjectName = 64
 
-// VersionSuffixLen is the length of the "_<content hash>" suffix Kargo adds to the Swarm
-// names of secrets and configs whose content it versions.
-const VersionSuffixLen = 11
+// VersionHashLen is the number of hex digits of the content hash in the version suffix Kargo
+// adds to the Swarm names of configs (and of versioned secrets in a compose export).
+const VersionHashLen = 10
+
+// VersionSuffixLen is the length of the "_<content hash>" version suffix (the longest
+// suffix Kargo adds to the Swarm names of secrets and configs whose content it versions).
+const VersionSuffixLen = 1 + VersionHashLen
 
 // swarmObjectName checks the name Swarm will get for a secret or config: <stack>_<name>,
 // plus a version suffix for versioned content; external ones are used as named.
@@ -509,7 +513,7 @@ func (v *validation) swarmObjectName(kind, path, name string, external, versione
 	if !external {
 		full = v.stack.Name + "_" + name
 		if versioned {
-			full += "_0123456789"
+			full += "_" + strings.Repeat("0", VersionHashLen)
 		}
 	}
 	if len(full) > maxSwarmObjectName {
@@ -520,27 +524,12 @@ func (v *validation) swarmObjectName(kind, path, name string, external, versione
 	}
 }
 
-// reservedLabel reports whether Kargo (or docker stack) manages the label key on Swarm
-// objects: a stack may not set it, or its objects would escape their namespace.
-func reservedLabel(k string) bool {
-	switch k {
-	case "com.docker.stack.namespace", "com.docker.stack.image", "io.kargo.hash", "io.kargo.last-applied",
-		"io.kargo.name", "io.kargo.schedule", "io.kargo.generated", "io.kargo.image-version":
-		return true
-	}
-	return strings.HasPrefix(k, "io.kargo.run.")
-}
-
-// ReservedLabel reports whether a label key is managed by Kargo or docker stack and so
-// cannot be set by a stack.
-func ReservedLabel(k string) bool { return reservedLabel(k) }
-
 func (v *validation) labels(path string, l map[string]string) {
 	for k := range l {
 		switch {
 		case !labelRE.MatchString(k):
 			v.add(path, "invalid label key %q", k)
-		case reservedLabel(k):
+		case ReservedLabel(k):
 			v.add(path, "label %q is managed by Kargo and cannot be set", k)
 		}
 	}

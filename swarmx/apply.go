@@ -409,7 +409,7 @@ func (a *Applier) applyService(ctx context.Context, stackName string, s Service,
 			return fail(fmt.Errorf("create: %w", err))
 		}
 		id = r.ID
-	case have.Spec.Labels[LabelHash] == s.Hash && len(Drift(have.Spec)) == 0:
+	case have.Spec.Labels[stack.LabelHash] == s.Hash && len(Drift(have.Spec)) == 0:
 		tasks, observed := cur.Tasks[have.ID]
 		if !observed || opts.NoWait || s.IsJob() {
 			return nil
@@ -441,13 +441,13 @@ func (a *Applier) applyService(ctx context.Context, stackName string, s Service,
 		// Keep what others manage on the live service: the scheduler's run labels and the
 		// force-update counter (bumping it would restart every task).
 		for k, v := range have.Spec.Labels {
-			if strings.HasPrefix(k, LabelRunPrefix) {
+			if strings.HasPrefix(k, stack.LabelRunPrefix) {
 				spec.Labels[k] = v
 			}
 		}
 		spec.TaskTemplate.ForceUpdate = have.Spec.TaskTemplate.ForceUpdate
 		changes = changedFields(have.Spec, s.Spec)
-		if have.Spec.Labels[LabelHash] == s.Hash {
+		if have.Spec.Labels[stack.LabelHash] == s.Hash {
 			changes = Drift(have.Spec)
 		}
 		a.progressf("service %s: update (%s)", s.Name, strings.Join(changes, ", "))
@@ -573,7 +573,7 @@ func (a *Applier) wait(ctx context.Context, stackName string, s Service, id stri
 			return fail(fmt.Errorf("list tasks: %w", err), false, "")
 		}
 		st := summarize(svc, tasks.Items)
-		if svc.Spec.Labels[LabelHash] == s.Hash {
+		if svc.Spec.Labels[stack.LabelHash] == s.Hash {
 			applied = specJSON(svc.Spec.TaskTemplate)
 		}
 		for _, task := range tasks.Items {
@@ -601,7 +601,7 @@ func (a *Applier) wait(ctx context.Context, stackName string, s Service, id stri
 		rollingBack := fresh && us.State == swarm.UpdateStateRollbackStarted
 		updating := fresh && us.State == swarm.UpdateStateUpdating
 		if !rollingBack && !updating && st.Converged {
-			if svc.Spec.Labels[LabelHash] != s.Hash {
+			if svc.Spec.Labels[stack.LabelHash] != s.Hash {
 				return fail(errors.New("the service runs another spec than the one applied"), true, st.LastError)
 			}
 			return nil

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kalisio/kargo/stack"
 	"github.com/moby/moby/api/types/swarm"
 	"gopkg.in/yaml.v3"
 )
@@ -372,20 +373,20 @@ func composeService(spec swarm.ServiceSpec, netKey, volKey, secKey, cfgKey map[s
 		if out.Networks == nil {
 			out.Networks = map[string]ComposeNetRef{}
 		}
-		out.Networks[netKey[n.Target]] = ComposeNetRef{Aliases: without(n.Aliases, spec.Labels[LabelName])}
+		out.Networks[netKey[n.Target]] = ComposeNetRef{Aliases: without(n.Aliases, spec.Labels[stack.LabelName])}
 	}
 	dep := &out.Deploy
 	dep.Labels = userLabels(spec.Labels)
 	switch m := spec.Mode; {
 	case m.Global != nil:
-		dep.Mode = "global"
+		dep.Mode = string(stack.Global)
 	case m.GlobalJob != nil:
-		dep.Mode = "global-job"
+		dep.Mode = string(stack.GlobalJob)
 	case m.ReplicatedJob != nil:
-		dep.Mode = "replicated-job"
+		dep.Mode = string(stack.ReplicatedJob)
 		dep.Replicas = m.ReplicatedJob.TotalCompletions
 	case m.Replicated != nil:
-		dep.Mode = "replicated"
+		dep.Mode = string(stack.Replicated)
 		dep.Replicas = m.Replicated.Replicas
 	}
 	if p := spec.TaskTemplate.Placement; p != nil {
@@ -431,7 +432,7 @@ func composeUpdate(u *swarm.UpdateConfig) *ComposeUpdate {
 func userLabels(l map[string]string) map[string]string {
 	out := map[string]string{}
 	for k, v := range l {
-		if k == LabelNamespace || k == LabelHash || k == LabelLastApplied {
+		if k == stack.LabelNamespace || k == stack.LabelHash || k == stack.LabelLastApplied {
 			continue
 		}
 		out[k] = v
@@ -536,7 +537,7 @@ func WriteCompose(d *Desired, dir string) (string, error) {
 			}
 		}
 		if o.Name == "" {
-			o.Name = d.Stack + "_" + s.Logical + "_" + randomHex(5)
+			o.Name = d.Stack + "_" + s.Logical + "_" + randomHex(stack.VersionHashLen/2)
 		}
 		c.Secrets[s.Logical] = o
 	}

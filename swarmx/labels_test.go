@@ -12,8 +12,8 @@ import (
 // The labels the Applier relies on cannot be set by a stack (Validate rejects them), so no
 // object can leave its namespace or fake its hash.
 func TestBookkeepingLabelsAreReserved(t *testing.T) {
-	for _, k := range []string{swarmx.LabelNamespace, swarmx.LabelHash, swarmx.LabelLastApplied, swarmx.LabelName,
-		swarmx.LabelSchedule, swarmx.LabelGenerated, swarmx.LabelImageVersion, swarmx.LabelRunPrefix + "last"} {
+	for _, k := range []string{stack.LabelNamespace, stack.LabelHash, stack.LabelLastApplied, stack.LabelName,
+		stack.LabelSchedule, stack.LabelGenerated, stack.LabelImageVersion, stack.LabelRunPrefix + "last"} {
 		if !stack.ReservedLabel(k) {
 			t.Errorf("label %q is not reserved by stack.Validate", k)
 		}
@@ -35,11 +35,11 @@ func TestKargoImagesCarryTheirContextVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	db, _ := d.Service("db")
-	if got := db.Spec.TaskTemplate.ContainerSpec.Labels[swarmx.LabelImageVersion]; got != version[:16] {
+	if got := db.Spec.TaskTemplate.ContainerSpec.Labels[stack.LabelImageVersion]; got != version[:16] {
 		t.Errorf("db image version label = %q, want %q", got, version[:16])
 	}
 	other, _ := d.Service("other")
-	if _, ok := other.Spec.TaskTemplate.ContainerSpec.Labels[swarmx.LabelImageVersion]; ok {
+	if _, ok := other.Spec.TaskTemplate.ContainerSpec.Labels[stack.LabelImageVersion]; ok {
 		t.Errorf("an upstream image got a Kargo image version label")
 	}
 

@@ -29,29 +29,6 @@ import (
 	"github.com/moby/moby/client"
 )
 
-// Labels Kargo puts on the objects it manages.
-const (
-	// LabelNamespace is docker stack's namespace label: the stack an object belongs to.
-	LabelNamespace = "com.docker.stack.namespace"
-	// LabelHash is the hash of an object's desired spec (or content) when it was applied.
-	LabelHash = "io.kargo.hash"
-	// LabelLastApplied holds the desired service spec, gzipped and base64-encoded, so a plan
-	// can show which fields changed (like kubectl's last-applied-configuration).
-	LabelLastApplied = "io.kargo.last-applied"
-	// LabelName is the object's name within its stack (without the stack prefix or version).
-	LabelName = "io.kargo.name"
-	// LabelSchedule is the cron schedule of a scheduled job service.
-	LabelSchedule = "io.kargo.schedule"
-	// LabelGenerated marks a secret whose content Kargo generated: it is kept across applies.
-	LabelGenerated = "io.kargo.generated"
-	// LabelImageVersion, on the containers of a service using a Kargo image, is the version
-	// of the image's build context: a changed context changes the spec and rolls out.
-	LabelImageVersion = "io.kargo.image-version"
-	// LabelRunPrefix prefixes the labels the scheduler writes on job services (last run, result,
-	// next run); the Applier keeps them on update.
-	LabelRunPrefix = "io.kargo.run."
-)
-
 // Size limits of Swarm objects (swarmkit's MaxSecretSize and MaxConfigSize): Render refuses
 // bigger content before anything is applied.
 const (
@@ -85,7 +62,7 @@ type Network struct {
 	External bool
 	// Options create the network, labels included.
 	Options client.NetworkCreateOptions
-	// Hash of the options, stored in the network's LabelHash label.
+	// Hash of the options, stored in the network's stack.LabelHash label.
 	Hash string
 }
 
@@ -146,7 +123,7 @@ type Service struct {
 	// Spec is complete except for the IDs of secret and config references, which the
 	// Applier resolves from their names.
 	Spec swarm.ServiceSpec
-	// Hash of the desired spec, stored in the service's LabelHash label.
+	// Hash of the desired spec, stored in the service's stack.LabelHash label.
 	Hash string
 	// DependsOn are the logical names of the services that must converge before this one.
 	DependsOn []string
@@ -307,7 +284,7 @@ func baseLabels(s *stack.Stack) map[string]string {
 	for k, v := range s.Labels {
 		l[k] = v
 	}
-	l[LabelNamespace] = s.Name
+	l[stack.LabelNamespace] = s.Name
 	return l
 }
 
@@ -315,7 +292,7 @@ func (r renderer) scoped(name string) string { return r.stack.Name + "_" + name 
 
 func (r renderer) objectLabels(logical string, extra map[string]string) map[string]string {
 	l := merge(r.labels, extra)
-	l[LabelName] = logical
+	l[stack.LabelName] = logical
 	return l
 }
 
@@ -331,7 +308,7 @@ func (r renderer) network(n stack.Network) Network {
 		Labels:     r.objectLabels(n.Name, n.Labels),
 	}
 	h := hashJSON(opts)
-	opts.Labels[LabelHash] = h
+	opts.Labels[stack.LabelHash] = h
 	return Network{Name: r.scoped(n.Name), Logical: n.Name, Options: opts, Hash: h}
 }
 
@@ -373,7 +350,7 @@ func (r renderer) secret(sec stack.Secret) (Secret, error) {
 	if sec.Generate > 0 {
 		name := r.scoped(sec.Name)
 		l := r.objectLabels(sec.Name, sec.Labels)
-		l[LabelGenerated] = fmt.Sprint(sec.Generate)
+		l[stack.LabelGenerated] = fmt.Sprint(sec.Generate)
 		return Secret{Name: name, Logical: sec.Name, Generate: sec.Generate,
 			Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: name, Labels: l}}}, nil
 	}
@@ -412,9 +389,9 @@ func (r renderer) config(c stack.Config) (Config, error) {
 	}
 	sum := sha256.Sum256(data)
 	h := hex.EncodeToString(sum[:])
-	name := r.scoped(c.Name) + "_" + h[:10]
+	name := r.scoped(c.Name) + "_" + h[:stack.VersionHashLen]
 	l := r.objectLabels(c.Name, c.Labels)
-	l[LabelHash] = h
+	l[stack.LabelHash] = h
 	return Config{Name: name, Logical: c.Name, Spec: swarm.ConfigSpec{
 		Annotations: swarm.Annotations{Name: name, Labels: l},
 		Data:        data,
@@ -425,7 +402,7 @@ func (r renderer) service(svc *stack.Service, nets map[string]string, vols map[s
 	name := r.scoped(svc.Name)
 	cs := &swarm.ContainerSpec{
 		Image:    images.InRegistry(r.stack.Registry, svc.Image),
-		Labels:   merge(svc.ContainerLabels, map[string]string{LabelNamespace: r.stack.Name}, imageVersion(svc.Image)),
+		Labels:   merge(svc.ContainerLabels, map[string]string{stack.LabelNamespace: r.stack.Name}, imageVersion(svc.Image)),
 		Command:  svc.Command,
 		Args:     svc.Args,
 		Hostname: svc.Hostname,
@@ -543,12 +520,12 @@ func (r renderer) service(svc *stack.Service, nets map[string]string, vols map[s
 		spec.RollbackConfig = updateConfig(svc.Rollback)
 	}
 	if svc.Schedule != "" {
-		spec.Labels[LabelSchedule] = svc.Schedule
+		spec.Labels[stack.LabelSchedule] = svc.Schedule
 	}
 
 	h, last := specHash(spec)
-	spec.Labels[LabelHash] = h
-	spec.Labels[LabelLastApplied] = last
+	spec.Labels[stack.LabelHash] = h
+	spec.Labels[stack.LabelLastApplied] = last
 	return Service{Name: name, Logical: svc.Name, Spec: spec, Hash: h,
 		DependsOn: append([]string(nil), svc.DependsOn...), Endpoints: svc.Endpoints, Schedule: svc.Schedule}
 }
@@ -559,7 +536,7 @@ func imageVersion(ref string) map[string]string {
 		if len(v) > 16 {
 			v = v[:16]
 		}
-		return map[string]string{LabelImageVersion: v}
+		return map[string]string{stack.LabelImageVersion: v}
 	}
 	return nil
 }
@@ -582,7 +559,7 @@ func portProtocol(p string) network.IPProtocol {
 }
 
 // specHash returns the hash of a service spec (without Kargo's own bookkeeping labels) and
-// the encoded spec for LabelLastApplied.
+// the encoded spec for stack.LabelLastApplied.
 func specHash(spec swarm.ServiceSpec) (hash, lastApplied string) {
 	b := canonicalSpec(spec)
 	sum := sha256.Sum256(b)
@@ -612,7 +589,7 @@ func canonicalSpec(spec swarm.ServiceSpec) []byte {
 func withoutBookkeeping(l map[string]string) map[string]string {
 	out := map[string]string{}
 	for k, v := range l {
-		if k == LabelHash || k == LabelLastApplied || strings.HasPrefix(k, LabelRunPrefix) {
+		if k == stack.LabelHash || k == stack.LabelLastApplied || strings.HasPrefix(k, stack.LabelRunPrefix) {
 			continue
 		}
 		out[k] = v
@@ -620,7 +597,7 @@ func withoutBookkeeping(l map[string]string) map[string]string {
 	return out
 }
 
-// DecodeLastApplied decodes a LabelLastApplied value back into the spec it was made from.
+// DecodeLastApplied decodes a stack.LabelLastApplied value back into the spec it was made from.
 func DecodeLastApplied(v string) (swarm.ServiceSpec, error) {
 	var spec swarm.ServiceSpec
 	raw, err := base64.StdEncoding.DecodeString(v)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kalisio/kargo/internal/enginetest"
 	"github.com/kalisio/kargo/services/scheduler"
+	"github.com/kalisio/kargo/stack"
 	"github.com/kalisio/kargo/swarmx"
 )
 
@@ -39,7 +40,7 @@ func TestStackRenders(t *testing.T) {
 		}
 	}
 	l, _ := d.Service("sections-loader")
-	if l.Spec.Mode.ReplicatedJob == nil || l.Spec.Labels[swarmx.LabelSchedule] != "*/30 * * * * *" {
+	if l.Spec.Mode.ReplicatedJob == nil || l.Spec.Labels[stack.LabelSchedule] != "*/30 * * * * *" {
 		t.Errorf("loader: mode %+v labels %v", l.Spec.Mode, l.Spec.Labels)
 	}
 	ms, _ := d.Service("mapserver")

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/kalisio/kargo/stack"
-	"github.com/kalisio/kargo/swarmx"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
 	"github.com/robfig/cron/v3"
@@ -21,19 +20,19 @@ import (
 // Labels the scheduler writes on the job services it runs. Status reads the first three.
 const (
 	// LabelLast is the start time (RFC 3339, UTC) of the run the scheduler started last.
-	LabelLast = swarmx.LabelRunPrefix + "last"
+	LabelLast = stack.LabelRunPrefix + "last"
 	// LabelResult is "running" when written; Status derives the live result of that run from
 	// its tasks (see Result values).
-	LabelResult = swarmx.LabelRunPrefix + "result"
+	LabelResult = stack.LabelRunPrefix + "result"
 	// LabelNext is the time of the next tick after the last run.
-	LabelNext = swarmx.LabelRunPrefix + "next"
+	LabelNext = stack.LabelRunPrefix + "next"
 	// LabelPrevious is the result of the run before the last one, computed from its tasks
 	// when the last one was started.
-	LabelPrevious = swarmx.LabelRunPrefix + "previous"
+	LabelPrevious = stack.LabelRunPrefix + "previous"
 	// LabelRuns counts the runs the scheduler started.
-	LabelRuns = swarmx.LabelRunPrefix + "runs"
+	LabelRuns = stack.LabelRunPrefix + "runs"
 	// LabelSkipped counts the ticks skipped because a run was still going.
-	LabelSkipped = swarmx.LabelRunPrefix + "skipped"
+	LabelSkipped = stack.LabelRunPrefix + "skipped"
 )
 
 // Results of a run.
@@ -190,7 +189,7 @@ func (r *Runner) sleep(now, lastSync time.Time, refresh time.Duration) time.Dura
 // schedules are re-parsed, removed services are forgotten.
 func (r *Runner) Sync(ctx context.Context) error {
 	res, err := r.Client.ServiceList(ctx, client.ServiceListOptions{Filters: client.Filters{}.
-		Add("label", swarmx.LabelNamespace+"="+r.Stack).Add("label", swarmx.LabelSchedule)})
+		Add("label", stack.LabelNamespace+"="+r.Stack).Add("label", stack.LabelSchedule)})
 	if err != nil {
 		return err
 	}
@@ -207,10 +206,10 @@ func (r *Runner) Sync(ctx context.Context) error {
 	for _, svc := range res.Items {
 		// The filter is the engine's; check again so a fake or an old engine cannot make the
 		// Runner touch another stack.
-		if svc.Spec.Labels[swarmx.LabelNamespace] != r.Stack || !isJob(svc.Spec.Mode) {
+		if svc.Spec.Labels[stack.LabelNamespace] != r.Stack || !isJob(svc.Spec.Mode) {
 			continue
 		}
-		spec := svc.Spec.Labels[swarmx.LabelSchedule]
+		spec := svc.Spec.Labels[stack.LabelSchedule]
 		seen[svc.ID] = true
 		if j := r.jobs[svc.ID]; j != nil && j.spec == spec {
 			continue
@@ -284,7 +283,7 @@ func (r *Runner) tick(ctx context.Context, j *job, now time.Time) error {
 		return fmt.Errorf("inspect: %w", err)
 	}
 	svc := insp.Service
-	if svc.Spec.Labels[swarmx.LabelNamespace] != r.Stack || !isJob(svc.Spec.Mode) {
+	if svc.Spec.Labels[stack.LabelNamespace] != r.Stack || !isJob(svc.Spec.Mode) {
 		return errors.New("not a job of this stack anymore")
 	}
 	tasks, err := r.Client.TaskList(ctx, client.TaskListOptions{Filters: client.Filters{}.Add("service", svc.ID)})

@@ -120,7 +120,7 @@ func TestNewRendersASchedulerBehindASocketProxy(t *testing.T) {
 			}
 		}
 	}
-	if l, _ := d.Service("loader"); l.Spec.Labels[swarmx.LabelSchedule] != "0 */10 * * * *" || l.Spec.Mode.ReplicatedJob == nil {
+	if l, _ := d.Service("loader"); l.Spec.Labels[stack.LabelSchedule] != "0 */10 * * * *" || l.Spec.Mode.ReplicatedJob == nil {
 		t.Errorf("loader: labels %v mode %+v, want a replicated job with the schedule label", l.Spec.Labels, l.Spec.Mode)
 	}
 	if h := svc.Spec.TaskTemplate.ContainerSpec.Healthcheck; h == nil || h.Test[1] != "/kargo-scheduler" {
@@ -290,7 +290,7 @@ func (f *fakeEngine) counts() (updates, rejected int) {
 func jobService(id, ns, sched string) swarm.Service {
 	return swarm.Service{ID: id, Meta: swarm.Meta{Version: swarm.Version{Index: 7}},
 		Spec: swarm.ServiceSpec{Annotations: swarm.Annotations{Name: ns + "_" + id, Labels: map[string]string{
-			swarmx.LabelNamespace: ns, swarmx.LabelSchedule: sched}},
+			stack.LabelNamespace: ns, stack.LabelSchedule: sched}},
 			Mode: swarm.ServiceMode{ReplicatedJob: &swarm.ReplicatedJob{TotalCompletions: ptr(uint64(1))}}},
 		JobStatus: &swarm.JobStatus{}}
 }
@@ -333,7 +333,7 @@ func TestRunnerStartsRunsAndSkipsBusyTicks(t *testing.T) {
 	l := u.Spec.Labels
 	if l[scheduler.LabelLast] != "2026-01-01T12:00:05Z" || l[scheduler.LabelNext] != "2026-01-01T12:00:10Z" ||
 		l[scheduler.LabelResult] != "running" || l[scheduler.LabelPrevious] != "succeeded" || l[scheduler.LabelRuns] != "1" ||
-		l[scheduler.LabelSkipped] != "0" || l[swarmx.LabelSchedule] == "" {
+		l[scheduler.LabelSkipped] != "0" || l[stack.LabelSchedule] == "" {
 		t.Errorf("labels %v", l)
 	}
 
@@ -365,7 +365,7 @@ func TestRunnerStartsRunsAndSkipsBusyTicks(t *testing.T) {
 		t.Errorf("log does not mention the skipped ticks:\n%s", log.String())
 	}
 	for _, u := range f.updates {
-		if u.Spec.Labels[swarmx.LabelNamespace] != "s" {
+		if u.Spec.Labels[stack.LabelNamespace] != "s" {
 			t.Errorf("updated a service of another stack: %v", u.Spec.Labels)
 		}
 	}
@@ -544,19 +544,19 @@ func TestInvalidScheduleIsLoggedOnce(t *testing.T) {
 	if n := strings.Count(log.String(), "invalid schedule"); n != 1 {
 		t.Fatalf("5 syncs of one bad schedule: logged %d times, want 1\n%s", n, log.String())
 	}
-	f.services[0].Spec.Labels[swarmx.LabelSchedule] = "still not cron"
+	f.services[0].Spec.Labels[stack.LabelSchedule] = "still not cron"
 	for i := 0; i < 3; i++ {
 		_ = r.Sync(ctx)
 	}
 	if n := strings.Count(log.String(), "invalid schedule"); n != 2 {
 		t.Fatalf("another bad schedule: logged %d times in all, want 2\n%s", n, log.String())
 	}
-	f.services[0].Spec.Labels[swarmx.LabelSchedule] = "*/5 * * * * *"
+	f.services[0].Spec.Labels[stack.LabelSchedule] = "*/5 * * * * *"
 	_ = r.Sync(ctx)
 	if st := r.Stats(); len(st) != 1 {
 		t.Fatalf("fixed schedule: stats %+v", st)
 	}
-	f.services[0].Spec.Labels[swarmx.LabelSchedule] = "not cron"
+	f.services[0].Spec.Labels[stack.LabelSchedule] = "not cron"
 	_ = r.Sync(ctx)
 	_ = r.Sync(ctx)
 	if n := strings.Count(log.String(), "invalid schedule"); n != 3 {
