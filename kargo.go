@@ -216,7 +216,8 @@ func newRoot(st *stack.Stack, o *Options) *cobra.Command {
 	return root
 }
 
-// applier connects to the engine. plan and apply validate the whole stack first; status,
+// applier connects to the engine. plan and apply validate the whole stack first, so an invalid
+// stack never reaches the engine (Render checks it again, through the same stack.Normalize); status,
 // rm and logs only need its name, so they still work on a stack a bad edit made invalid.
 func (c *cli) applier(validate bool) (*swarmx.Applier, Engine, error) {
 	if validate {

@@ -19,7 +19,8 @@ const (
 )
 
 // Defaulted returns a deep copy of the stack with every default applied. The receiver is not
-// modified. It is the one place where defaults live: Render and Validate both work on its result.
+// modified. It is the one place where defaults live: Normalize validates its result, which
+// Render works on.
 func (s *Stack) Defaulted() *Stack {
 	out := s.clone()
 	usesDefault := false

@@ -97,8 +97,15 @@ func checker() *validator.Validate {
 // problem, or nil. Field rules come from go-playground/validator tags; cross-field rules
 // (names, references, cycles, port clashes, secret sources, schedules) are checked here.
 func (s *Stack) Validate() error {
+	_, err := s.Normalize()
+	return err
+}
+
+// Normalize is the one normalisation of a stack: it returns the Defaulted copy of the stack
+// once that copy is valid, or the *ValidationError Validate reports. Render works on its result.
+func (s *Stack) Normalize() (*Stack, error) {
 	if s == nil {
-		return &ValidationError{Problems: []Problem{{Path: "stack", Message: "is nil"}}}
+		return nil, &ValidationError{Problems: []Problem{{Path: "stack", Message: "is nil"}}}
 	}
 	d := s.Defaulted()
 	v := &validation{stack: d}
@@ -111,7 +118,7 @@ func (s *Stack) Validate() error {
 	v.inputs()
 	v.cluster()
 	if len(v.problems) == 0 {
-		return nil
+		return d, nil
 	}
 	// Sorted by path, then message: problems found while ranging over maps (env, labels)
 	// must come out in the same order every time.
@@ -122,7 +129,7 @@ func (s *Stack) Validate() error {
 		}
 		return a.Message < b.Message
 	})
-	return &ValidationError{Stack: s.Name, Problems: dedup(v.problems)}
+	return nil, &ValidationError{Stack: s.Name, Problems: dedup(v.problems)}
 }
 
 type validation struct {

@@ -212,13 +212,13 @@ func (e *RenderError) Error() string {
 // Unwrap returns Err.
 func (e *RenderError) Unwrap() error { return e.Err }
 
-// Render validates the stack, applies its defaults and computes the desired Swarm objects.
-// It reads nothing but what src provides and talks to no engine.
+// Render normalises the stack (stack.Normalize: its defaults, then validation) and computes
+// the desired Swarm objects. It reads nothing but what src provides and talks to no engine.
 func Render(st *stack.Stack, src Source) (*Desired, error) {
-	if err := st.Validate(); err != nil {
+	s, err := st.Normalize()
+	if err != nil {
 		return nil, err
 	}
-	s := st.Defaulted()
 	d := &Desired{Stack: s.Name}
 	r := renderer{stack: s, src: src, labels: baseLabels(s)}
 
