@@ -170,13 +170,17 @@ func (d *Desired) Service(name string) (Service, bool) {
 }
 
 // Source gives Render what lies outside the stack value: the deploy program's environment
-// and files (for secrets and configs given by env var or path). Tests pass fakes; the zero
-// value uses the process environment and file system.
+// and files (for secrets and configs given by env var or path) and the versions of the
+// images it can build. Tests pass fakes; the zero value uses the process environment, the
+// file system and the images package's registry.
 type Source struct {
 	// LookupEnv looks an environment variable up; nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
 	// ReadFile reads a file; nil means os.ReadFile.
 	ReadFile func(string) ([]byte, error)
+	// Image looks up an image Kargo builds (its build context's version labels the
+	// containers using it; it is pulled from the stack's Registry); nil means images.Lookup.
+	Image func(ref string) (images.Image, bool)
 }
 
 func (src Source) lookupEnv(k string) (string, bool) {
@@ -184,6 +188,13 @@ func (src Source) lookupEnv(k string) (string, bool) {
 		return src.LookupEnv(k)
 	}
 	return os.LookupEnv(k)
+}
+
+func (src Source) image(ref string) (images.Image, bool) {
+	if src.Image != nil {
+		return src.Image(ref)
+	}
+	return images.Lookup(ref)
 }
 
 func (src Source) readFile(p string) ([]byte, error) {
@@ -401,8 +412,8 @@ func (r renderer) config(c stack.Config) (Config, error) {
 func (r renderer) service(svc *stack.Service, nets map[string]string, vols map[string]Volume, secs, cfgs map[string]string) Service {
 	name := r.scoped(svc.Name)
 	cs := &swarm.ContainerSpec{
-		Image:    images.InRegistry(r.stack.Registry, svc.Image),
-		Labels:   merge(svc.ContainerLabels, map[string]string{stack.LabelNamespace: r.stack.Name}, imageVersion(svc.Image)),
+		Image:    r.imageRef(svc.Image),
+		Labels:   merge(svc.ContainerLabels, map[string]string{stack.LabelNamespace: r.stack.Name}, r.imageVersion(svc.Image)),
 		Command:  svc.Command,
 		Args:     svc.Args,
 		Hostname: svc.Hostname,
@@ -530,9 +541,17 @@ func (r renderer) service(svc *stack.Service, nets map[string]string, vols map[s
 		DependsOn: append([]string(nil), svc.DependsOn...), Endpoints: svc.Endpoints, Schedule: svc.Schedule}
 }
 
+// imageRef is the reference the service's containers run: ref, or its copy in the stack's
+// registry for an image Kargo builds.
+func (r renderer) imageRef(ref string) string {
+	_, built := r.src.image(ref)
+	return images.RegistryRef(r.stack.Registry, ref, built)
+}
+
 // imageVersion labels the containers of a Kargo image with the version of its build context.
-func imageVersion(ref string) map[string]string {
-	if v := images.Version(ref); v != "" {
+func (r renderer) imageVersion(ref string) map[string]string {
+	if img, _ := r.src.image(ref); img.Version != "" {
+		v := img.Version
 		if len(v) > 16 {
 			v = v[:16]
 		}
