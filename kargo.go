@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/kalisio/kargo/images"
+	"github.com/kalisio/kargo/services/scheduler"
 	"github.com/kalisio/kargo/stack"
 	"github.com/kalisio/kargo/swarmx"
 	"github.com/moby/moby/api/types/swarm"
@@ -129,6 +130,8 @@ func ExitCode(err error) int {
 
 // Run executes one CLI invocation (args without the program name) for the stack.
 func Run(ctx context.Context, args []string, st *stack.Stack, o Options) error {
+	// The scheduler's images are compiled from this module: build, apply and render know them.
+	scheduler.RegisterImages()
 	if o.Stdout == nil {
 		o.Stdout = os.Stdout
 	}

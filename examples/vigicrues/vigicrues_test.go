@@ -154,8 +154,8 @@ func TestPipelineOnSwarm(t *testing.T) {
 		t.Errorf("loader status %+v", loader)
 	}
 	prev, err := exec.Command("docker", "service", "inspect", name+"_sections-loader", "--format",
-		`{{index .Spec.Labels "`+scheduler.LabelPrevious+`"}}`).Output()
-	if err != nil || strings.TrimSpace(string(prev)) != scheduler.ResultSucceeded {
+		`{{index .Spec.Labels "`+stack.LabelRunPrevious+`"}}`).Output()
+	if err != nil || strings.TrimSpace(string(prev)) != stack.RunSucceeded {
 		t.Errorf("previous loader run: %q (%v), want succeeded", prev, err)
 	}
 	_ = c
@@ -196,7 +196,7 @@ func getFeatures(c *http.Client, url string) error {
 func loaderRuns(t *testing.T, stackName string) int {
 	t.Helper()
 	out, err := exec.Command("docker", "service", "inspect", stackName+"_sections-loader", "--format",
-		`{{index .Spec.Labels "`+scheduler.LabelRuns+`"}}`).Output()
+		`{{index .Spec.Labels "`+stack.LabelRunRuns+`"}}`).Output()
 	if err != nil {
 		t.Fatal(err)
 	}
