@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kalisio/kargo/internal/deepcopy"
 	"github.com/kalisio/kargo/stack"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
@@ -523,9 +524,7 @@ func (a *Applier) waitReady(ctx context.Context, stackName string, s Service) er
 
 // resolveRefs fills the IDs of secret and config references from their names.
 func resolveRefs(spec swarm.ServiceSpec, secretIDs, configIDs map[string]string) (swarm.ServiceSpec, error) {
-	b, _ := json.Marshal(spec)
-	var out swarm.ServiceSpec
-	_ = json.Unmarshal(b, &out)
+	out := deepcopy.Of(spec)
 	for _, ref := range out.TaskTemplate.ContainerSpec.Secrets {
 		ref.SecretID = secretIDs[ref.SecretName]
 		if ref.SecretID == "" {
