@@ -8,8 +8,7 @@
 //
 // The program then answers `validate`, `plan`, `apply`, `status`, `rm`, `render`, `logs`, `build`,
 // `drain`, `undrain` and `metrics`, and `backup` and `restore` when the stack has a backup job
-// (package services/pgbackup).
-// Run is the testable core of Main.
+// (package services/pgbackup). Run is the testable core of Main.
 package kargo
 
 import (

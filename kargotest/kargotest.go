@@ -57,7 +57,7 @@ var PlaceholderSource = swarmx.Source{
 // Rendered is a stack rendered without an engine.
 type Rendered struct {
 	t TB
-	// Stack is the stack as given; Desired is what Apply would ask of the Swarm.
+	// Stack is the stack as given.
 	Stack *stack.Stack
 	// Desired is what Apply would ask of the Swarm.
 	Desired *swarmx.Desired
@@ -198,7 +198,7 @@ type Port struct {
 	Target uint32
 	// Published is the node port.
 	Published uint32
-	// Protocol is tcp, udp or sctp; Mode is host or ingress.
+	// Protocol is tcp, udp or sctp.
 	Protocol string
 	// Mode is host or ingress.
 	Mode string

@@ -1,7 +1,7 @@
 // Package swarmx turns a stack.Stack into Docker Swarm objects and applies them.
 //
-// Render is pure: from a Stack (and the deploy program's environment and files, injected as
-// functions) it computes the desired Swarm specs, each carrying the namespace label
+// Render is pure: from a Stack and a Source (the deploy program's environment, files and the
+// images it can build, given as functions) it computes the desired Swarm specs, each carrying the namespace label
 // com.docker.stack.namespace (so `docker stack ls/ps/services/rm` see Kargo stacks) and a hash
 // of its desired spec (so a plan needs no state file). The Applier compares those with what runs
 // and performs the difference through a small Client interface over the moby client.
