@@ -2,6 +2,11 @@ package stack
 
 import "strings"
 
+// LabelPrefix starts the keys of Kargo's labels (written out in full below, so a key seen on
+// an object is found by searching for it). Node labels under it are Kargo's alone (see
+// Stack.Nodes); on other objects only the keys below are reserved, builders use others.
+const LabelPrefix = "io.kargo."
+
 // Labels Kargo (or docker stack) puts on the Swarm objects it manages. A stack may not set
 // them (see ReservedLabel): its objects would escape their namespace or fool the Applier.
 const (
