@@ -8,8 +8,7 @@
 //
 // The program then answers `validate`, `plan`, `apply`, `status`, `rm`, `render`, `logs`, `build`,
 // `drain`, `undrain` and `metrics`, and `backup` and `restore` when the stack has a backup job
-// (package services/pgbackup).
-// Run is the testable core of Main.
+// (package services/pgbackup). Run is the testable core of Main.
 package kargo
 
 import (
@@ -28,8 +27,10 @@ import (
 	"time"
 
 	"github.com/kalisio/kargo/images"
+	"github.com/kalisio/kargo/services/scheduler"
 	"github.com/kalisio/kargo/stack"
 	"github.com/kalisio/kargo/swarmx"
+	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 )
@@ -128,6 +129,8 @@ func ExitCode(err error) int {
 
 // Run executes one CLI invocation (args without the program name) for the stack.
 func Run(ctx context.Context, args []string, st *stack.Stack, o Options) error {
+	// The scheduler's images are compiled from this module: build, apply and render know them.
+	scheduler.RegisterImages()
 	if o.Stdout == nil {
 		o.Stdout = os.Stdout
 	}
@@ -215,7 +218,8 @@ func newRoot(st *stack.Stack, o *Options) *cobra.Command {
 	return root
 }
 
-// applier connects to the engine. plan and apply validate the whole stack first; status,
+// applier connects to the engine. plan and apply validate the whole stack first, so an invalid
+// stack never reaches the engine (Render checks it again, through the same stack.Normalize); status,
 // rm and logs only need its name, so they still work on a stack a bad edit made invalid.
 func (c *cli) applier(validate bool) (*swarmx.Applier, Engine, error) {
 	if validate {
@@ -435,7 +439,7 @@ func (c *cli) statusCmd() *cobra.Command {
 			fmt.Fprintln(tw, "SERVICE\tMODE\tTASKS\tHEALTH\tNODES\tPORTS\tENDPOINTS\tLAST RUN\tNOTE")
 			for _, s := range sts {
 				tasks := fmt.Sprintf("%d/%d", s.Running, s.Desired)
-				if s.Mode == "replicated-job" || s.Mode == "global-job" {
+				if stack.Mode(s.Mode).IsJob() {
 					tasks = fmt.Sprintf("%d/%d done", s.Completed, s.Desired)
 				}
 				run := ""
@@ -485,7 +489,7 @@ func publishesHostPort(s swarmx.Service) bool {
 		return false
 	}
 	for _, p := range s.Spec.EndpointSpec.Ports {
-		if p.PublishMode == "host" && p.PublishedPort != 0 {
+		if p.PublishMode == swarm.PortConfigPublishModeHost && p.PublishedPort != 0 {
 			return true
 		}
 	}

@@ -24,15 +24,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// Labels the scheduler writes when it starts a run; `backup` writes them the same way, so
-// `status` shows a run started by hand like a scheduled one.
-const (
-	labelRunLast   = swarmx.LabelRunPrefix + "last"
-	labelRunResult = swarmx.LabelRunPrefix + "result"
-	labelRunRuns   = swarmx.LabelRunPrefix + "runs"
-	labelRole      = "io.kargo.role"
-)
-
 // backupPoll is how often backup and restore look at the tasks they wait for.
 var backupPoll = 500 * time.Millisecond
 
@@ -166,11 +157,13 @@ func runBackup(ctx context.Context, e Engine, stackName, job string, progress io
 	for k, v := range spec.Labels {
 		labels[k] = v
 	}
+	// The run labels, written as the scheduler writes them: `status` shows a run started by
+	// hand like a scheduled one.
 	start := time.Now().UTC()
-	labels[labelRunLast] = start.Format(time.RFC3339)
-	labels[labelRunResult] = "running"
-	runs, _ := strconv.Atoi(labels[labelRunRuns])
-	labels[labelRunRuns] = strconv.Itoa(runs + 1)
+	labels[stack.LabelRunLast] = start.Format(time.RFC3339)
+	labels[stack.LabelRunResult] = stack.RunRunning
+	runs, _ := strconv.Atoi(labels[stack.LabelRunRuns])
+	labels[stack.LabelRunRuns] = strconv.Itoa(runs + 1)
 	spec.Labels = labels
 	spec.TaskTemplate.ForceUpdate++
 	if _, err := e.ServiceUpdate(ctx, svc.ID, client.ServiceUpdateOptions{Version: svc.Version, Spec: spec}); err != nil {
@@ -206,7 +199,7 @@ func runRestore(ctx context.Context, e Engine, stackName string, job *stack.Serv
 	backupSpec := insp.Service.Spec
 
 	// Pause what writes: the scheduler (no scheduled job starts) and the marked writers.
-	list, err := e.ServiceList(ctx, client.ServiceListOptions{Filters: client.Filters{}.Add("label", swarmx.LabelNamespace+"="+stackName)})
+	list, err := e.ServiceList(ctx, client.ServiceListOptions{Filters: client.Filters{}.Add("label", stack.LabelNamespace+"="+stackName)})
 	if err != nil {
 		return fail(fmt.Errorf("list services: %w", err))
 	}
@@ -224,7 +217,7 @@ func runRestore(ctx context.Context, e Engine, stackName string, job *stack.Serv
 		}
 	}()
 	for _, s := range list.Items {
-		role, writes := s.Spec.Labels[labelRole], s.Spec.Labels[pgbackup.LabelWrites]
+		role, writes := s.Spec.Labels[stack.LabelRole], s.Spec.Labels[pgbackup.LabelWrites]
 		if (role != "scheduler" && writes != db) || s.Spec.Mode.Replicated == nil || s.Spec.Mode.Replicated.Replicas == nil {
 			continue
 		}
@@ -262,7 +255,7 @@ func runRestore(ctx context.Context, e Engine, stackName string, job *stack.Serv
 	}
 	spec := backupSpec
 	spec.Name = full
-	spec.Labels = map[string]string{swarmx.LabelNamespace: stackName, swarmx.LabelName: restoreName, labelRole: "pgbackup-restore"}
+	spec.Labels = map[string]string{stack.LabelNamespace: stackName, stack.LabelName: restoreName, stack.LabelRole: "pgbackup-restore"}
 	cs := *spec.TaskTemplate.ContainerSpec
 	cs.Args = []string{"restore", name}
 	spec.TaskTemplate.ContainerSpec = &cs

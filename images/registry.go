@@ -11,15 +11,19 @@ import (
 
 // InRegistry returns the reference the services of a stack use for ref when Kargo's images
 // are pushed to registry (a host[:port] every node can pull from, e.g. "10.199.0.1:5000"):
-// <registry>/<ref> for the images Kargo builds, ref itself for any other image and when
-// registry is empty. The registry's own image stays local: a registry cannot serve the image
-// it runs from (see package services/registry).
+// RegistryRef of ref, which is built when Lookup knows it.
 func InRegistry(registry, ref string) string {
+	_, built := Lookup(ref)
+	return RegistryRef(registry, ref, built)
+}
+
+// RegistryRef returns the reference the services of a stack use for ref when Kargo's images
+// are pushed to registry: <registry>/<ref> when built (ref is an image Kargo builds), ref
+// itself for any other image and when registry is empty. The registry's own image stays
+// local: a registry cannot serve the image it runs from (see package services/registry).
+func RegistryRef(registry, ref string, built bool) string {
 	registry = strings.TrimSuffix(registry, "/")
-	if registry == "" || ref == Ref("registry") {
-		return ref
-	}
-	if _, ok := Lookup(ref); !ok {
+	if registry == "" || ref == Ref("registry") || !built {
 		return ref
 	}
 	return registry + "/" + ref

@@ -23,6 +23,19 @@ func TestInRegistryPrefixesOnlyKargoImages(t *testing.T) {
 	}
 }
 
+// RegistryRef decides on what it is told, not on the images registry.
+func TestRegistryRefTakesWhetherKargoBuildsTheImage(t *testing.T) {
+	if got := images.RegistryRef("10.199.0.1:5000", "example/app:1", true); got != "10.199.0.1:5000/example/app:1" {
+		t.Errorf("a built image: %q", got)
+	}
+	if ms := images.Ref("mapserver"); images.RegistryRef("10.199.0.1:5000", ms, false) != ms {
+		t.Errorf("an image said not built was moved to the registry")
+	}
+	if reg := images.Ref("registry"); images.RegistryRef("10.199.0.1:5000", reg, true) != reg {
+		t.Errorf("the registry's own image was moved to the registry")
+	}
+}
+
 func TestLocalFindsTheKargoImageBehindARegistry(t *testing.T) {
 	ms := images.Ref("mapserver")
 	local, reg, ok := images.Local("10.199.0.1:5000/" + ms)

@@ -16,7 +16,6 @@ package kargotest
 import (
 	"errors"
 	"fmt"
-	"path"
 	"sort"
 	"strings"
 	"time"
@@ -58,7 +57,7 @@ var PlaceholderSource = swarmx.Source{
 // Rendered is a stack rendered without an engine.
 type Rendered struct {
 	t TB
-	// Stack is the stack as given; Desired is what Apply would ask of the Swarm.
+	// Stack is the stack as given.
 	Stack *stack.Stack
 	// Desired is what Apply would ask of the Swarm.
 	Desired *swarmx.Desired
@@ -199,7 +198,7 @@ type Port struct {
 	Target uint32
 	// Published is the node port.
 	Published uint32
-	// Protocol is tcp, udp or sctp; Mode is host or ingress.
+	// Protocol is tcp, udp or sctp.
 	Protocol string
 	// Mode is host or ingress.
 	Mode string
@@ -258,10 +257,7 @@ func (s *Service) SecretTargets() map[string]string {
 		names[sec.Name] = sec.Logical
 	}
 	for _, r := range s.container().Secrets {
-		target := r.File.Name
-		if !path.IsAbs(target) {
-			target = "/run/secrets/" + target
-		}
+		target := stack.SecretPath(r.File.Name)
 		name := names[r.SecretName]
 		if name == "" {
 			name = r.SecretName
@@ -296,7 +292,7 @@ func (s *Service) Health() *container.HealthConfig { return s.container().Health
 func (s *Service) Labels() map[string]string {
 	out := map[string]string{}
 	for k, v := range s.Desired.Spec.Labels {
-		if k == swarmx.LabelHash || k == swarmx.LabelLastApplied {
+		if k == stack.LabelHash || k == stack.LabelLastApplied {
 			continue
 		}
 		out[k] = v

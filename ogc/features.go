@@ -14,9 +14,13 @@ import (
 
 // Link is a link of an OGC API document.
 type Link struct {
-	Href  string `json:"href"`
-	Rel   string `json:"rel"`
-	Type  string `json:"type,omitempty"`
+	// Href is the URL the link points to.
+	Href string `json:"href"`
+	// Rel is the relation of the target to the document: self, next, items, data...
+	Rel string `json:"rel"`
+	// Type is the media type of the target, e.g. application/geo+json.
+	Type string `json:"type,omitempty"`
+	// Title describes the target for people.
 	Title string `json:"title,omitempty"`
 }
 
@@ -36,36 +40,50 @@ func (ls Links) Href(rel, typ string) string {
 
 // Landing is the landing page of an OGC API.
 type Landing struct {
-	Title       string `json:"title"`
+	// Title is the API's title.
+	Title string `json:"title"`
+	// Description says what the API serves.
 	Description string `json:"description"`
-	Links       Links  `json:"links"`
+	// Links lead to the API definition, the conformance classes and the collections.
+	Links Links `json:"links"`
 }
 
 // Conformance lists the conformance classes an OGC API implements.
 type Conformance struct {
+	// ConformsTo holds the URIs of the conformance classes.
 	ConformsTo []string `json:"conformsTo"`
 }
 
 // Collection is an OGC API – Features collection.
 type Collection struct {
-	ID          string `json:"id"`
-	Title       string `json:"title"`
+	// ID names the collection in the /collections/{id} paths.
+	ID string `json:"id"`
+	// Title is the collection's title.
+	Title string `json:"title"`
+	// Description says what the collection holds.
 	Description string `json:"description"`
-	ItemType    string `json:"itemType"`
-	Extent      struct {
+	// ItemType is the kind of the items, "feature" for a features collection.
+	ItemType string `json:"itemType"`
+	// Extent is where the items lie.
+	Extent struct {
+		// Spatial is the spatial extent.
 		Spatial struct {
 			// BBox holds boxes in CRS: min lon, min lat, max lon, max lat.
 			BBox [][]float64 `json:"bbox"`
-			CRS  string      `json:"crs"`
+			// CRS is the URI of the boxes' coordinate reference system.
+			CRS string `json:"crs"`
 		} `json:"spatial"`
 	} `json:"extent"`
+	// Links lead to the collection's items and descriptions.
 	Links Links `json:"links"`
 }
 
 // Collections is the /collections document.
 type Collections struct {
+	// Collections are the collections the API serves.
 	Collections []Collection `json:"collections"`
-	Links       Links        `json:"links"`
+	// Links lead to this document in other formats.
+	Links Links `json:"links"`
 }
 
 // IDs returns the ids of the collections.
@@ -79,13 +97,17 @@ func (c *Collections) IDs() []string {
 
 // Items is a page of features of a collection.
 type Items struct {
-	Type     string    `json:"type"`
+	// Type is the GeoJSON type, "FeatureCollection".
+	Type string `json:"type"`
+	// Features are the features of this page.
 	Features []Feature `json:"features"`
 	// NumberMatched is how many features match the query (all pages), -1 when the server
-	// does not say; NumberReturned is how many this page holds.
-	NumberMatched  int   `json:"numberMatched"`
-	NumberReturned int   `json:"numberReturned"`
-	Links          Links `json:"links"`
+	// does not say.
+	NumberMatched int `json:"numberMatched"`
+	// NumberReturned is how many features this page holds.
+	NumberReturned int `json:"numberReturned"`
+	// Links lead to the next page and to this one.
+	Links Links `json:"links"`
 }
 
 // Next returns the URL of the next page (the "next" link), or "" on the last page.
@@ -95,8 +117,10 @@ func (it *Items) Next() string { return it.Links.Href("next", "") }
 type ItemsRequest struct {
 	// BBox in longitude/latitude (CRS84): min lon, min lat, max lon, max lat; zero: none.
 	BBox [4]float64
-	// Limit is the page size (0: the server's default); Offset the first feature (MapServer).
-	Limit, Offset int
+	// Limit is the page size; 0 leaves it to the server.
+	Limit int
+	// Offset is the index of the first feature returned (a MapServer extension); 0: the first.
+	Offset int
 }
 
 // FeaturesURL is the URL of an OGC API – Features resource under root, as JSON: path ""

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kalisio/kargo/stack"
 	"github.com/kalisio/kargo/swarmx"
+	"github.com/moby/moby/api/types/swarm"
 )
 
 // Ready returns a readiness check for swarmx.Applier.Ready: for every OGC endpoint of a
@@ -86,7 +87,7 @@ func publishedPort(s swarmx.Service, target uint32) uint32 {
 		return 0
 	}
 	for _, p := range s.Spec.EndpointSpec.Ports {
-		if p.TargetPort == target && p.PublishMode == "host" && p.PublishedPort != 0 {
+		if p.TargetPort == target && p.PublishMode == swarm.PortConfigPublishModeHost && p.PublishedPort != 0 {
 			return p.PublishedPort
 		}
 	}

@@ -1,8 +1,9 @@
 package stack
 
 import (
-	"reflect"
 	"time"
+
+	"github.com/kalisio/kargo/internal/deepcopy"
 )
 
 // DefaultNetwork is the overlay network every stack has; services without explicit networks join it.
@@ -19,7 +20,8 @@ const (
 )
 
 // Defaulted returns a deep copy of the stack with every default applied. The receiver is not
-// modified. It is the one place where defaults live: Render and Validate both work on its result.
+// modified. It is the one place where defaults live: Normalize validates its result, which
+// Render works on.
 func (s *Stack) Defaulted() *Stack {
 	out := s.clone()
 	usesDefault := false
@@ -221,57 +223,7 @@ func fileDefaults(r *FileRef, mode uint32) {
 	}
 }
 
-// clone deep-copies the stack. Every field is exported plain data (structs, slices, maps,
-// pointers, strings and numbers), so a reflective copy is complete; unlike a JSON round trip
-// it keeps nil and empty apart and accepts any number, NaN included (Validate reports it).
-func (s *Stack) clone() *Stack {
-	return deepCopy(reflect.ValueOf(s)).Interface().(*Stack)
-}
-
-func deepCopy(v reflect.Value) reflect.Value {
-	switch v.Kind() {
-	case reflect.Pointer:
-		if v.IsNil() {
-			return reflect.Zero(v.Type())
-		}
-		out := reflect.New(v.Type().Elem())
-		out.Elem().Set(deepCopy(v.Elem()))
-		return out
-	case reflect.Interface:
-		if v.IsNil() {
-			return reflect.Zero(v.Type())
-		}
-		out := reflect.New(v.Type()).Elem()
-		out.Set(deepCopy(v.Elem()))
-		return out
-	case reflect.Slice:
-		if v.IsNil() {
-			return reflect.Zero(v.Type())
-		}
-		out := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
-		for i := 0; i < v.Len(); i++ {
-			out.Index(i).Set(deepCopy(v.Index(i)))
-		}
-		return out
-	case reflect.Map:
-		if v.IsNil() {
-			return reflect.Zero(v.Type())
-		}
-		out := reflect.MakeMapWithSize(v.Type(), v.Len())
-		iter := v.MapRange()
-		for iter.Next() {
-			out.SetMapIndex(iter.Key(), deepCopy(iter.Value()))
-		}
-		return out
-	case reflect.Struct:
-		out := reflect.New(v.Type()).Elem()
-		for i := 0; i < v.NumField(); i++ {
-			if out.Field(i).CanSet() {
-				out.Field(i).Set(deepCopy(v.Field(i)))
-			}
-		}
-		return out
-	default:
-		return v
-	}
-}
+// clone deep-copies the stack. Every field is exported plain data, so deepcopy.Of's copy is
+// complete; unlike a JSON round trip it keeps nil and empty apart and accepts any number,
+// NaN included (Validate reports it).
+func (s *Stack) clone() *Stack { return deepcopy.Of(s) }

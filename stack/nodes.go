@@ -49,7 +49,7 @@ func (v *validation) cluster() {
 			switch {
 			case !labelRE.MatchString(k):
 				v.add(p+".labels", "invalid label key %q", k)
-			case strings.HasPrefix(k, "io.kargo."):
+			case strings.HasPrefix(k, LabelPrefix):
 				v.add(p+".labels", "label %q is managed by Kargo and cannot be set", k)
 			}
 		}

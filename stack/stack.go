@@ -2,8 +2,8 @@
 // infrastructure with their networks, volumes, secrets and configs.
 //
 // A Stack is built from parts (services made by the builders under services/, or components
-// that group several services), defaulted in one place (Defaults) and checked by Validate, which
-// returns every problem at once, each with its path. Nothing here talks to a Docker Engine:
+// that group several services), defaulted in one place (Defaulted) and checked by Validate, which
+// returns every problem at once, each with its path; Normalize does both. Nothing here talks to a Docker Engine:
 // package swarmx renders a Stack into Swarm specs and applies them.
 package stack
 
@@ -111,10 +111,13 @@ func (m Mode) IsJob() bool { return m == ReplicatedJob || m == GlobalJob }
 // EndpointMode says how other services reach a service's tasks.
 type EndpointMode string
 
-// Endpoint modes. DNSRR is the default: it needs no IPVS (see ENGINE.md); VIP needs a kernel with IPVS.
+// Endpoint modes. DNSRR is the default: it works on kernels without IPVS, where a VIP (like
+// the ingress routing mesh) never answers; VIP needs a kernel with IPVS.
 const (
+	// DNSRR: the service's name resolves to the addresses of its tasks, in turn.
 	DNSRR EndpointMode = "dnsrr"
-	VIP   EndpointMode = "vip"
+	// VIP: the service's name resolves to one virtual IP that IPVS balances over the tasks.
+	VIP EndpointMode = "vip"
 )
 
 // Service is one Swarm service: its image, what it runs, how many, where, and what it mounts.
@@ -124,13 +127,13 @@ type Service struct {
 	Name string `validate:"required"`
 	// Image reference, e.g. "kargo/postgis:15-3.3" or "postgis/postgis:15-3.3".
 	Image string `validate:"required"`
-	// Command replaces the image's entrypoint; Args replaces its CMD.
+	// Command replaces the image's entrypoint; nil keeps it.
 	Command []string
 	// Args replaces the image's CMD (the arguments given to the entrypoint); nil keeps it.
 	Args []string
 	// Env sets environment variables. Never put a password here: use Secrets with a *_FILE variable.
 	Env map[string]string
-	// WorkDir, User and Hostname override the image's.
+	// WorkDir is the containers' working directory; empty keeps the image's.
 	WorkDir string
 	// User the containers run as, as "user", "uid" or "uid:gid"; empty keeps the image's.
 	User string
@@ -177,9 +180,9 @@ type Service struct {
 	StopGracePeriod time.Duration
 	// DependsOn names services of the stack that must be converged before this one is applied.
 	DependsOn []string
-	// Labels on the service; ContainerLabels on its containers.
+	// Labels are set on the service itself.
 	Labels map[string]string
-	// ContainerLabels are set on the service's containers (Labels on the service itself).
+	// ContainerLabels are set on the service's containers.
 	ContainerLabels map[string]string
 	// Endpoints are the OGC (or plain HTTP) endpoints the service exposes; used by readiness
 	// probes, `status` and the gateway.
@@ -431,7 +434,7 @@ type Volume struct {
 	// Name of the volume within the stack; the Docker volume is <stack>_<name> (or <name>
 	// itself when External).
 	Name string `validate:"required"`
-	// Driver defaults to local; DriverOpts are passed to it.
+	// Driver is the volume driver; empty means local.
 	Driver string
 	// DriverOpts are options passed to the volume driver.
 	DriverOpts map[string]string
@@ -481,7 +484,7 @@ type Config struct {
 	// Name of the config within the stack, which services refer to in FileRef.Source. The Swarm
 	// config is <stack>_<name>_<content hash> (<name> itself when External).
 	Name string `validate:"required"`
-	// Data is the content; File a path read by the deploy program when it renders the stack.
+	// Data is the content itself.
 	Data []byte
 	// File is a path to the content, read by the deploy program when it renders the stack.
 	File string

@@ -97,8 +97,15 @@ func checker() *validator.Validate {
 // problem, or nil. Field rules come from go-playground/validator tags; cross-field rules
 // (names, references, cycles, port clashes, secret sources, schedules) are checked here.
 func (s *Stack) Validate() error {
+	_, err := s.Normalize()
+	return err
+}
+
+// Normalize is the one normalisation of a stack: it returns the Defaulted copy of the stack
+// once that copy is valid, or the *ValidationError Validate reports. Render works on its result.
+func (s *Stack) Normalize() (*Stack, error) {
 	if s == nil {
-		return &ValidationError{Problems: []Problem{{Path: "stack", Message: "is nil"}}}
+		return nil, &ValidationError{Problems: []Problem{{Path: "stack", Message: "is nil"}}}
 	}
 	d := s.Defaulted()
 	v := &validation{stack: d}
@@ -111,7 +118,7 @@ func (s *Stack) Validate() error {
 	v.inputs()
 	v.cluster()
 	if len(v.problems) == 0 {
-		return nil
+		return d, nil
 	}
 	// Sorted by path, then message: problems found while ranging over maps (env, labels)
 	// must come out in the same order every time.
@@ -122,7 +129,7 @@ func (s *Stack) Validate() error {
 		}
 		return a.Message < b.Message
 	})
-	return &ValidationError{Stack: s.Name, Problems: dedup(v.problems)}
+	return nil, &ValidationError{Stack: s.Name, Problems: dedup(v.problems)}
 }
 
 type validation struct {
@@ -376,9 +383,9 @@ func (v *validation) services() {
 			target := ref.Target
 			if !path.IsAbs(target) {
 				if strings.Contains(target, "/") {
-					v.add(rp+".target", "%q must be a file name under /run/secrets or an absolute path", target)
+					v.add(rp+".target", "%q must be a file name under %s or an absolute path", target, strings.TrimSuffix(SecretsDir, "/"))
 				}
-				target = "/run/secrets/" + target
+				target = SecretPath(target)
 			}
 			claim(fmt.Sprintf(".secrets[%d].target", j), target)
 		}
@@ -499,9 +506,13 @@ var swarmObjectRE = regexp.MustCompile(`^[a-zA-Z0-9]+(?:[a-zA-Z0-9-_.]*[a-zA-Z0-
 
 const maxSwarmObjectName = 64
 
-// VersionSuffixLen is the length of the "_<content hash>" suffix Kargo adds to the Swarm
-// names of secrets and configs whose content it versions.
-const VersionSuffixLen = 11
+// VersionHashLen is the number of hex digits of the content hash in the version suffix Kargo
+// adds to the Swarm names of configs (and of versioned secrets in a compose export).
+const VersionHashLen = 10
+
+// VersionSuffixLen is the length of the "_<content hash>" version suffix (the longest
+// suffix Kargo adds to the Swarm names of secrets and configs whose content it versions).
+const VersionSuffixLen = 1 + VersionHashLen
 
 // swarmObjectName checks the name Swarm will get for a secret or config: <stack>_<name>,
 // plus a version suffix for versioned content; external ones are used as named.
@@ -513,7 +524,7 @@ func (v *validation) swarmObjectName(kind, path, name string, external, versione
 	if !external {
 		full = v.stack.Name + "_" + name
 		if versioned {
-			full += "_0123456789"
+			full += "_" + strings.Repeat("0", VersionHashLen)
 		}
 	}
 	if len(full) > maxSwarmObjectName {
@@ -524,27 +535,12 @@ func (v *validation) swarmObjectName(kind, path, name string, external, versione
 	}
 }
 
-// reservedLabel reports whether Kargo (or docker stack) manages the label key on Swarm
-// objects: a stack may not set it, or its objects would escape their namespace.
-func reservedLabel(k string) bool {
-	switch k {
-	case "com.docker.stack.namespace", "com.docker.stack.image", "io.kargo.hash", "io.kargo.last-applied",
-		"io.kargo.name", "io.kargo.schedule", "io.kargo.generated", "io.kargo.image-version":
-		return true
-	}
-	return strings.HasPrefix(k, "io.kargo.run.")
-}
-
-// ReservedLabel reports whether a label key is managed by Kargo or docker stack and so
-// cannot be set by a stack.
-func ReservedLabel(k string) bool { return reservedLabel(k) }
-
 func (v *validation) labels(path string, l map[string]string) {
 	for k := range l {
 		switch {
 		case !labelRE.MatchString(k):
 			v.add(path, "invalid label key %q", k)
-		case reservedLabel(k):
+		case ReservedLabel(k):
 			v.add(path, "label %q is managed by Kargo and cannot be set", k)
 		}
 	}

@@ -105,7 +105,7 @@ func (v *validation) inputs() {
 		}
 		for j, ref := range svc.Secrets {
 			if t := ref.Target; t == "." || t == ".." || hasDotDot(t) {
-				v.add(fmt.Sprintf("%s.secrets[%d].target", p, j), "%q leaves /run/secrets or has a '..' segment", t)
+				v.add(fmt.Sprintf("%s.secrets[%d].target", p, j), "%q leaves %s or has a '..' segment", t, strings.TrimSuffix(SecretsDir, "/"))
 			}
 		}
 		for j, ref := range svc.Configs {

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kalisio/kargo/internal/deepcopy"
 	"github.com/kalisio/kargo/stack"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
@@ -409,7 +410,7 @@ func (a *Applier) applyService(ctx context.Context, stackName string, s Service,
 			return fail(fmt.Errorf("create: %w", err))
 		}
 		id = r.ID
-	case have.Spec.Labels[LabelHash] == s.Hash && len(Drift(have.Spec)) == 0:
+	case have.Spec.Labels[stack.LabelHash] == s.Hash && len(Drift(have.Spec)) == 0:
 		tasks, observed := cur.Tasks[have.ID]
 		if !observed || opts.NoWait || s.IsJob() {
 			return nil
@@ -441,13 +442,13 @@ func (a *Applier) applyService(ctx context.Context, stackName string, s Service,
 		// Keep what others manage on the live service: the scheduler's run labels and the
 		// force-update counter (bumping it would restart every task).
 		for k, v := range have.Spec.Labels {
-			if strings.HasPrefix(k, LabelRunPrefix) {
+			if strings.HasPrefix(k, stack.LabelRunPrefix) {
 				spec.Labels[k] = v
 			}
 		}
 		spec.TaskTemplate.ForceUpdate = have.Spec.TaskTemplate.ForceUpdate
 		changes = changedFields(have.Spec, s.Spec)
-		if have.Spec.Labels[LabelHash] == s.Hash {
+		if have.Spec.Labels[stack.LabelHash] == s.Hash {
 			changes = Drift(have.Spec)
 		}
 		a.progressf("service %s: update (%s)", s.Name, strings.Join(changes, ", "))
@@ -523,9 +524,7 @@ func (a *Applier) waitReady(ctx context.Context, stackName string, s Service) er
 
 // resolveRefs fills the IDs of secret and config references from their names.
 func resolveRefs(spec swarm.ServiceSpec, secretIDs, configIDs map[string]string) (swarm.ServiceSpec, error) {
-	b, _ := json.Marshal(spec)
-	var out swarm.ServiceSpec
-	_ = json.Unmarshal(b, &out)
+	out := deepcopy.Of(spec)
 	for _, ref := range out.TaskTemplate.ContainerSpec.Secrets {
 		ref.SecretID = secretIDs[ref.SecretName]
 		if ref.SecretID == "" {
@@ -573,7 +572,7 @@ func (a *Applier) wait(ctx context.Context, stackName string, s Service, id stri
 			return fail(fmt.Errorf("list tasks: %w", err), false, "")
 		}
 		st := summarize(svc, tasks.Items)
-		if svc.Spec.Labels[LabelHash] == s.Hash {
+		if svc.Spec.Labels[stack.LabelHash] == s.Hash {
 			applied = specJSON(svc.Spec.TaskTemplate)
 		}
 		for _, task := range tasks.Items {
@@ -601,7 +600,7 @@ func (a *Applier) wait(ctx context.Context, stackName string, s Service, id stri
 		rollingBack := fresh && us.State == swarm.UpdateStateRollbackStarted
 		updating := fresh && us.State == swarm.UpdateStateUpdating
 		if !rollingBack && !updating && st.Converged {
-			if svc.Spec.Labels[LabelHash] != s.Hash {
+			if svc.Spec.Labels[stack.LabelHash] != s.Hash {
 				return fail(errors.New("the service runs another spec than the one applied"), true, st.LastError)
 			}
 			return nil

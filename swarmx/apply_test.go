@@ -284,7 +284,7 @@ func TestApplyKeepsSchedulerLabels(t *testing.T) {
 
 	// The scheduler writes its run labels on the live service.
 	got, _ := e.Service("maps_loader")
-	got.Spec.Labels[swarmx.LabelRunPrefix+"last"] = "2024-01-01T00:00:00Z"
+	got.Spec.Labels[stack.LabelRunPrefix+"last"] = "2024-01-01T00:00:00Z"
 	got.Spec.TaskTemplate.ForceUpdate = 7 // the scheduler's run counter
 	_, err = e.ServiceUpdate(ctx, got.ID, clientUpdate(got))
 	require.NoError(t, err)
@@ -298,7 +298,7 @@ func TestApplyKeepsSchedulerLabels(t *testing.T) {
 	require.NoError(t, err)
 	got, _ = e.Service("maps_loader")
 	assert.Equal(t, "loader:2", got.Spec.TaskTemplate.ContainerSpec.Image)
-	assert.Equal(t, "2024-01-01T00:00:00Z", got.Spec.Labels[swarmx.LabelRunPrefix+"last"])
+	assert.Equal(t, "2024-01-01T00:00:00Z", got.Spec.Labels[stack.LabelRunPrefix+"last"])
 	assert.Equal(t, uint64(7), got.Spec.TaskTemplate.ForceUpdate, "the force-update counter is kept")
 }
 
@@ -409,7 +409,7 @@ func TestApplyGeneratedSecretIsKept(t *testing.T) {
 	sec, ok := e.Secret("maps_pgpass")
 	require.True(t, ok)
 	assert.Len(t, sec.Spec.Data, 32)
-	assert.Equal(t, "32", sec.Spec.Labels[swarmx.LabelGenerated])
+	assert.Equal(t, "32", sec.Spec.Labels[stack.LabelGenerated])
 	e.Reset()
 
 	p, err := a.Plan(ctx, st())
@@ -590,7 +590,7 @@ func TestRemove(t *testing.T) {
 			ctx := context.Background()
 			_, err := a.Apply(ctx, gisStack("info").Add(stack.Secret{Name: "gen", Generate: 16}), swarmx.ApplyOptions{})
 			require.NoError(t, err)
-			e.AddNetwork("other_default", map[string]string{swarmx.LabelNamespace: "other"})
+			e.AddNetwork("other_default", map[string]string{stack.LabelNamespace: "other"})
 			e.Reset()
 
 			require.NoError(t, a.Remove(ctx, "maps", swarmx.RemoveOptions{Volumes: volumes, Timeout: time.Second}))

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kalisio/kargo/stack"
 	"github.com/moby/moby/api/types/swarm"
 	"gopkg.in/yaml.v3"
 )
@@ -26,24 +27,24 @@ func (d *Desired) Redacted() *Desired {
 	return &out
 }
 
-// Compose is a compose file (version 3.8) as `docker stack deploy -c` reads it.
-type Compose struct {
+// composeFile is a compose file (version 3.8) as `docker stack deploy -c` reads it.
+type composeFile struct {
 	// Version of the compose file format, "3.8".
 	Version string `yaml:"version"`
 	// Services by logical name.
-	Services map[string]ComposeService `yaml:"services"`
+	Services map[string]composeService `yaml:"services"`
 	// Networks by logical name.
-	Networks map[string]ComposeObject `yaml:"networks,omitempty"`
+	Networks map[string]composeObject `yaml:"networks,omitempty"`
 	// Volumes by logical name.
-	Volumes map[string]ComposeObject `yaml:"volumes,omitempty"`
+	Volumes map[string]composeObject `yaml:"volumes,omitempty"`
 	// Secrets by logical name.
-	Secrets map[string]ComposeObject `yaml:"secrets,omitempty"`
+	Secrets map[string]composeObject `yaml:"secrets,omitempty"`
 	// Configs by logical name.
-	Configs map[string]ComposeObject `yaml:"configs,omitempty"`
+	Configs map[string]composeObject `yaml:"configs,omitempty"`
 }
 
-// ComposeObject is a top-level network, volume, secret or config of a compose file.
-type ComposeObject struct {
+// composeObject is a top-level network, volume, secret or config of a compose file.
+type composeObject struct {
 	// Name is the object's exact Swarm name (external objects, secrets and configs); empty lets
 	// docker stack deploy name it <stack>_<key>.
 	Name string `yaml:"name,omitempty"`
@@ -63,8 +64,8 @@ type ComposeObject struct {
 	Labels map[string]string `yaml:"labels,omitempty"`
 }
 
-// ComposeService is one service of a compose file.
-type ComposeService struct {
+// composeService is one service of a compose file.
+type composeService struct {
 	// Image reference.
 	Image string `yaml:"image"`
 	// Entrypoint replaces the image's entrypoint.
@@ -84,23 +85,23 @@ type ComposeService struct {
 	// StopGracePeriod before the task is killed, as a Go duration such as "30s".
 	StopGracePeriod string `yaml:"stop_grace_period,omitempty"`
 	// Healthcheck of the containers; nil keeps the image's.
-	Healthcheck *ComposeHealth `yaml:"healthcheck,omitempty"`
+	Healthcheck *composeHealth `yaml:"healthcheck,omitempty"`
 	// Ports published by the service.
-	Ports []ComposePort `yaml:"ports,omitempty"`
+	Ports []composePort `yaml:"ports,omitempty"`
 	// Volumes are the service's mounts (volumes, bind mounts and tmpfs).
-	Volumes []ComposeMount `yaml:"volumes,omitempty"`
+	Volumes []composeMount `yaml:"volumes,omitempty"`
 	// Secrets mounted as files.
-	Secrets []ComposeFileRef `yaml:"secrets,omitempty"`
+	Secrets []composeFileRef `yaml:"secrets,omitempty"`
 	// Configs mounted as files.
-	Configs []ComposeFileRef `yaml:"configs,omitempty"`
+	Configs []composeFileRef `yaml:"configs,omitempty"`
 	// Networks the service joins, by key, with its aliases on each.
-	Networks map[string]ComposeNetRef `yaml:"networks,omitempty"`
+	Networks map[string]composeNetRef `yaml:"networks,omitempty"`
 	// Deploy says how Swarm runs the service.
-	Deploy ComposeDeploy `yaml:"deploy"`
+	Deploy composeDeploy `yaml:"deploy"`
 }
 
-// ComposeHealth is a compose healthcheck.
-type ComposeHealth struct {
+// composeHealth is a compose healthcheck.
+type composeHealth struct {
 	// Test is ["CMD", args...], ["CMD-SHELL", "command"] or ["NONE"].
 	Test []string `yaml:"test"`
 	// Interval between two checks, as a Go duration; empty = Docker's default.
@@ -113,8 +114,8 @@ type ComposeHealth struct {
 	StartPeriod string `yaml:"start_period,omitempty"`
 }
 
-// ComposePort is a published port in long syntax.
-type ComposePort struct {
+// composePort is a published port in long syntax.
+type composePort struct {
 	// Target is the container port.
 	Target uint32 `yaml:"target"`
 	// Published is the node port.
@@ -125,8 +126,8 @@ type ComposePort struct {
 	Mode string `yaml:"mode,omitempty"`
 }
 
-// ComposeMount is a mount in long syntax.
-type ComposeMount struct {
+// composeMount is a mount in long syntax.
+type composeMount struct {
 	// Type is volume, bind or tmpfs.
 	Type string `yaml:"type"`
 	// Source is the volume's key in the compose file, or the host path of a bind mount.
@@ -141,8 +142,8 @@ type ComposeMount struct {
 	Volume map[string]string `yaml:"volume,omitempty"`
 }
 
-// ComposeFileRef mounts a secret or config.
-type ComposeFileRef struct {
+// composeFileRef mounts a secret or config.
+type composeFileRef struct {
 	// Source is the key of the secret or config in the compose file.
 	Source string `yaml:"source"`
 	// Target is the file path in the container.
@@ -152,15 +153,15 @@ type ComposeFileRef struct {
 	// GID owning the file.
 	GID string `yaml:"gid,omitempty"`
 	// Mode is the file's permission bits.
-	Mode ComposeFileMode `yaml:"mode,omitempty"`
+	Mode composeFileMode `yaml:"mode,omitempty"`
 }
 
-// ComposeFileMode is an octal file mode such as "0400". It is written as a YAML number
+// composeFileMode is an octal file mode such as "0400". It is written as a YAML number
 // (0o400): the compose schema of `docker stack deploy` rejects a string there.
-type ComposeFileMode string
+type composeFileMode string
 
 // MarshalYAML writes the mode as an octal integer.
-func (m ComposeFileMode) MarshalYAML() (any, error) {
+func (m composeFileMode) MarshalYAML() (any, error) {
 	v, err := strconv.ParseUint(strings.TrimPrefix(string(m), "0o"), 8, 32)
 	if err != nil {
 		return nil, fmt.Errorf("file mode %q: %w", string(m), err)
@@ -169,27 +170,27 @@ func (m ComposeFileMode) MarshalYAML() (any, error) {
 }
 
 // UnmarshalYAML reads an integer (0o400, 256) or a string ("0400").
-func (m *ComposeFileMode) UnmarshalYAML(n *yaml.Node) error {
+func (m *composeFileMode) UnmarshalYAML(n *yaml.Node) error {
 	if n.ShortTag() == "!!int" {
 		var v uint32
 		if err := n.Decode(&v); err != nil {
 			return err
 		}
-		*m = ComposeFileMode(fmt.Sprintf("0%o", v))
+		*m = composeFileMode(fmt.Sprintf("0%o", v))
 		return nil
 	}
-	*m = ComposeFileMode(n.Value)
+	*m = composeFileMode(n.Value)
 	return nil
 }
 
-// ComposeNetRef attaches a service to a network.
-type ComposeNetRef struct {
+// composeNetRef attaches a service to a network.
+type composeNetRef struct {
 	// Aliases are extra DNS names of the service on the network.
 	Aliases []string `yaml:"aliases,omitempty"`
 }
 
-// ComposeDeploy is a service's deploy section.
-type ComposeDeploy struct {
+// composeDeploy is a service's deploy section.
+type composeDeploy struct {
 	// Mode is replicated, global, replicated-job or global-job.
 	Mode string `yaml:"mode,omitempty"`
 	// Replicas of a replicated service, or total completions of a replicated job.
@@ -199,19 +200,19 @@ type ComposeDeploy struct {
 	// Labels on the service, without Kargo's bookkeeping labels.
 	Labels map[string]string `yaml:"labels,omitempty"`
 	// Placement constrains and spreads the tasks over nodes.
-	Placement *ComposePlacement `yaml:"placement,omitempty"`
+	Placement *composePlacement `yaml:"placement,omitempty"`
 	// Resources are CPU and memory limits and reservations.
-	Resources *ComposeResources `yaml:"resources,omitempty"`
+	Resources *composeResources `yaml:"resources,omitempty"`
 	// RestartPolicy says when Swarm restarts a task that exited.
-	RestartPolicy *ComposeRestart `yaml:"restart_policy,omitempty"`
+	RestartPolicy *composeRestart `yaml:"restart_policy,omitempty"`
 	// UpdateConfig says how Swarm replaces tasks on an update.
-	UpdateConfig *ComposeUpdate `yaml:"update_config,omitempty"`
+	UpdateConfig *composeUpdate `yaml:"update_config,omitempty"`
 	// RollbackConfig says how Swarm rolls a failed update back.
-	RollbackConfig *ComposeUpdate `yaml:"rollback_config,omitempty"`
+	RollbackConfig *composeUpdate `yaml:"rollback_config,omitempty"`
 }
 
-// ComposePlacement is deploy.placement.
-type ComposePlacement struct {
+// composePlacement is deploy.placement.
+type composePlacement struct {
 	// Constraints in Swarm syntax, e.g. "node.role==manager".
 	Constraints []string `yaml:"constraints,omitempty"`
 	// Preferences are {"spread": "node.labels.<label>"} entries.
@@ -220,24 +221,24 @@ type ComposePlacement struct {
 	MaxReplicasPerNode uint64 `yaml:"max_replicas_per_node,omitempty"`
 }
 
-// ComposeResources is deploy.resources.
-type ComposeResources struct {
+// composeResources is deploy.resources.
+type composeResources struct {
 	// Limits are the most a task may use.
-	Limits *ComposeResource `yaml:"limits,omitempty"`
+	Limits *composeResource `yaml:"limits,omitempty"`
 	// Reservations are what a node must have free to run a task.
-	Reservations *ComposeResource `yaml:"reservations,omitempty"`
+	Reservations *composeResource `yaml:"reservations,omitempty"`
 }
 
-// ComposeResource is a CPU and memory amount.
-type ComposeResource struct {
+// composeResource is a CPU and memory amount.
+type composeResource struct {
 	// CPUs in cores, e.g. "0.5".
 	CPUs string `yaml:"cpus,omitempty"`
 	// Memory in bytes, e.g. "536870912b".
 	Memory string `yaml:"memory,omitempty"`
 }
 
-// ComposeRestart is deploy.restart_policy.
-type ComposeRestart struct {
+// composeRestart is deploy.restart_policy.
+type composeRestart struct {
 	// Condition is none, on-failure or any.
 	Condition string `yaml:"condition,omitempty"`
 	// Delay between restart attempts, as a Go duration.
@@ -248,8 +249,8 @@ type ComposeRestart struct {
 	Window string `yaml:"window,omitempty"`
 }
 
-// ComposeUpdate is deploy.update_config or rollback_config.
-type ComposeUpdate struct {
+// composeUpdate is deploy.update_config or rollback_config.
+type composeUpdate struct {
 	// Parallelism is how many tasks are replaced at a time (0 = all at once).
 	Parallelism *uint64 `yaml:"parallelism,omitempty"`
 	// Delay between batches, as a Go duration.
@@ -264,7 +265,7 @@ type ComposeUpdate struct {
 	Order string `yaml:"order,omitempty"`
 }
 
-// ToCompose converts the desired objects into a compose file for `docker stack deploy -c`,
+// toCompose converts the desired objects into a compose file for `docker stack deploy -c`,
 // with the stack name as the namespace. Networks and volumes get no explicit name, so
 // docker stack deploy names them <stack>_<key> under whatever stack name it is given;
 // secrets and configs keep their versioned names (Swarm cannot update them; WriteCompose
@@ -272,67 +273,67 @@ type ComposeUpdate struct {
 // are referenced as files under dir (secrets/<name>, configs/<name>), which WriteCompose
 // writes. Kargo's bookkeeping labels are left out, so a stack deployed this way shows as
 // "not applied by kargo" in a plan.
-func ToCompose(d *Desired) *Compose {
-	c := &Compose{Version: "3.8", Services: map[string]ComposeService{}}
+func toCompose(d *Desired) *composeFile {
+	c := &composeFile{Version: "3.8", Services: map[string]composeService{}}
 	netKey := map[string]string{}
 	for _, n := range d.Networks {
 		netKey[n.Name] = n.Logical
 		if c.Networks == nil {
-			c.Networks = map[string]ComposeObject{}
+			c.Networks = map[string]composeObject{}
 		}
 		if n.External {
-			c.Networks[n.Logical] = ComposeObject{Name: n.Name, External: true}
+			c.Networks[n.Logical] = composeObject{Name: n.Name, External: true}
 			continue
 		}
-		c.Networks[n.Logical] = ComposeObject{Driver: n.Options.Driver, Attachable: n.Options.Attachable,
+		c.Networks[n.Logical] = composeObject{Driver: n.Options.Driver, Attachable: n.Options.Attachable,
 			Internal: n.Options.Internal, Labels: userLabels(n.Options.Labels)}
 	}
 	volKey := map[string]string{}
 	for _, v := range d.Volumes {
 		volKey[v.Name] = v.Logical
 		if c.Volumes == nil {
-			c.Volumes = map[string]ComposeObject{}
+			c.Volumes = map[string]composeObject{}
 		}
 		if v.External {
-			c.Volumes[v.Logical] = ComposeObject{Name: v.Name, External: true}
+			c.Volumes[v.Logical] = composeObject{Name: v.Name, External: true}
 			continue
 		}
-		c.Volumes[v.Logical] = ComposeObject{Driver: v.Options.Driver, DriverOpts: v.Options.DriverOpts,
+		c.Volumes[v.Logical] = composeObject{Driver: v.Options.Driver, DriverOpts: v.Options.DriverOpts,
 			Labels: userLabels(v.Options.Labels)}
 	}
 	secKey := map[string]string{}
 	for _, s := range d.Secrets {
 		secKey[s.Name] = s.Logical
 		if c.Secrets == nil {
-			c.Secrets = map[string]ComposeObject{}
+			c.Secrets = map[string]composeObject{}
 		}
 		if s.External {
-			c.Secrets[s.Logical] = ComposeObject{Name: s.Name, External: true}
+			c.Secrets[s.Logical] = composeObject{Name: s.Name, External: true}
 			continue
 		}
-		c.Secrets[s.Logical] = ComposeObject{Name: s.Name, File: "./secrets/" + s.Logical, Labels: userLabels(s.Spec.Labels)}
+		c.Secrets[s.Logical] = composeObject{Name: s.Name, File: "./secrets/" + s.Logical, Labels: userLabels(s.Spec.Labels)}
 	}
 	cfgKey := map[string]string{}
 	for _, x := range d.Configs {
 		cfgKey[x.Name] = x.Logical
 		if c.Configs == nil {
-			c.Configs = map[string]ComposeObject{}
+			c.Configs = map[string]composeObject{}
 		}
 		if x.External {
-			c.Configs[x.Logical] = ComposeObject{Name: x.Name, External: true}
+			c.Configs[x.Logical] = composeObject{Name: x.Name, External: true}
 			continue
 		}
-		c.Configs[x.Logical] = ComposeObject{Name: x.Name, File: "./configs/" + x.Logical, Labels: userLabels(x.Spec.Labels)}
+		c.Configs[x.Logical] = composeObject{Name: x.Name, File: "./configs/" + x.Logical, Labels: userLabels(x.Spec.Labels)}
 	}
 	for _, s := range d.Services {
-		c.Services[s.Logical] = composeService(s.Spec, netKey, volKey, secKey, cfgKey)
+		c.Services[s.Logical] = serviceToCompose(s.Spec, netKey, volKey, secKey, cfgKey)
 	}
 	return c
 }
 
-func composeService(spec swarm.ServiceSpec, netKey, volKey, secKey, cfgKey map[string]string) ComposeService {
+func serviceToCompose(spec swarm.ServiceSpec, netKey, volKey, secKey, cfgKey map[string]string) composeService {
 	cs := spec.TaskTemplate.ContainerSpec
-	out := ComposeService{
+	out := composeService{
 		Image: cs.Image, Entrypoint: cs.Command, Command: cs.Args, Environment: cs.Env,
 		WorkingDir: cs.Dir, User: cs.User, Hostname: cs.Hostname, Labels: userLabels(cs.Labels),
 	}
@@ -340,18 +341,18 @@ func composeService(spec swarm.ServiceSpec, netKey, volKey, secKey, cfgKey map[s
 		out.StopGracePeriod = dur(*cs.StopGracePeriod)
 	}
 	if h := cs.Healthcheck; h != nil {
-		out.Healthcheck = &ComposeHealth{Test: h.Test, Interval: dur(h.Interval), Timeout: dur(h.Timeout),
+		out.Healthcheck = &composeHealth{Test: h.Test, Interval: dur(h.Interval), Timeout: dur(h.Timeout),
 			Retries: h.Retries, StartPeriod: dur(h.StartPeriod)}
 	}
 	if ep := spec.EndpointSpec; ep != nil {
 		out.Deploy.EndpointMode = string(ep.Mode)
 		for _, p := range ep.Ports {
-			out.Ports = append(out.Ports, ComposePort{Target: p.TargetPort, Published: p.PublishedPort,
+			out.Ports = append(out.Ports, composePort{Target: p.TargetPort, Published: p.PublishedPort,
 				Protocol: string(p.Protocol), Mode: string(p.PublishMode)})
 		}
 	}
 	for _, m := range cs.Mounts {
-		cm := ComposeMount{Type: string(m.Type), Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly}
+		cm := composeMount{Type: string(m.Type), Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly}
 		if k, ok := volKey[m.Source]; ok {
 			cm.Source = k
 		}
@@ -361,35 +362,35 @@ func composeService(spec swarm.ServiceSpec, netKey, volKey, secKey, cfgKey map[s
 		out.Volumes = append(out.Volumes, cm)
 	}
 	for _, r := range cs.Secrets {
-		out.Secrets = append(out.Secrets, ComposeFileRef{Source: secKey[r.SecretName], Target: r.File.Name,
-			UID: r.File.UID, GID: r.File.GID, Mode: ComposeFileMode(fmt.Sprintf("0%o", uint32(r.File.Mode)))})
+		out.Secrets = append(out.Secrets, composeFileRef{Source: secKey[r.SecretName], Target: r.File.Name,
+			UID: r.File.UID, GID: r.File.GID, Mode: composeFileMode(fmt.Sprintf("0%o", uint32(r.File.Mode)))})
 	}
 	for _, r := range cs.Configs {
-		out.Configs = append(out.Configs, ComposeFileRef{Source: cfgKey[r.ConfigName], Target: r.File.Name,
-			UID: r.File.UID, GID: r.File.GID, Mode: ComposeFileMode(fmt.Sprintf("0%o", uint32(r.File.Mode)))})
+		out.Configs = append(out.Configs, composeFileRef{Source: cfgKey[r.ConfigName], Target: r.File.Name,
+			UID: r.File.UID, GID: r.File.GID, Mode: composeFileMode(fmt.Sprintf("0%o", uint32(r.File.Mode)))})
 	}
 	for _, n := range spec.TaskTemplate.Networks {
 		if out.Networks == nil {
-			out.Networks = map[string]ComposeNetRef{}
+			out.Networks = map[string]composeNetRef{}
 		}
-		out.Networks[netKey[n.Target]] = ComposeNetRef{Aliases: without(n.Aliases, spec.Labels[LabelName])}
+		out.Networks[netKey[n.Target]] = composeNetRef{Aliases: without(n.Aliases, spec.Labels[stack.LabelName])}
 	}
 	dep := &out.Deploy
 	dep.Labels = userLabels(spec.Labels)
 	switch m := spec.Mode; {
 	case m.Global != nil:
-		dep.Mode = "global"
+		dep.Mode = string(stack.Global)
 	case m.GlobalJob != nil:
-		dep.Mode = "global-job"
+		dep.Mode = string(stack.GlobalJob)
 	case m.ReplicatedJob != nil:
-		dep.Mode = "replicated-job"
+		dep.Mode = string(stack.ReplicatedJob)
 		dep.Replicas = m.ReplicatedJob.TotalCompletions
 	case m.Replicated != nil:
-		dep.Mode = "replicated"
+		dep.Mode = string(stack.Replicated)
 		dep.Replicas = m.Replicated.Replicas
 	}
 	if p := spec.TaskTemplate.Placement; p != nil {
-		dep.Placement = &ComposePlacement{Constraints: p.Constraints, MaxReplicasPerNode: p.MaxReplicas}
+		dep.Placement = &composePlacement{Constraints: p.Constraints, MaxReplicasPerNode: p.MaxReplicas}
 		for _, pref := range p.Preferences {
 			if pref.Spread != nil {
 				dep.Placement.Preferences = append(dep.Placement.Preferences, map[string]string{"spread": pref.Spread.SpreadDescriptor})
@@ -397,16 +398,16 @@ func composeService(spec swarm.ServiceSpec, netKey, volKey, secKey, cfgKey map[s
 		}
 	}
 	if r := spec.TaskTemplate.Resources; r != nil {
-		dep.Resources = &ComposeResources{}
+		dep.Resources = &composeResources{}
 		if l := r.Limits; l != nil {
-			dep.Resources.Limits = &ComposeResource{CPUs: cpus(l.NanoCPUs), Memory: bytesStr(l.MemoryBytes)}
+			dep.Resources.Limits = &composeResource{CPUs: cpus(l.NanoCPUs), Memory: bytesStr(l.MemoryBytes)}
 		}
 		if l := r.Reservations; l != nil {
-			dep.Resources.Reservations = &ComposeResource{CPUs: cpus(l.NanoCPUs), Memory: bytesStr(l.MemoryBytes)}
+			dep.Resources.Reservations = &composeResource{CPUs: cpus(l.NanoCPUs), Memory: bytesStr(l.MemoryBytes)}
 		}
 	}
 	if rp := spec.TaskTemplate.RestartPolicy; rp != nil {
-		dep.RestartPolicy = &ComposeRestart{Condition: string(rp.Condition), MaxAttempts: rp.MaxAttempts}
+		dep.RestartPolicy = &composeRestart{Condition: string(rp.Condition), MaxAttempts: rp.MaxAttempts}
 		if rp.Delay != nil {
 			dep.RestartPolicy.Delay = dur(*rp.Delay)
 		}
@@ -414,16 +415,16 @@ func composeService(spec swarm.ServiceSpec, netKey, volKey, secKey, cfgKey map[s
 			dep.RestartPolicy.Window = dur(*rp.Window)
 		}
 	}
-	dep.UpdateConfig = composeUpdate(spec.UpdateConfig)
-	dep.RollbackConfig = composeUpdate(spec.RollbackConfig)
+	dep.UpdateConfig = updateToCompose(spec.UpdateConfig)
+	dep.RollbackConfig = updateToCompose(spec.RollbackConfig)
 	return out
 }
 
-func composeUpdate(u *swarm.UpdateConfig) *ComposeUpdate {
+func updateToCompose(u *swarm.UpdateConfig) *composeUpdate {
 	if u == nil {
 		return nil
 	}
-	return &ComposeUpdate{Parallelism: ptr(u.Parallelism), Delay: dur(u.Delay), FailureAction: string(u.FailureAction),
+	return &composeUpdate{Parallelism: ptr(u.Parallelism), Delay: dur(u.Delay), FailureAction: string(u.FailureAction),
 		Monitor: dur(u.Monitor), MaxFailureRatio: u.MaxFailureRatio, Order: string(u.Order)}
 }
 
@@ -431,7 +432,7 @@ func composeUpdate(u *swarm.UpdateConfig) *ComposeUpdate {
 func userLabels(l map[string]string) map[string]string {
 	out := map[string]string{}
 	for k, v := range l {
-		if k == LabelNamespace || k == LabelHash || k == LabelLastApplied {
+		if k == stack.LabelNamespace || k == stack.LabelHash || k == stack.LabelLastApplied {
 			continue
 		}
 		out[k] = v
@@ -473,10 +474,16 @@ func bytesStr(b int64) string {
 	return fmt.Sprintf("%db", b)
 }
 
-// MarshalCompose returns the compose file as YAML. Every value is meant literally, so each
+// ComposeYAML returns the compose file (version 3.8) of the desired objects, with versioned
+// secrets named as Render names them. It writes nothing: WriteCompose is the export to deploy
+// (it names versioned secrets for docker stack deploy and writes the ./secrets/<name> and
+// ./configs/<name> files the compose file refers to).
+func ComposeYAML(d *Desired) ([]byte, error) { return marshalCompose(toCompose(d)) }
+
+// marshalCompose returns the compose file as YAML. Every value is meant literally, so each
 // `$` is written `$$`: docker stack deploy interpolates the whole file, and would otherwise
 // turn a health check's `c=$(curl ...)` into `c=(curl ...)` or expand `$c` to nothing.
-func MarshalCompose(c *Compose) ([]byte, error) {
+func marshalCompose(c *composeFile) ([]byte, error) {
 	var n yaml.Node
 	if err := n.Encode(c); err != nil {
 		return nil, err
@@ -519,7 +526,7 @@ func escapeDollars(n *yaml.Node) {
 // failing to update an immutable one). Content made with randomness, such as the gateway's
 // password hash, gets a new version on every export.
 func WriteCompose(d *Desired, dir string) (string, error) {
-	c := ToCompose(d)
+	c := toCompose(d)
 	prev := previousSecretNames(dir)
 	for _, s := range d.Secrets {
 		if !s.Versioned {
@@ -536,7 +543,7 @@ func WriteCompose(d *Desired, dir string) (string, error) {
 			}
 		}
 		if o.Name == "" {
-			o.Name = d.Stack + "_" + s.Logical + "_" + randomHex(5)
+			o.Name = d.Stack + "_" + s.Logical + "_" + randomHex(stack.VersionHashLen/2)
 		}
 		c.Secrets[s.Logical] = o
 	}
@@ -560,7 +567,7 @@ func WriteCompose(d *Desired, dir string) (string, error) {
 			return "", fmt.Errorf("stack %q: config %q: %w", d.Stack, x.Logical, err)
 		}
 	}
-	b, err := MarshalCompose(c)
+	b, err := marshalCompose(c)
 	if err != nil {
 		return "", fmt.Errorf("stack %q: compose: %w", d.Stack, err)
 	}
@@ -583,7 +590,7 @@ func previousSecretNames(dir string) map[string]string {
 	if err != nil {
 		return out
 	}
-	var prev Compose
+	var prev composeFile
 	if yaml.Unmarshal(b, &prev) != nil {
 		return out
 	}

@@ -98,7 +98,7 @@ func TestToCompose(t *testing.T) {
 	assert.Equal(t, "replicated-job", loader.Deploy.Mode)
 	assert.Equal(t, uint64(3), *loader.Deploy.Replicas)
 	assert.Nil(t, loader.Deploy.UpdateConfig)
-	assert.Equal(t, "0 0 * * * *", loader.Deploy.Labels[swarmx.LabelSchedule])
+	assert.Equal(t, "0 0 * * * *", loader.Deploy.Labels[stack.LabelSchedule])
 	assert.Equal(t, "global", c.Services["agent"].Deploy.Mode)
 	assert.Nil(t, c.Services["agent"].Deploy.Replicas)
 	assert.Equal(t, "global-job", c.Services["once"].Deploy.Mode)
@@ -107,7 +107,7 @@ func TestToCompose(t *testing.T) {
 	// Networks and volumes are named by docker stack deploy (<stack>_<key>), so the file can be
 	// deployed under another stack name without sharing them.
 	assert.Equal(t, swarmx.ComposeObject{Driver: "overlay", Attachable: true, Internal: true,
-		Labels: map[string]string{swarmx.LabelName: "back"}}, c.Networks["back"])
+		Labels: map[string]string{stack.LabelName: "back"}}, c.Networks["back"])
 	assert.Equal(t, swarmx.ComposeObject{Name: "traefik", External: true}, c.Networks["traefik"])
 	assert.Empty(t, c.Volumes["pgdata"].Name)
 	assert.Equal(t, "yes", c.Volumes["pgdata"].Labels["keep"])
@@ -121,7 +121,7 @@ func TestToCompose(t *testing.T) {
 	// No bookkeeping labels anywhere: a stack deployed from compose plans as "not applied by kargo".
 	out, err := swarmx.MarshalCompose(c)
 	require.NoError(t, err)
-	for _, l := range []string{swarmx.LabelHash, swarmx.LabelLastApplied, swarmx.LabelNamespace} {
+	for _, l := range []string{stack.LabelHash, stack.LabelLastApplied, stack.LabelNamespace} {
 		assert.NotContains(t, string(out), l)
 	}
 	assert.NotContains(t, string(out), "pg-secret", "no secret value in the compose file")

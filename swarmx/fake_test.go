@@ -38,14 +38,14 @@ func applier(t *testing.T) (*swarmx.Applier, *fakeengine.Engine) {
 func TestFakeRecordsCalls(t *testing.T) {
 	ctx := context.Background()
 	e := fakeengine.New()
-	_, err := e.NetworkCreate(ctx, "maps_default", client.NetworkCreateOptions{Labels: map[string]string{swarmx.LabelNamespace: "maps"}})
+	_, err := e.NetworkCreate(ctx, "maps_default", client.NetworkCreateOptions{Labels: map[string]string{stack.LabelNamespace: "maps"}})
 	require.NoError(t, err)
 	_, err = e.NetworkCreate(ctx, "maps_default", client.NetworkCreateOptions{})
 	assert.Error(t, err, "names are unique")
-	nets, err := e.NetworkList(ctx, client.NetworkListOptions{Filters: client.Filters{}.Add("label", swarmx.LabelNamespace+"=maps")})
+	nets, err := e.NetworkList(ctx, client.NetworkListOptions{Filters: client.Filters{}.Add("label", stack.LabelNamespace+"=maps")})
 	require.NoError(t, err)
 	assert.Len(t, nets.Items, 1)
-	nets, err = e.NetworkList(ctx, client.NetworkListOptions{Filters: client.Filters{}.Add("label", swarmx.LabelNamespace+"=other")})
+	nets, err = e.NetworkList(ctx, client.NetworkListOptions{Filters: client.Filters{}.Add("label", stack.LabelNamespace+"=other")})
 	require.NoError(t, err)
 	assert.Empty(t, nets.Items)
 

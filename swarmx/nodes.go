@@ -355,7 +355,7 @@ func (a *Applier) stackTasksOn(ctx context.Context, stackName, nodeID string) (i
 // allRunning reports whether every long-running service has all its desired tasks running.
 func allRunning(sts []ServiceStatus) bool {
 	for _, s := range sts {
-		if s.Mode == "replicated-job" || s.Mode == "global-job" {
+		if stack.Mode(s.Mode).IsJob() {
 			continue
 		}
 		if s.Running < s.Desired {

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/kalisio/kargo/stack"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/api/types/volume"
@@ -205,7 +206,7 @@ func stuck(svc swarm.Service, tasks []swarm.Task) bool {
 }
 
 func namespaceFilter(stackName string) client.Filters {
-	return client.Filters{}.Add("label", LabelNamespace+"="+stackName)
+	return client.Filters{}.Add("label", stack.LabelNamespace+"="+stackName)
 }
 
 // Observe lists the objects labelled with the stack's namespace.
@@ -300,7 +301,7 @@ func Diff(d *Desired, cur *Current) *Plan {
 		a := Action{Kind: KindNetwork, Name: n.Name, Op: Create}
 		if have := cur.network(n.Name); have != nil {
 			a.Op = Unchanged
-			if have.Labels[LabelHash] != n.Hash {
+			if have.Labels[stack.LabelHash] != n.Hash {
 				// Swarm networks cannot be updated in place; the difference is reported, not applied.
 				a.Note = "options differ from the running network; remove the stack to recreate it"
 			}
@@ -348,7 +349,7 @@ func Diff(d *Desired, cur *Current) *Plan {
 		a := Action{Kind: KindService, Name: s.Name, Op: Create}
 		if have := cur.service(s.Name); have != nil {
 			a.Op = Unchanged
-			if have.Spec.Labels[LabelHash] != s.Hash {
+			if have.Spec.Labels[stack.LabelHash] != s.Hash {
 				a.Op = Update
 				a.Changes = changedFields(have.Spec, s.Spec)
 			} else if d := Drift(have.Spec); len(d) > 0 {
@@ -390,7 +391,7 @@ func Diff(d *Desired, cur *Current) *Plan {
 // changedFields compares the spec Kargo last applied (from its label) with the desired one
 // and lists the fields that differ. Specs applied by other tools get a coarse answer.
 func changedFields(have, want swarm.ServiceSpec) []string {
-	last, err := DecodeLastApplied(have.Labels[LabelLastApplied])
+	last, err := DecodeLastApplied(have.Labels[stack.LabelLastApplied])
 	if err != nil {
 		return []string{"spec (not applied by kargo)"}
 	}
@@ -473,9 +474,9 @@ func envDiff(a, b any) []string {
 
 // Drift lists the fields of a live service spec that were changed outside Kargo since it
 // applied it (docker service scale or update): replicas, image and environment, compared
-// with the spec recorded in its LabelLastApplied. Apply puts them back.
+// with the spec recorded in its stack.LabelLastApplied. Apply puts them back.
 func Drift(live swarm.ServiceSpec) []string {
-	last, err := DecodeLastApplied(live.Labels[LabelLastApplied])
+	last, err := DecodeLastApplied(live.Labels[stack.LabelLastApplied])
 	if err != nil {
 		return nil
 	}

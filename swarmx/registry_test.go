@@ -28,7 +28,7 @@ func TestRenderRefersToKargoImagesInTheRegistry(t *testing.T) {
 		if cs.Image != want[s.Name] {
 			t.Errorf("%s: image %q, want %q", s.Name, cs.Image, want[s.Name])
 		}
-		if s.Name == "maps_ms" && cs.Labels[swarmx.LabelImageVersion] == "" {
+		if s.Name == "maps_ms" && cs.Labels[stack.LabelImageVersion] == "" {
 			t.Errorf("%s: the image version label is lost behind the registry", s.Name)
 		}
 	}

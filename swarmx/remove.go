@@ -52,7 +52,7 @@ func (a *Applier) Remove(ctx context.Context, stackName string, opts RemoveOptio
 		errs = append(errs, fmt.Errorf("stack %q: %w", stackName, err))
 	}
 	for _, s := range cur.Secrets {
-		if !opts.Volumes && s.Spec.Labels[LabelGenerated] != "" {
+		if !opts.Volumes && s.Spec.Labels[stack.LabelGenerated] != "" {
 			// The kept volumes were initialised with this value (a database password):
 			// the next apply must find it again.
 			a.progressf("secret %s: kept with the volumes (generated)", s.Spec.Name)
@@ -281,10 +281,10 @@ func (a *Applier) Status(ctx context.Context, stackName string) ([]ServiceStatus
 		st := ServiceStatus{
 			Name: svc.Spec.Name, Mode: modeName(svc.Spec.Mode), Desired: t.Desired, Running: t.Running,
 			Completed: t.Completed, LastError: t.LastError,
-			Schedule:   svc.Spec.Labels[LabelSchedule],
-			LastRun:    svc.Spec.Labels[LabelRunPrefix+"last"],
-			LastResult: svc.Spec.Labels[LabelRunPrefix+"result"],
-			NextRun:    svc.Spec.Labels[LabelRunPrefix+"next"],
+			Schedule:   svc.Spec.Labels[stack.LabelSchedule],
+			LastRun:    svc.Spec.Labels[stack.LabelRunLast],
+			LastResult: svc.Spec.Labels[stack.LabelRunResult],
+			NextRun:    svc.Spec.Labels[stack.LabelRunNext],
 		}
 		st.Nodes = taskNodes(tasks.Items, hosts)
 		if cs := svc.Spec.TaskTemplate.ContainerSpec; cs != nil {
@@ -339,12 +339,12 @@ func scheduledRun(st *ServiceStatus, t TaskSummary, now time.Time) {
 	if st.Schedule == "" {
 		return
 	}
-	if st.LastResult == "running" {
+	if st.LastResult == stack.RunRunning {
 		switch {
 		case t.Converged:
-			st.LastResult = "succeeded"
+			st.LastResult = stack.RunSucceeded
 		case t.JobFailed:
-			st.LastResult = "failed"
+			st.LastResult = stack.RunFailed
 		}
 	}
 	if next, err := time.Parse(time.RFC3339, st.NextRun); st.LastRun != "" && (err != nil || next.Before(now)) {
@@ -358,13 +358,13 @@ func scheduledRun(st *ServiceStatus, t TaskSummary, now time.Time) {
 func modeName(m swarm.ServiceMode) string {
 	switch {
 	case m.Global != nil:
-		return "global"
+		return string(stack.Global)
 	case m.ReplicatedJob != nil:
-		return "replicated-job"
+		return string(stack.ReplicatedJob)
 	case m.GlobalJob != nil:
-		return "global-job"
+		return string(stack.GlobalJob)
 	}
-	return "replicated"
+	return string(stack.Replicated)
 }
 
 // LogsClient is what Logs needs of the engine client.

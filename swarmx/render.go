@@ -1,7 +1,7 @@
 // Package swarmx turns a stack.Stack into Docker Swarm objects and applies them.
 //
-// Render is pure: from a Stack (and the deploy program's environment and files, injected as
-// functions) it computes the desired Swarm specs, each carrying the namespace label
+// Render is pure: from a Stack and a Source (the deploy program's environment, files and the
+// images it can build, given as functions) it computes the desired Swarm specs, each carrying the namespace label
 // com.docker.stack.namespace (so `docker stack ls/ps/services/rm` see Kargo stacks) and a hash
 // of its desired spec (so a plan needs no state file). The Applier compares those with what runs
 // and performs the difference through a small Client interface over the moby client.
@@ -27,29 +27,6 @@ import (
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
-)
-
-// Labels Kargo puts on the objects it manages.
-const (
-	// LabelNamespace is docker stack's namespace label: the stack an object belongs to.
-	LabelNamespace = "com.docker.stack.namespace"
-	// LabelHash is the hash of an object's desired spec (or content) when it was applied.
-	LabelHash = "io.kargo.hash"
-	// LabelLastApplied holds the desired service spec, gzipped and base64-encoded, so a plan
-	// can show which fields changed (like kubectl's last-applied-configuration).
-	LabelLastApplied = "io.kargo.last-applied"
-	// LabelName is the object's name within its stack (without the stack prefix or version).
-	LabelName = "io.kargo.name"
-	// LabelSchedule is the cron schedule of a scheduled job service.
-	LabelSchedule = "io.kargo.schedule"
-	// LabelGenerated marks a secret whose content Kargo generated: it is kept across applies.
-	LabelGenerated = "io.kargo.generated"
-	// LabelImageVersion, on the containers of a service using a Kargo image, is the version
-	// of the image's build context: a changed context changes the spec and rolls out.
-	LabelImageVersion = "io.kargo.image-version"
-	// LabelRunPrefix prefixes the labels the scheduler writes on job services (last run, result,
-	// next run); the Applier keeps them on update.
-	LabelRunPrefix = "io.kargo.run."
 )
 
 // Size limits of Swarm objects (swarmkit's MaxSecretSize and MaxConfigSize): Render refuses
@@ -85,7 +62,7 @@ type Network struct {
 	External bool
 	// Options create the network, labels included.
 	Options client.NetworkCreateOptions
-	// Hash of the options, stored in the network's LabelHash label.
+	// Hash of the options, stored in the network's stack.LabelHash label.
 	Hash string
 }
 
@@ -146,7 +123,7 @@ type Service struct {
 	// Spec is complete except for the IDs of secret and config references, which the
 	// Applier resolves from their names.
 	Spec swarm.ServiceSpec
-	// Hash of the desired spec, stored in the service's LabelHash label.
+	// Hash of the desired spec, stored in the service's stack.LabelHash label.
 	Hash string
 	// DependsOn are the logical names of the services that must converge before this one.
 	DependsOn []string
@@ -193,13 +170,17 @@ func (d *Desired) Service(name string) (Service, bool) {
 }
 
 // Source gives Render what lies outside the stack value: the deploy program's environment
-// and files (for secrets and configs given by env var or path). Tests pass fakes; the zero
-// value uses the process environment and file system.
+// and files (for secrets and configs given by env var or path) and the versions of the
+// images it can build. Tests pass fakes; the zero value uses the process environment, the
+// file system and the images package's registry.
 type Source struct {
 	// LookupEnv looks an environment variable up; nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
 	// ReadFile reads a file; nil means os.ReadFile.
 	ReadFile func(string) ([]byte, error)
+	// Image looks up an image Kargo builds (its build context's version labels the
+	// containers using it; it is pulled from the stack's Registry); nil means images.Lookup.
+	Image func(ref string) (images.Image, bool)
 }
 
 func (src Source) lookupEnv(k string) (string, bool) {
@@ -207,6 +188,13 @@ func (src Source) lookupEnv(k string) (string, bool) {
 		return src.LookupEnv(k)
 	}
 	return os.LookupEnv(k)
+}
+
+func (src Source) image(ref string) (images.Image, bool) {
+	if src.Image != nil {
+		return src.Image(ref)
+	}
+	return images.Lookup(ref)
 }
 
 func (src Source) readFile(p string) ([]byte, error) {
@@ -235,13 +223,13 @@ func (e *RenderError) Error() string {
 // Unwrap returns Err.
 func (e *RenderError) Unwrap() error { return e.Err }
 
-// Render validates the stack, applies its defaults and computes the desired Swarm objects.
-// It reads nothing but what src provides and talks to no engine.
+// Render normalises the stack (stack.Normalize: its defaults, then validation) and computes
+// the desired Swarm objects. It reads nothing but what src provides and talks to no engine.
 func Render(st *stack.Stack, src Source) (*Desired, error) {
-	if err := st.Validate(); err != nil {
+	s, err := st.Normalize()
+	if err != nil {
 		return nil, err
 	}
-	s := st.Defaulted()
 	d := &Desired{Stack: s.Name}
 	r := renderer{stack: s, src: src, labels: baseLabels(s)}
 
@@ -320,7 +308,7 @@ func baseLabels(s *stack.Stack) map[string]string {
 	for k, v := range s.Labels {
 		l[k] = v
 	}
-	l[LabelNamespace] = s.Name
+	l[stack.LabelNamespace] = s.Name
 	return l
 }
 
@@ -328,7 +316,7 @@ func (r renderer) scoped(name string) string { return r.stack.Name + "_" + name 
 
 func (r renderer) objectLabels(logical string, extra map[string]string) map[string]string {
 	l := merge(r.labels, extra)
-	l[LabelName] = logical
+	l[stack.LabelName] = logical
 	return l
 }
 
@@ -344,7 +332,7 @@ func (r renderer) network(n stack.Network) Network {
 		Labels:     r.objectLabels(n.Name, n.Labels),
 	}
 	h := hashJSON(opts)
-	opts.Labels[LabelHash] = h
+	opts.Labels[stack.LabelHash] = h
 	return Network{Name: r.scoped(n.Name), Logical: n.Name, Options: opts, Hash: h}
 }
 
@@ -386,7 +374,7 @@ func (r renderer) secret(sec stack.Secret) (Secret, error) {
 	if sec.Generate > 0 {
 		name := r.scoped(sec.Name)
 		l := r.objectLabels(sec.Name, sec.Labels)
-		l[LabelGenerated] = fmt.Sprint(sec.Generate)
+		l[stack.LabelGenerated] = fmt.Sprint(sec.Generate)
 		return Secret{Name: name, Logical: sec.Name, Generate: sec.Generate,
 			Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: name, Labels: l}}}, nil
 	}
@@ -433,9 +421,9 @@ func (r renderer) config(c stack.Config, contents map[string][]byte) (Config, er
 	}
 	sum := sha256.Sum256(data)
 	h := hex.EncodeToString(sum[:])
-	name := r.scoped(c.Name) + "_" + h[:10]
+	name := r.scoped(c.Name) + "_" + h[:stack.VersionHashLen]
 	l := r.objectLabels(c.Name, c.Labels)
-	l[LabelHash] = h
+	l[stack.LabelHash] = h
 	return Config{Name: name, Logical: c.Name, Spec: swarm.ConfigSpec{
 		Annotations: swarm.Annotations{Name: name, Labels: l},
 		Data:        data,
@@ -445,8 +433,8 @@ func (r renderer) config(c stack.Config, contents map[string][]byte) (Config, er
 func (r renderer) service(svc *stack.Service, nets map[string]string, vols map[string]Volume, secs, cfgs map[string]string) Service {
 	name := r.scoped(svc.Name)
 	cs := &swarm.ContainerSpec{
-		Image:    images.InRegistry(r.stack.Registry, svc.Image),
-		Labels:   merge(svc.ContainerLabels, map[string]string{LabelNamespace: r.stack.Name}, imageVersion(svc.Image)),
+		Image:    r.imageRef(svc.Image),
+		Labels:   merge(svc.ContainerLabels, map[string]string{stack.LabelNamespace: r.stack.Name}, r.imageVersion(svc.Image)),
 		Command:  svc.Command,
 		Args:     svc.Args,
 		Hostname: svc.Hostname,
@@ -564,23 +552,31 @@ func (r renderer) service(svc *stack.Service, nets map[string]string, vols map[s
 		spec.RollbackConfig = updateConfig(svc.Rollback)
 	}
 	if svc.Schedule != "" {
-		spec.Labels[LabelSchedule] = svc.Schedule
+		spec.Labels[stack.LabelSchedule] = svc.Schedule
 	}
 
 	h, last := specHash(spec)
-	spec.Labels[LabelHash] = h
-	spec.Labels[LabelLastApplied] = last
+	spec.Labels[stack.LabelHash] = h
+	spec.Labels[stack.LabelLastApplied] = last
 	return Service{Name: name, Logical: svc.Name, Spec: spec, Hash: h,
 		DependsOn: append([]string(nil), svc.DependsOn...), Endpoints: svc.Endpoints, Schedule: svc.Schedule}
 }
 
+// imageRef is the reference the service's containers run: ref, or its copy in the stack's
+// registry for an image Kargo builds.
+func (r renderer) imageRef(ref string) string {
+	_, built := r.src.image(ref)
+	return images.RegistryRef(r.stack.Registry, ref, built)
+}
+
 // imageVersion labels the containers of a Kargo image with the version of its build context.
-func imageVersion(ref string) map[string]string {
-	if v := images.Version(ref); v != "" {
+func (r renderer) imageVersion(ref string) map[string]string {
+	if img, _ := r.src.image(ref); img.Version != "" {
+		v := img.Version
 		if len(v) > 16 {
 			v = v[:16]
 		}
-		return map[string]string{LabelImageVersion: v}
+		return map[string]string{stack.LabelImageVersion: v}
 	}
 	return nil
 }
@@ -603,7 +599,7 @@ func portProtocol(p string) network.IPProtocol {
 }
 
 // specHash returns the hash of a service spec (without Kargo's own bookkeeping labels) and
-// the encoded spec for LabelLastApplied.
+// the encoded spec for stack.LabelLastApplied.
 func specHash(spec swarm.ServiceSpec) (hash, lastApplied string) {
 	b := canonicalSpec(spec)
 	sum := sha256.Sum256(b)
@@ -633,7 +629,7 @@ func canonicalSpec(spec swarm.ServiceSpec) []byte {
 func withoutBookkeeping(l map[string]string) map[string]string {
 	out := map[string]string{}
 	for k, v := range l {
-		if k == LabelHash || k == LabelLastApplied || strings.HasPrefix(k, LabelRunPrefix) {
+		if k == stack.LabelHash || k == stack.LabelLastApplied || strings.HasPrefix(k, stack.LabelRunPrefix) {
 			continue
 		}
 		out[k] = v
@@ -641,7 +637,7 @@ func withoutBookkeeping(l map[string]string) map[string]string {
 	return out
 }
 
-// DecodeLastApplied decodes a LabelLastApplied value back into the spec it was made from.
+// DecodeLastApplied decodes a stack.LabelLastApplied value back into the spec it was made from.
 func DecodeLastApplied(v string) (swarm.ServiceSpec, error) {
 	var spec swarm.ServiceSpec
 	raw, err := base64.StdEncoding.DecodeString(v)

@@ -135,10 +135,10 @@ func TestRenderService(t *testing.T) {
 			s.Mode = stack.ReplicatedJob
 			s.Schedule = "0 */10 * * * *"
 		}, nil, func(t *testing.T, spec swarm.ServiceSpec) {
-			assert.Equal(t, "0 */10 * * * *", spec.Labels[swarmx.LabelSchedule])
+			assert.Equal(t, "0 */10 * * * *", spec.Labels[stack.LabelSchedule])
 		}},
 		{"no schedule label", func(*stack.Service) {}, nil, func(t *testing.T, spec swarm.ServiceSpec) {
-			assert.NotContains(t, spec.Labels, swarmx.LabelSchedule)
+			assert.NotContains(t, spec.Labels, stack.LabelSchedule)
 		}},
 		{"placement", func(s *stack.Service) {
 			s.Placement = stack.Placement{Constraints: []string{"node.labels.gis==true", "node.role==worker"},
@@ -184,7 +184,7 @@ func TestRenderService(t *testing.T) {
 				require.Len(t, ms, 4)
 				assert.Equal(t, mount.Mount{Type: mount.TypeVolume, Source: "maps_pgdata", Target: "/var/lib/postgresql/data",
 					VolumeOptions: &mount.VolumeOptions{Labels: map[string]string{
-						swarmx.LabelNamespace: "maps", swarmx.LabelName: "pgdata", "backup": "daily"}}}, ms[0])
+						stack.LabelNamespace: "maps", stack.LabelName: "pgdata", "backup": "daily"}}}, ms[0])
 				assert.Equal(t, mount.Mount{Type: mount.TypeBind, Source: "/srv/maps", Target: "/etc/mapserver", ReadOnly: true}, ms[1])
 				assert.Equal(t, mount.Mount{Type: mount.TypeTmpfs, Target: "/tmp", TmpfsOptions: &mount.TmpfsOptions{SizeBytes: 64 << 20}}, ms[2])
 				assert.Equal(t, mount.Mount{Type: mount.TypeTmpfs, Target: "/run"}, ms[3])
@@ -303,11 +303,11 @@ func TestRenderService(t *testing.T) {
 			s.ContainerLabels = map[string]string{"logging": "json"}
 		}, nil, func(t *testing.T, spec swarm.ServiceSpec) {
 			assert.Equal(t, "true", spec.Labels["traefik.enable"])
-			assert.Equal(t, "maps", spec.Labels[swarmx.LabelNamespace])
-			assert.Equal(t, "a", spec.Labels[swarmx.LabelName])
-			assert.Regexp(t, `^[0-9a-f]{64}$`, spec.Labels[swarmx.LabelHash])
-			assert.NotEmpty(t, spec.Labels[swarmx.LabelLastApplied])
-			assert.Equal(t, map[string]string{"logging": "json", swarmx.LabelNamespace: "maps"}, spec.TaskTemplate.ContainerSpec.Labels)
+			assert.Equal(t, "maps", spec.Labels[stack.LabelNamespace])
+			assert.Equal(t, "a", spec.Labels[stack.LabelName])
+			assert.Regexp(t, `^[0-9a-f]{64}$`, spec.Labels[stack.LabelHash])
+			assert.NotEmpty(t, spec.Labels[stack.LabelLastApplied])
+			assert.Equal(t, map[string]string{"logging": "json", stack.LabelNamespace: "maps"}, spec.TaskTemplate.ContainerSpec.Labels)
 		}},
 	}
 	for _, tt := range tests {
@@ -339,7 +339,7 @@ func TestRenderDesiredService(t *testing.T) {
 	assert.Equal(t, ms.Endpoints, got.Endpoints)
 	assert.Equal(t, uint64(2), got.Replicas())
 	assert.False(t, got.IsJob())
-	assert.Equal(t, got.Spec.Labels[swarmx.LabelHash], got.Hash)
+	assert.Equal(t, got.Spec.Labels[stack.LabelHash], got.Hash)
 
 	l, _ := d.Service("loader")
 	assert.True(t, l.IsJob())
@@ -376,7 +376,7 @@ func TestRenderObjects(t *testing.T) {
 	assert.True(t, back.Options.Attachable)
 	assert.Equal(t, "db", back.Options.Labels["tier"])
 	assert.Equal(t, "gis-team", back.Options.Labels["owner"], "stack labels on every object")
-	assert.Equal(t, back.Hash, back.Options.Labels[swarmx.LabelHash])
+	assert.Equal(t, back.Hash, back.Options.Labels[stack.LabelHash])
 	assert.False(t, d.Networks[1].Options.Attachable)
 	assert.Equal(t, swarmx.Network{Name: "traefik", Logical: "traefik", External: true}, d.Networks[2])
 
@@ -392,7 +392,7 @@ func TestRenderObjects(t *testing.T) {
 	assert.Equal(t, "maps_pw", d.Secrets[0].Name)
 	assert.Equal(t, 24, d.Secrets[0].Generate)
 	assert.Nil(t, d.Secrets[0].Spec.Data)
-	assert.Equal(t, "24", d.Secrets[0].Spec.Labels[swarmx.LabelGenerated])
+	assert.Equal(t, "24", d.Secrets[0].Spec.Labels[stack.LabelGenerated])
 
 	require.Len(t, d.Configs, 1)
 	assert.Equal(t, []byte("x"), d.Configs[0].Spec.Data)
@@ -407,7 +407,7 @@ func TestRenderNamespaceLabelOnEveryObject(t *testing.T) {
 	st := stack.New("maps", a, stack.Secret{Name: "pw", Data: []byte("x")}, stack.Secret{Name: "gen", Generate: 16},
 		stack.Config{Name: "cfg", Data: []byte("y")}, stack.Volume{Name: "data"})
 	d := render(t, st)
-	const ns = swarmx.LabelNamespace
+	const ns = stack.LabelNamespace
 	for _, n := range d.Networks {
 		assert.Equal(t, "maps", n.Options.Labels[ns], "network %s", n.Name)
 	}
@@ -602,12 +602,12 @@ func TestDecodeLastApplied(t *testing.T) {
 	a := svc("a")
 	a.Env = map[string]string{"A": "1"}
 	spec := renderOne(t, a)
-	got, err := swarmx.DecodeLastApplied(spec.Labels[swarmx.LabelLastApplied])
+	got, err := swarmx.DecodeLastApplied(spec.Labels[stack.LabelLastApplied])
 	require.NoError(t, err)
 	assert.Equal(t, "maps_a", got.Name)
 	assert.Equal(t, []string{"A=1"}, got.TaskTemplate.ContainerSpec.Env)
-	assert.NotContains(t, got.Labels, swarmx.LabelHash, "bookkeeping labels are not part of the recorded spec")
-	assert.NotContains(t, got.Labels, swarmx.LabelLastApplied)
+	assert.NotContains(t, got.Labels, stack.LabelHash, "bookkeeping labels are not part of the recorded spec")
+	assert.NotContains(t, got.Labels, stack.LabelLastApplied)
 
 	_, err = swarmx.DecodeLastApplied("not base64!")
 	assert.Error(t, err)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/kalisio/kargo/stack"
 	"github.com/moby/moby/api/types/swarm"
 	"golang.org/x/crypto/argon2"
 )
@@ -105,7 +106,7 @@ func bindSecret(stackName string, s *Secret, existing []swarm.Secret) string {
 			continue
 		}
 		latest = max(latest, n)
-		if dg := e.Spec.Labels[LabelDigest]; dg != "" && e.Spec.Labels[LabelName] == s.Logical {
+		if dg := e.Spec.Labels[LabelDigest]; dg != "" && e.Spec.Labels[stack.LabelName] == s.Logical {
 			cands = append(cands, cand{n, e.Spec.Name, dg})
 		}
 	}
@@ -196,7 +197,7 @@ func (d *Desired) bindSecrets(existing []swarm.Secret) {
 		svc.Spec.TaskTemplate.ContainerSpec = &ncs
 		svc.Spec.Labels = merge(svc.Spec.Labels)
 		h, last := specHash(svc.Spec)
-		svc.Spec.Labels[LabelHash], svc.Spec.Labels[LabelLastApplied] = h, last
+		svc.Spec.Labels[stack.LabelHash], svc.Spec.Labels[stack.LabelLastApplied] = h, last
 		svc.Hash = h
 	}
 }

@@ -121,7 +121,7 @@ func TestSecretDigestLabelsAreNotTrusted(t *testing.T) {
 	} {
 		_, err := e.SecretCreate(ctx, client.SecretCreateOptions{Spec: swarm.SecretSpec{
 			Annotations: swarm.Annotations{Name: name, Labels: map[string]string{
-				swarmx.LabelNamespace: "maps", swarmx.LabelName: "pw", swarmx.LabelDigest: dg}},
+				stack.LabelNamespace: "maps", stack.LabelName: "pw", swarmx.LabelDigest: dg}},
 			Data: []byte("alpha")}})
 		require.NoError(t, err)
 	}

@@ -19,6 +19,7 @@ import (
 	// "CRON_TZ=Europe/Paris ..." schedule would fail to load its zone.
 	_ "time/tzdata"
 
+	"github.com/kalisio/kargo/internal/schedrun"
 	"github.com/kalisio/kargo/services/scheduler"
 	"github.com/moby/moby/client"
 )
@@ -27,9 +28,9 @@ import (
 const heartbeat = "/run/kargo/heartbeat"
 
 // staleAfter is the age past which the heartbeat fails the health check: the run loop beats
-// at least every scheduler.MaxHeartbeatInterval (20 s), whatever its refresh and schedules,
+// at least every schedrun.MaxHeartbeatInterval (20 s), whatever its refresh and schedules,
 // so this allows two missed beats.
-const staleAfter = 3 * scheduler.MaxHeartbeatInterval
+const staleAfter = 3 * schedrun.MaxHeartbeatInterval
 
 func main() {
 	cmd := "run"
@@ -73,7 +74,7 @@ func run() error {
 	defer c.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	r := &scheduler.Runner{Client: c, Stack: stackName, Log: os.Stdout, Refresh: refresh, Heartbeat: beat}
+	r := &schedrun.Runner{Client: c, Stack: stackName, Log: os.Stdout, Refresh: refresh, Heartbeat: beat}
 	return r.Run(ctx)
 }
 
@@ -90,7 +91,7 @@ func health(path string, now time.Time) error {
 }
 
 // beat touches the heartbeat file; the run loop calls it at least every
-// scheduler.MaxHeartbeatInterval.
+// schedrun.MaxHeartbeatInterval.
 func beat() {
 	if f, err := os.Create(heartbeat); err == nil {
 		f.Close()

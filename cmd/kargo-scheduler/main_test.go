@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kalisio/kargo/internal/schedrun"
 	"github.com/kalisio/kargo/services/scheduler"
 )
 
@@ -27,8 +28,8 @@ func TestHealth(t *testing.T) {
 	}{
 		{0, true},
 		// The run loop sleeps at most MaxHeartbeatInterval; two missed beats are tolerated.
-		{scheduler.MaxHeartbeatInterval, true},
-		{2*scheduler.MaxHeartbeatInterval + 5*time.Second, true},
+		{schedrun.MaxHeartbeatInterval, true},
+		{2*schedrun.MaxHeartbeatInterval + 5*time.Second, true},
 		{staleAfter + time.Second, false},
 		{10 * time.Minute, false},
 	} {
@@ -45,9 +46,9 @@ func TestHealth(t *testing.T) {
 // of Swarm's health check (10 s, see scheduler.New).
 func TestHealthThresholdCoversTheLongestSleep(t *testing.T) {
 	interval := scheduler.New(scheduler.Config{}).Service.Health.Interval
-	if staleAfter < scheduler.MaxHeartbeatInterval+interval {
+	if staleAfter < schedrun.MaxHeartbeatInterval+interval {
 		t.Errorf("stale after %s, but the loop may sleep %s between beats and the check runs every %s",
-			staleAfter, scheduler.MaxHeartbeatInterval, interval)
+			staleAfter, schedrun.MaxHeartbeatInterval, interval)
 	}
 }
 

@@ -105,7 +105,7 @@ func leftovers(t *testing.T, c *client.Client, name string) map[string][]string 
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	f := client.Filters{}.Add("label", swarmx.LabelNamespace+"="+name)
+	f := client.Filters{}.Add("label", stack.LabelNamespace+"="+name)
 	out := map[string][]string{}
 	svcs, err := c.ServiceList(ctx, client.ServiceListOptions{Filters: f})
 	require.NoError(t, err)
@@ -262,7 +262,7 @@ func failedUpdate(t *testing.T, cfg Config, change func(greeter *stack.Service))
 
 	// The greeter runs its previous spec again, and the web front was not touched.
 	after := inspect(t, c, cfg.Name, "greeter")
-	assert.Equal(t, before.Spec.Labels[swarmx.LabelHash], after.Spec.Labels[swarmx.LabelHash])
+	assert.Equal(t, before.Spec.Labels[stack.LabelHash], after.Spec.Labels[stack.LabelHash])
 	assert.Equal(t, before.Spec.TaskTemplate.ContainerSpec.Image, after.Spec.TaskTemplate.ContainerSpec.Image)
 	assert.Equal(t, before.Spec.TaskTemplate.ContainerSpec.Healthcheck, after.Spec.TaskTemplate.ContainerSpec.Healthcheck)
 	require.NotNil(t, after.UpdateStatus)

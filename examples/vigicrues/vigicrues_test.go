@@ -14,6 +14,7 @@ import (
 
 	"github.com/kalisio/kargo/internal/enginetest"
 	"github.com/kalisio/kargo/services/scheduler"
+	"github.com/kalisio/kargo/stack"
 	"github.com/kalisio/kargo/swarmx"
 )
 
@@ -39,7 +40,7 @@ func TestStackRenders(t *testing.T) {
 		}
 	}
 	l, _ := d.Service("sections-loader")
-	if l.Spec.Mode.ReplicatedJob == nil || l.Spec.Labels[swarmx.LabelSchedule] != "*/30 * * * * *" {
+	if l.Spec.Mode.ReplicatedJob == nil || l.Spec.Labels[stack.LabelSchedule] != "*/30 * * * * *" {
 		t.Errorf("loader: mode %+v labels %v", l.Spec.Mode, l.Spec.Labels)
 	}
 	ms, _ := d.Service("mapserver")
@@ -153,8 +154,8 @@ func TestPipelineOnSwarm(t *testing.T) {
 		t.Errorf("loader status %+v", loader)
 	}
 	prev, err := exec.Command("docker", "service", "inspect", name+"_sections-loader", "--format",
-		`{{index .Spec.Labels "`+scheduler.LabelPrevious+`"}}`).Output()
-	if err != nil || strings.TrimSpace(string(prev)) != scheduler.ResultSucceeded {
+		`{{index .Spec.Labels "`+stack.LabelRunPrevious+`"}}`).Output()
+	if err != nil || strings.TrimSpace(string(prev)) != stack.RunSucceeded {
 		t.Errorf("previous loader run: %q (%v), want succeeded", prev, err)
 	}
 	_ = c
@@ -195,7 +196,7 @@ func getFeatures(c *http.Client, url string) error {
 func loaderRuns(t *testing.T, stackName string) int {
 	t.Helper()
 	out, err := exec.Command("docker", "service", "inspect", stackName+"_sections-loader", "--format",
-		`{{index .Spec.Labels "`+scheduler.LabelRuns+`"}}`).Output()
+		`{{index .Spec.Labels "`+stack.LabelRunRuns+`"}}`).Output()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/kalisio/kargo/images"
+	"github.com/kalisio/kargo/services/scheduler"
 	"github.com/kalisio/kargo/stack"
 	"github.com/kalisio/kargo/swarmx"
 	"github.com/moby/moby/client"
@@ -70,10 +71,11 @@ func bringUp() (*client.Client, error) {
 	return c, nil
 }
 
-// Applier returns an Applier on the local engine that builds Kargo's images when missing and
-// writes its progress to the test log.
+// Applier returns an Applier on the local engine that builds Kargo's images (the scheduler's
+// included) when missing and writes its progress to the test log.
 func Applier(t testing.TB) *swarmx.Applier {
 	t.Helper()
+	scheduler.RegisterImages()
 	c := Require(t)
 	return &swarmx.Applier{Client: c, Progress: LogWriter(t), Images: &images.Builder{Client: c}, Poll: 500 * time.Millisecond}
 }

@@ -12,7 +12,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kalisio/kargo/internal/deepcopy"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/api/types/volume"
@@ -63,12 +63,12 @@ type Engine struct {
 
 	calls    []Call
 	seq      int
-	services map[string]*swarm.Service
+	services store[*swarm.Service]
 	tasks    map[string][]swarm.Task // by service ID
-	networks map[string]network.Summary
-	secrets  map[string]swarm.Secret
-	configs  map[string]swarm.Config
-	volumes  map[string]volume.Volume
+	networks store[network.Summary]
+	secrets  store[swarm.Secret]
+	configs  store[swarm.Config]
+	volumes  store[volume.Volume] // by name, as the engine keys them
 }
 
 // New returns an empty engine: a one-node Swarm with nothing on it.
@@ -79,14 +79,103 @@ func New() *Engine {
 		Stall:    map[string]bool{},
 		Fail:     map[string]error{},
 		Logs:     map[string]string{},
-		services: map[string]*swarm.Service{},
-		tasks:    map[string][]swarm.Task{},
-		networks: map[string]network.Summary{},
-		secrets:  map[string]swarm.Secret{},
-		configs:  map[string]swarm.Config{},
-		volumes:  map[string]volume.Volume{},
+		services: newStore("service", "service %s already exists",
+			func(s *swarm.Service) string { return s.Spec.Name }, func(s *swarm.Service) map[string]string { return s.Spec.Labels }),
+		tasks: map[string][]swarm.Task{},
+		networks: newStore("network", "network with name %s already exists",
+			func(n network.Summary) string { return n.Name }, func(n network.Summary) map[string]string { return n.Labels }),
+		secrets: newStore("secret", "secret %s already exists",
+			func(s swarm.Secret) string { return s.Spec.Name }, func(s swarm.Secret) map[string]string { return s.Spec.Labels }),
+		configs: newStore("config", "config %s already exists",
+			func(c swarm.Config) string { return c.Spec.Name }, func(c swarm.Config) map[string]string { return c.Spec.Labels }),
+		volumes: newStore("volume", "volume %s already exists",
+			func(v volume.Volume) string { return v.Name }, func(v volume.Volume) map[string]string { return v.Labels }),
 	}
 }
+
+// store holds the objects of one kind by ID and finds them by ID or name.
+type store[T any] struct {
+	kind   string
+	exists string // the engine's error when a name is taken, a format with the name
+	items  map[string]T
+	name   func(T) string
+	labels func(T) map[string]string
+}
+
+func newStore[T any](kind, exists string, name func(T) string, labels func(T) map[string]string) store[T] {
+	return store[T]{kind: kind, exists: exists, items: map[string]T{}, name: name, labels: labels}
+}
+
+// find returns the ID and the object with the given ID or name.
+func (s *store[T]) find(idOrName string) (string, T, bool) {
+	if v, ok := s.items[idOrName]; ok {
+		return idOrName, v, true
+	}
+	for id, v := range s.items {
+		if s.name(v) == idOrName {
+			return id, v, true
+		}
+	}
+	var zero T
+	return "", zero, false
+}
+
+// free returns the engine's error when an object is named name already.
+func (s *store[T]) free(name string) error {
+	for _, v := range s.items {
+		if s.name(v) == name {
+			return fmt.Errorf(s.exists, name)
+		}
+	}
+	return nil
+}
+
+// list returns view of the objects matching the label, name and id filters, sorted by name.
+func (s *store[T]) list(f client.Filters, view func(T) T) []T {
+	var out []T
+	for id, v := range s.items {
+		if matchLabels(f, s.labels(v)) && matchName(f, s.name(v), id) {
+			out = append(out, view(v))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return s.name(out[i]) < s.name(out[j]) })
+	return out
+}
+
+// names returns the names of the objects, sorted.
+func (s *store[T]) names() []string {
+	out := []string{}
+	for _, v := range s.items {
+		out = append(out, s.name(v))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// remove is every Remove method: it finds the object by ID or name, records the call under
+// its name, and deletes it unless it is missing or inUse names the service using it.
+func remove[T any](e *Engine, s *store[T], method, idOrName string, inUse func(id string, v T) string) error {
+	id, v, ok := s.find(idOrName)
+	name := idOrName
+	if ok {
+		name = s.name(v)
+	}
+	if err := e.record(method, name, true); err != nil {
+		return err
+	}
+	if !ok {
+		return notFound(s.kind, idOrName)
+	}
+	if inUse != nil {
+		if user := inUse(id, v); user != "" {
+			return fmt.Errorf("%s %s is in use by service %s", s.kind, name, user)
+		}
+	}
+	delete(s.items, id)
+	return nil
+}
+
+func same[T any](v T) T { return v }
 
 // Calls returns every recorded call, in order.
 func (e *Engine) Calls() []Call {
@@ -131,7 +220,7 @@ func (e *Engine) AddNetwork(name string, labels map[string]string) {
 	id := e.newID("net")
 	n := network.Summary{}
 	n.ID, n.Name, n.Driver, n.Scope, n.Labels = id, name, "overlay", "swarm", copyMap(labels)
-	e.networks[id] = n
+	e.networks.items[id] = n
 }
 
 // AddSecret puts a secret on the engine without recording a call (e.g. an external secret).
@@ -139,7 +228,7 @@ func (e *Engine) AddSecret(name string, data []byte, labels map[string]string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	id := e.newID("sec")
-	e.secrets[id] = swarm.Secret{ID: id, Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: name, Labels: copyMap(labels)}, Data: data}}
+	e.secrets.items[id] = swarm.Secret{ID: id, Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: name, Labels: copyMap(labels)}, Data: data}}
 }
 
 // AddConfig puts a config on the engine without recording a call (e.g. an external config).
@@ -147,7 +236,7 @@ func (e *Engine) AddConfig(name string, data []byte, labels map[string]string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	id := e.newID("cfg")
-	e.configs[id] = swarm.Config{ID: id, Spec: swarm.ConfigSpec{Annotations: swarm.Annotations{Name: name, Labels: copyMap(labels)}, Data: data}}
+	e.configs.items[id] = swarm.Config{ID: id, Spec: swarm.ConfigSpec{Annotations: swarm.Annotations{Name: name, Labels: copyMap(labels)}, Data: data}}
 }
 
 // StopTask makes one running task of the named service end in state (complete after an
@@ -186,7 +275,7 @@ func (e *Engine) StartTask(name string) {
 		return
 	}
 	now := time.Now()
-	t := swarm.Task{ID: e.newID("task"), ServiceID: s.ID, Spec: cloneSpec(s.Spec).TaskTemplate,
+	t := swarm.Task{ID: e.newID("task"), ServiceID: s.ID, Spec: deepcopy.Of(s.Spec).TaskTemplate,
 		DesiredState: swarm.TaskStateRunning, Status: swarm.TaskStatus{State: swarm.TaskStateStarting, Timestamp: now}}
 	t.CreatedAt, t.UpdatedAt = now, now
 	e.tasks[s.ID] = append(e.tasks[s.ID], t)
@@ -239,8 +328,8 @@ func (e *Engine) RollBack(name, msg string) {
 		t.UpdatedAt = now
 		ended = append(ended, t)
 	}
-	failed := cloneSpec(s.Spec)
-	s.Spec, s.PreviousSpec = cloneSpec(*s.PreviousSpec), &failed
+	failed := deepcopy.Of(s.Spec)
+	s.Spec, s.PreviousSpec = deepcopy.Of(*s.PreviousSpec), &failed
 	s.Version.Index++
 	s.UpdateStatus = &swarm.UpdateStatus{State: swarm.UpdateStateRollbackCompleted, StartedAt: &now, CompletedAt: &now,
 		Message: "rollback completed"}
@@ -264,10 +353,9 @@ func (e *Engine) Services() []swarm.Service {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var out []swarm.Service
-	for _, s := range e.services {
-		out = append(out, cloneService(*s))
+	for _, s := range e.services.list(nil, same) {
+		out = append(out, deepcopy.Of(*s))
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Spec.Name < out[j].Spec.Name })
 	return out
 }
 
@@ -285,49 +373,36 @@ func (e *Engine) Service(name string) (swarm.Service, bool) {
 func (e *Engine) NetworkNames() []string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return sortedNames(e.networks, func(n network.Summary) string { return n.Name })
+	return e.networks.names()
 }
 
 // SecretNames returns the names of the secrets on the engine, sorted.
 func (e *Engine) SecretNames() []string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return sortedNames(e.secrets, func(s swarm.Secret) string { return s.Spec.Name })
+	return e.secrets.names()
 }
 
 // Secret returns the secret with the given name, with its data.
 func (e *Engine) Secret(name string) (swarm.Secret, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for _, s := range e.secrets {
-		if s.Spec.Name == name {
-			return s, true
-		}
-	}
-	return swarm.Secret{}, false
+	_, s, ok := e.secrets.find(name)
+	return s, ok
 }
 
 // ConfigNames returns the names of the configs on the engine, sorted.
 func (e *Engine) ConfigNames() []string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return sortedNames(e.configs, func(c swarm.Config) string { return c.Spec.Name })
+	return e.configs.names()
 }
 
 // VolumeNames returns the names of the volumes on the engine, sorted.
 func (e *Engine) VolumeNames() []string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return sortedNames(e.volumes, func(v volume.Volume) string { return v.Name })
-}
-
-func sortedNames[T any](m map[string]T, name func(T) string) []string {
-	out := []string{}
-	for _, v := range m {
-		out = append(out, name(v))
-	}
-	sort.Strings(out)
-	return out
+	return e.volumes.names()
 }
 
 // record logs a call and returns the error configured for its method.
@@ -368,29 +443,20 @@ func (e *Engine) ServiceList(_ context.Context, o client.ServiceListOptions) (cl
 		return client.ServiceListResult{}, err
 	}
 	var out []swarm.Service
-	for _, s := range e.services {
-		if matchLabels(o.Filters, s.Spec.Labels) && matchName(o.Filters, s.Spec.Name, s.ID) {
-			c := cloneService(*s)
-			if o.Status {
-				c.ServiceStatus = e.status(s)
-			}
-			out = append(out, c)
+	for _, s := range e.services.list(o.Filters, same) {
+		c := deepcopy.Of(*s)
+		if o.Status {
+			c.ServiceStatus = e.status(s)
 		}
+		out = append(out, c)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Spec.Name < out[j].Spec.Name })
 	return client.ServiceListResult{Items: out}, nil
 }
 
+// find returns the service with the given ID or name, or nil.
 func (e *Engine) find(idOrName string) *swarm.Service {
-	if s, ok := e.services[idOrName]; ok {
-		return s
-	}
-	for _, s := range e.services {
-		if s.Spec.Name == idOrName {
-			return s
-		}
-	}
-	return nil
+	_, s, _ := e.services.find(idOrName)
+	return s
 }
 
 func notFound(kind, id string) error {
@@ -409,7 +475,7 @@ func (e *Engine) ServiceInspect(_ context.Context, id string, _ client.ServiceIn
 		return client.ServiceInspectResult{}, notFound("service", id)
 	}
 	// Like the engine, inspect gives no ServiceStatus (only a list with Status does).
-	return client.ServiceInspectResult{Service: cloneService(*s)}, nil
+	return client.ServiceInspectResult{Service: deepcopy.Of(*s)}, nil
 }
 
 // ServiceCreate creates a service; its tasks run (or complete, for jobs) at once.
@@ -419,17 +485,17 @@ func (e *Engine) ServiceCreate(_ context.Context, o client.ServiceCreateOptions)
 	if err := e.record("ServiceCreate", o.Spec.Name, true); err != nil {
 		return client.ServiceCreateResult{}, err
 	}
-	if e.find(o.Spec.Name) != nil {
-		return client.ServiceCreateResult{}, fmt.Errorf("service %s already exists", o.Spec.Name)
+	if err := e.services.free(o.Spec.Name); err != nil {
+		return client.ServiceCreateResult{}, err
 	}
 	if err := e.checkRefs(o.Spec); err != nil {
 		return client.ServiceCreateResult{}, err
 	}
 	now := time.Now()
-	s := &swarm.Service{ID: e.newID("svc"), Spec: cloneSpec(o.Spec)}
+	s := &swarm.Service{ID: e.newID("svc"), Spec: deepcopy.Of(o.Spec)}
 	s.Version.Index = 1
 	s.CreatedAt, s.UpdatedAt = now, now
-	e.services[s.ID] = s
+	e.services.items[s.ID] = s
 	e.mountVolumes(s.Spec)
 	e.runTasks(s)
 	return client.ServiceCreateResult{ID: s.ID}, nil
@@ -458,14 +524,14 @@ func (e *Engine) ServiceUpdate(_ context.Context, id string, o client.ServiceUpd
 		return client.ServiceUpdateResult{}, err
 	}
 	now := time.Now()
-	prev := cloneSpec(s.Spec)
+	prev := deepcopy.Of(s.Spec)
 	s.Version.Index++
 	s.UpdatedAt = now
 	if o.Rollback == "previous" {
 		if s.PreviousSpec == nil {
 			return client.ServiceUpdateResult{}, fmt.Errorf("service %s has no previous spec", s.Spec.Name)
 		}
-		s.Spec, s.PreviousSpec = cloneSpec(*s.PreviousSpec), &prev
+		s.Spec, s.PreviousSpec = deepcopy.Of(*s.PreviousSpec), &prev
 		s.UpdateStatus = &swarm.UpdateStatus{State: swarm.UpdateStateRollbackCompleted, StartedAt: &now, CompletedAt: &now,
 			Message: "manually requested rollback"}
 		e.runTasks(s)
@@ -474,7 +540,7 @@ func (e *Engine) ServiceUpdate(_ context.Context, id string, o client.ServiceUpd
 	if e.Stall[s.Spec.Name] {
 		delete(e.Stall, s.Spec.Name)
 		s.PreviousSpec = &prev
-		s.Spec = cloneSpec(o.Spec)
+		s.Spec = deepcopy.Of(o.Spec)
 		s.UpdateStatus = &swarm.UpdateStatus{State: swarm.UpdateStateUpdating, StartedAt: &now, Message: "update in progress"}
 		e.runTasks(s)
 		for i := range e.tasks[s.ID] {
@@ -484,7 +550,7 @@ func (e *Engine) ServiceUpdate(_ context.Context, id string, o client.ServiceUpd
 	}
 	if taskErr, ok := e.Rollback[s.Spec.Name]; ok {
 		delete(e.Rollback, s.Spec.Name)
-		failed := swarm.Task{ID: e.newID("task"), ServiceID: s.ID, Spec: cloneSpec(o.Spec).TaskTemplate,
+		failed := swarm.Task{ID: e.newID("task"), ServiceID: s.ID, Spec: deepcopy.Of(o.Spec).TaskTemplate,
 			DesiredState: swarm.TaskStateShutdown,
 			Status:       swarm.TaskStatus{State: swarm.TaskStateFailed, Err: taskErr, Timestamp: now}}
 		failed.UpdatedAt = now
@@ -496,7 +562,7 @@ func (e *Engine) ServiceUpdate(_ context.Context, id string, o client.ServiceUpd
 		return client.ServiceUpdateResult{}, nil
 	}
 	s.PreviousSpec = &prev
-	s.Spec = cloneSpec(o.Spec)
+	s.Spec = deepcopy.Of(o.Spec)
 	s.UpdateStatus = &swarm.UpdateStatus{State: swarm.UpdateStateCompleted, StartedAt: &now, CompletedAt: &now, Message: "update completed"}
 	e.mountVolumes(s.Spec)
 	e.runTasks(s)
@@ -507,19 +573,11 @@ func (e *Engine) ServiceUpdate(_ context.Context, id string, o client.ServiceUpd
 func (e *Engine) ServiceRemove(_ context.Context, id string, _ client.ServiceRemoveOptions) (client.ServiceRemoveResult, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s := e.find(id)
-	name := id
-	if s != nil {
-		name = s.Spec.Name
-	}
-	if err := e.record("ServiceRemove", name, true); err != nil {
+	key, _, _ := e.services.find(id)
+	if err := remove(e, &e.services, "ServiceRemove", id, nil); err != nil {
 		return client.ServiceRemoveResult{}, err
 	}
-	if s == nil {
-		return client.ServiceRemoveResult{}, notFound("service", id)
-	}
-	delete(e.services, s.ID)
-	delete(e.tasks, s.ID)
+	delete(e.tasks, key)
 	return client.ServiceRemoveResult{}, nil
 }
 
@@ -532,7 +590,7 @@ func (e *Engine) TaskList(_ context.Context, o client.TaskListOptions) (client.T
 	}
 	var out []swarm.Task
 	for id, ts := range e.tasks {
-		s := e.services[id]
+		s := e.services.items[id]
 		if len(o.Filters["service"]) > 0 && (s == nil || !(o.Filters["service"][id] || o.Filters["service"][s.Spec.Name])) {
 			continue
 		}
@@ -564,7 +622,7 @@ func (e *Engine) runTasks(s *swarm.Service) {
 	now := time.Now()
 	var ts []swarm.Task
 	for i := uint64(0); i < n; i++ {
-		t := swarm.Task{ID: e.newID("task"), ServiceID: s.ID, Slot: int(i + 1), Spec: cloneSpec(s.Spec).TaskTemplate,
+		t := swarm.Task{ID: e.newID("task"), ServiceID: s.ID, Slot: int(i + 1), Spec: deepcopy.Of(s.Spec).TaskTemplate,
 			DesiredState: swarm.TaskStateRunning, Status: swarm.TaskStatus{State: swarm.TaskStateRunning, Timestamp: now}}
 		if job {
 			t.DesiredState = swarm.TaskStateComplete
@@ -604,7 +662,7 @@ func (e *Engine) mountVolumes(spec swarm.ServiceSpec) {
 		if m.Type != "volume" || m.Source == "" {
 			continue
 		}
-		if _, ok := e.volumes[m.Source]; ok {
+		if _, ok := e.volumes.items[m.Source]; ok {
 			continue
 		}
 		v := volume.Volume{Name: m.Source, Driver: "local"}
@@ -614,7 +672,7 @@ func (e *Engine) mountVolumes(spec swarm.ServiceSpec) {
 				v.Driver = m.VolumeOptions.DriverConfig.Name
 			}
 		}
-		e.volumes[m.Source] = v
+		e.volumes.items[m.Source] = v
 	}
 }
 
@@ -625,20 +683,20 @@ func (e *Engine) checkRefs(spec swarm.ServiceSpec) error {
 		return errors.New("service spec has no container spec")
 	}
 	for _, r := range cs.Secrets {
-		s, ok := e.secrets[r.SecretID]
+		s, ok := e.secrets.items[r.SecretID]
 		if !ok || s.Spec.Name != r.SecretName {
 			return fmt.Errorf("secret not found: %s (%s)", r.SecretName, r.SecretID)
 		}
 	}
 	for _, r := range cs.Configs {
-		c, ok := e.configs[r.ConfigID]
+		c, ok := e.configs.items[r.ConfigID]
 		if !ok || c.Spec.Name != r.ConfigName {
 			return fmt.Errorf("config not found: %s (%s)", r.ConfigName, r.ConfigID)
 		}
 	}
 	for _, n := range spec.TaskTemplate.Networks {
 		found := false
-		for id, have := range e.networks {
+		for id, have := range e.networks.items {
 			if id == n.Target || have.Name == n.Target {
 				found = true
 			}
@@ -650,9 +708,9 @@ func (e *Engine) checkRefs(spec swarm.ServiceSpec) error {
 	return nil
 }
 
-// inUse reports whether a service references the secret or config ID.
+// inUse returns the name of a service that references the secret or config ID.
 func (e *Engine) inUse(id string) string {
-	for _, s := range e.services {
+	for _, s := range e.services.items {
 		if cs := s.Spec.TaskTemplate.ContainerSpec; cs != nil {
 			for _, r := range cs.Secrets {
 				if r.SecretID == id {
@@ -676,14 +734,7 @@ func (e *Engine) NetworkList(_ context.Context, o client.NetworkListOptions) (cl
 	if err := e.record("NetworkList", "", false); err != nil {
 		return client.NetworkListResult{}, err
 	}
-	var out []network.Summary
-	for _, n := range e.networks {
-		if matchLabels(o.Filters, n.Labels) && matchName(o.Filters, n.Name, n.ID) {
-			out = append(out, n)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return client.NetworkListResult{Items: out}, nil
+	return client.NetworkListResult{Items: e.networks.list(o.Filters, same)}, nil
 }
 
 // NetworkCreate creates a network; names are unique.
@@ -693,16 +744,14 @@ func (e *Engine) NetworkCreate(_ context.Context, name string, o client.NetworkC
 	if err := e.record("NetworkCreate", name, true); err != nil {
 		return client.NetworkCreateResult{}, err
 	}
-	for _, n := range e.networks {
-		if n.Name == name {
-			return client.NetworkCreateResult{}, fmt.Errorf("network with name %s already exists", name)
-		}
+	if err := e.networks.free(name); err != nil {
+		return client.NetworkCreateResult{}, err
 	}
 	id := e.newID("net")
 	n := network.Summary{}
 	n.ID, n.Name, n.Driver, n.Scope, n.Internal, n.Attachable, n.Labels =
 		id, name, o.Driver, o.Scope, o.Internal, o.Attachable, copyMap(o.Labels)
-	e.networks[id] = n
+	e.networks.items[id] = n
 	return client.NetworkCreateResult{ID: id}, nil
 }
 
@@ -710,27 +759,17 @@ func (e *Engine) NetworkCreate(_ context.Context, name string, o client.NetworkC
 func (e *Engine) NetworkRemove(_ context.Context, id string, _ client.NetworkRemoveOptions) (client.NetworkRemoveResult, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	key, name := "", id
-	for k, n := range e.networks {
-		if k == id || n.Name == id {
-			key, name = k, n.Name
-		}
-	}
-	if err := e.record("NetworkRemove", name, true); err != nil {
-		return client.NetworkRemoveResult{}, err
-	}
-	if key == "" {
-		return client.NetworkRemoveResult{}, notFound("network", id)
-	}
-	for _, s := range e.services {
-		for _, a := range s.Spec.TaskTemplate.Networks {
-			if a.Target == key || a.Target == name {
-				return client.NetworkRemoveResult{}, fmt.Errorf("network %s is in use by service %s", name, s.Spec.Name)
+	err := remove(e, &e.networks, "NetworkRemove", id, func(key string, n network.Summary) string {
+		for _, s := range e.services.items {
+			for _, a := range s.Spec.TaskTemplate.Networks {
+				if a.Target == key || a.Target == n.Name {
+					return s.Spec.Name
+				}
 			}
 		}
-	}
-	delete(e.networks, key)
-	return client.NetworkRemoveResult{}, nil
+		return ""
+	})
+	return client.NetworkRemoveResult{}, err
 }
 
 // SecretList lists secrets matching the label and name filters (without their data, as the
@@ -741,15 +780,8 @@ func (e *Engine) SecretList(_ context.Context, o client.SecretListOptions) (clie
 	if err := e.record("SecretList", "", false); err != nil {
 		return client.SecretListResult{}, err
 	}
-	var out []swarm.Secret
-	for _, s := range e.secrets {
-		if matchLabels(o.Filters, s.Spec.Labels) && matchName(o.Filters, s.Spec.Name, s.ID) {
-			s.Spec.Data = nil
-			out = append(out, s)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Spec.Name < out[j].Spec.Name })
-	return client.SecretListResult{Items: out}, nil
+	withoutData := func(s swarm.Secret) swarm.Secret { s.Spec.Data = nil; return s }
+	return client.SecretListResult{Items: e.secrets.list(o.Filters, withoutData)}, nil
 }
 
 // SecretCreate creates a secret; names are unique.
@@ -759,16 +791,14 @@ func (e *Engine) SecretCreate(_ context.Context, o client.SecretCreateOptions) (
 	if err := e.record("SecretCreate", o.Spec.Name, true); err != nil {
 		return client.SecretCreateResult{}, err
 	}
-	for _, s := range e.secrets {
-		if s.Spec.Name == o.Spec.Name {
-			return client.SecretCreateResult{}, fmt.Errorf("secret %s already exists", o.Spec.Name)
-		}
+	if err := e.secrets.free(o.Spec.Name); err != nil {
+		return client.SecretCreateResult{}, err
 	}
 	id := e.newID("sec")
 	spec := o.Spec
 	spec.Labels = copyMap(spec.Labels)
 	spec.Data = append([]byte(nil), spec.Data...)
-	e.secrets[id] = swarm.Secret{ID: id, Spec: spec}
+	e.secrets.items[id] = swarm.Secret{ID: id, Spec: spec}
 	return client.SecretCreateResult{ID: id}, nil
 }
 
@@ -776,23 +806,8 @@ func (e *Engine) SecretCreate(_ context.Context, o client.SecretCreateOptions) (
 func (e *Engine) SecretRemove(_ context.Context, id string, _ client.SecretRemoveOptions) (client.SecretRemoveResult, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	key, name := "", id
-	for k, s := range e.secrets {
-		if k == id || s.Spec.Name == id {
-			key, name = k, s.Spec.Name
-		}
-	}
-	if err := e.record("SecretRemove", name, true); err != nil {
-		return client.SecretRemoveResult{}, err
-	}
-	if key == "" {
-		return client.SecretRemoveResult{}, notFound("secret", id)
-	}
-	if user := e.inUse(key); user != "" {
-		return client.SecretRemoveResult{}, fmt.Errorf("secret %s is in use by service %s", name, user)
-	}
-	delete(e.secrets, key)
-	return client.SecretRemoveResult{}, nil
+	err := remove(e, &e.secrets, "SecretRemove", id, func(key string, _ swarm.Secret) string { return e.inUse(key) })
+	return client.SecretRemoveResult{}, err
 }
 
 // ConfigList lists configs matching the label and name filters.
@@ -802,14 +817,7 @@ func (e *Engine) ConfigList(_ context.Context, o client.ConfigListOptions) (clie
 	if err := e.record("ConfigList", "", false); err != nil {
 		return client.ConfigListResult{}, err
 	}
-	var out []swarm.Config
-	for _, c := range e.configs {
-		if matchLabels(o.Filters, c.Spec.Labels) && matchName(o.Filters, c.Spec.Name, c.ID) {
-			out = append(out, c)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Spec.Name < out[j].Spec.Name })
-	return client.ConfigListResult{Items: out}, nil
+	return client.ConfigListResult{Items: e.configs.list(o.Filters, same)}, nil
 }
 
 // ConfigCreate creates a config; names are unique.
@@ -819,16 +827,14 @@ func (e *Engine) ConfigCreate(_ context.Context, o client.ConfigCreateOptions) (
 	if err := e.record("ConfigCreate", o.Spec.Name, true); err != nil {
 		return client.ConfigCreateResult{}, err
 	}
-	for _, c := range e.configs {
-		if c.Spec.Name == o.Spec.Name {
-			return client.ConfigCreateResult{}, fmt.Errorf("config %s already exists", o.Spec.Name)
-		}
+	if err := e.configs.free(o.Spec.Name); err != nil {
+		return client.ConfigCreateResult{}, err
 	}
 	id := e.newID("cfg")
 	spec := o.Spec
 	spec.Labels = copyMap(spec.Labels)
 	spec.Data = append([]byte(nil), spec.Data...)
-	e.configs[id] = swarm.Config{ID: id, Spec: spec}
+	e.configs.items[id] = swarm.Config{ID: id, Spec: spec}
 	return client.ConfigCreateResult{ID: id}, nil
 }
 
@@ -836,23 +842,8 @@ func (e *Engine) ConfigCreate(_ context.Context, o client.ConfigCreateOptions) (
 func (e *Engine) ConfigRemove(_ context.Context, id string, _ client.ConfigRemoveOptions) (client.ConfigRemoveResult, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	key, name := "", id
-	for k, c := range e.configs {
-		if k == id || c.Spec.Name == id {
-			key, name = k, c.Spec.Name
-		}
-	}
-	if err := e.record("ConfigRemove", name, true); err != nil {
-		return client.ConfigRemoveResult{}, err
-	}
-	if key == "" {
-		return client.ConfigRemoveResult{}, notFound("config", id)
-	}
-	if user := e.inUse(key); user != "" {
-		return client.ConfigRemoveResult{}, fmt.Errorf("config %s is in use by service %s", name, user)
-	}
-	delete(e.configs, key)
-	return client.ConfigRemoveResult{}, nil
+	err := remove(e, &e.configs, "ConfigRemove", id, func(key string, _ swarm.Config) string { return e.inUse(key) })
+	return client.ConfigRemoveResult{}, err
 }
 
 // VolumeList lists volumes matching the label and name filters.
@@ -862,28 +853,15 @@ func (e *Engine) VolumeList(_ context.Context, o client.VolumeListOptions) (clie
 	if err := e.record("VolumeList", "", false); err != nil {
 		return client.VolumeListResult{}, err
 	}
-	var out []volume.Volume
-	for _, v := range e.volumes {
-		if matchLabels(o.Filters, v.Labels) && matchName(o.Filters, v.Name, v.Name) {
-			out = append(out, v)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return client.VolumeListResult{Items: out}, nil
+	return client.VolumeListResult{Items: e.volumes.list(o.Filters, same)}, nil
 }
 
 // VolumeRemove removes a volume by name.
 func (e *Engine) VolumeRemove(_ context.Context, name string, _ client.VolumeRemoveOptions) (client.VolumeRemoveResult, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if err := e.record("VolumeRemove", name, true); err != nil {
-		return client.VolumeRemoveResult{}, err
-	}
-	if _, ok := e.volumes[name]; !ok {
-		return client.VolumeRemoveResult{}, notFound("volume", name)
-	}
-	delete(e.volumes, name)
-	return client.VolumeRemoveResult{}, nil
+	err := remove(e, &e.volumes, "VolumeRemove", name, nil)
+	return client.VolumeRemoveResult{}, err
 }
 
 // ServiceLogs returns Logs[service] as the engine's multiplexed stdout stream.
@@ -915,31 +893,6 @@ func copyMap(m map[string]string) map[string]string {
 	out := make(map[string]string, len(m))
 	for k, v := range m {
 		out[k] = v
-	}
-	return out
-}
-
-// cloneSpec deep-copies a spec through JSON, so the caller's later changes do not leak in.
-func cloneSpec(s swarm.ServiceSpec) swarm.ServiceSpec {
-	b, err := json.Marshal(s)
-	if err != nil {
-		panic("fakeengine: " + err.Error())
-	}
-	var out swarm.ServiceSpec
-	if err := json.Unmarshal(b, &out); err != nil {
-		panic("fakeengine: " + err.Error())
-	}
-	return out
-}
-
-func cloneService(s swarm.Service) swarm.Service {
-	b, err := json.Marshal(s)
-	if err != nil {
-		panic("fakeengine: " + err.Error())
-	}
-	var out swarm.Service
-	if err := json.Unmarshal(b, &out); err != nil {
-		panic("fakeengine: " + err.Error())
 	}
 	return out
 }

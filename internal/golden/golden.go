@@ -35,7 +35,7 @@ func Check(t testing.TB, name string, st *stack.Stack, src swarmx.Source) {
 	if err != nil {
 		t.Fatalf("golden %s: marshal: %v", name, err)
 	}
-	compose, err := swarmx.MarshalCompose(swarmx.ToCompose(d))
+	compose, err := swarmx.ComposeYAML(d)
 	if err != nil {
 		t.Fatalf("golden %s: compose: %v", name, err)
 	}

@@ -80,7 +80,7 @@ func Run(t *testing.T, line string) Result {
 }
 
 // RunWithSecrets is Run with the named secret files present: each is written under the run's
-// directory, and /run/secrets/ in line is rewritten to point there.
+// directory, and stack.SecretsDir (/run/secrets/) in line is rewritten to point there.
 func RunWithSecrets(t *testing.T, line string, secrets ...string) Result {
 	t.Helper()
 	dir := t.TempDir()
@@ -93,7 +93,7 @@ func RunWithSecrets(t *testing.T, line string, secrets ...string) Result {
 			t.Fatal(err)
 		}
 	}
-	return run(t, dir, strings.ReplaceAll(line, "/run/secrets/", sdir+"/"))
+	return run(t, dir, strings.ReplaceAll(line, stack.SecretsDir, sdir+"/"))
 }
 
 func run(t *testing.T, dir, line string) Result {

@@ -16,15 +16,8 @@ import (
 	"time"
 
 	"github.com/distribution/reference"
+	"github.com/kalisio/kargo/stack"
 	"github.com/moby/moby/api/types/swarm"
-)
-
-// Labels the proxy reads (the same as package swarmx's; repeated here so the proxy binary
-// stays small).
-const (
-	labelNamespace = "com.docker.stack.namespace"
-	labelSchedule  = "io.kargo.schedule"
-	labelRunPrefix = "io.kargo.run."
 )
 
 // MaxBody is the largest request body the proxy reads (a service spec).
@@ -269,7 +262,7 @@ func contains(list []string, s string) bool {
 
 // serve applies the rule's scope and forwards the call.
 func (p *Proxy) serve(w http.ResponseWriter, ctx context.Context, c *call) error {
-	ns := labelNamespace + "=" + p.Stack
+	ns := stack.LabelNamespace + "=" + p.Stack
 	path := c.rule.Path
 	var keep func(json.RawMessage) bool
 	switch c.rule.Scope {
@@ -286,9 +279,9 @@ func (p *Proxy) serve(w http.ResponseWriter, ctx context.Context, c *call) error
 				return false
 			}
 			if c.rule.Scope == StackNetworks {
-				return v.Labels[labelNamespace] == p.Stack
+				return v.Labels[stack.LabelNamespace] == p.Stack
 			}
-			return v.Spec.Labels[labelNamespace] == p.Stack
+			return v.Spec.Labels[stack.LabelNamespace] == p.Stack
 		}
 	case StackService, StackJobRun:
 		svc, err := p.stackService(ctx, c.version, c.id)
@@ -384,7 +377,7 @@ func (p *Proxy) stackService(ctx context.Context, version, id string) (*swarm.Se
 		return nil, forbid("service %q is not a service of stack %q", id, p.Stack)
 	case err != nil:
 		return nil, err
-	case svc.Spec.Labels[labelNamespace] != p.Stack:
+	case svc.Spec.Labels[stack.LabelNamespace] != p.Stack:
 		return nil, forbid("service %q is not a service of stack %q", id, p.Stack)
 	}
 	return &svc, nil
@@ -393,13 +386,13 @@ func (p *Proxy) stackService(ctx context.Context, version, id string) (*swarm.Se
 // stackServiceIDs lists the IDs of the stack's services.
 func (p *Proxy) stackServiceIDs(ctx context.Context, version string) ([]string, error) {
 	var list []swarm.Service
-	q := url.Values{"filters": {encodeFilters(map[string]map[string]bool{"label": {labelNamespace + "=" + p.Stack: true}})}}
+	q := url.Values{"filters": {encodeFilters(map[string]map[string]bool{"label": {stack.LabelNamespace + "=" + p.Stack: true}})}}
 	if _, err := p.engineGet(ctx, version+"/services", q, &list); err != nil {
 		return nil, err
 	}
 	var ids []string
 	for _, s := range list {
-		if s.Spec.Labels[labelNamespace] == p.Stack {
+		if s.Spec.Labels[stack.LabelNamespace] == p.Stack {
 			ids = append(ids, s.ID)
 		}
 	}
@@ -410,8 +403,8 @@ func (p *Proxy) stackServiceIDs(ctx context.Context, version string) ([]string, 
 // the current one but for the run labels and ForceUpdate. It returns the body to forward,
 // encoded from the decoded spec.
 func (p *Proxy) checkRun(svc *swarm.Service, c *call) ([]byte, error) {
-	if svc.Spec.Labels[labelSchedule] == "" || (svc.Spec.Mode.ReplicatedJob == nil && svc.Spec.Mode.GlobalJob == nil) {
-		return nil, forbid("service %s is not a scheduled job (label %s, job mode): only runs of scheduled jobs may be started", svc.Spec.Name, labelSchedule)
+	if svc.Spec.Labels[stack.LabelSchedule] == "" || (svc.Spec.Mode.ReplicatedJob == nil && svc.Spec.Mode.GlobalJob == nil) {
+		return nil, forbid("service %s is not a scheduled job (label %s, job mode): only runs of scheduled jobs may be started", svc.Spec.Name, stack.LabelSchedule)
 	}
 	if c.query.Get("version") == "" {
 		return nil, forbid("an update needs the service version")
@@ -435,7 +428,7 @@ func (p *Proxy) checkRun(svc *swarm.Service, c *call) ([]byte, error) {
 	}
 	if diff := diffFields(want, got); len(diff) > 0 {
 		return nil, forbid("an update may only change the run labels (%s*) and ForceUpdate of a scheduled job; this one changes %s",
-			labelRunPrefix, strings.Join(diff, ", "))
+			stack.LabelRunPrefix, strings.Join(diff, ", "))
 	}
 	return json.Marshal(spec)
 }
@@ -444,7 +437,7 @@ func (p *Proxy) checkRun(svc *swarm.Service, c *call) ([]byte, error) {
 func runView(spec swarm.ServiceSpec) (map[string]json.RawMessage, error) {
 	labels := map[string]string{}
 	for k, v := range spec.Labels {
-		if !strings.HasPrefix(k, labelRunPrefix) {
+		if !strings.HasPrefix(k, stack.LabelRunPrefix) {
 			labels[k] = v
 		}
 	}

@@ -16,8 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kalisio/kargo/internal/schedrun"
 	"github.com/kalisio/kargo/internal/socketproxy"
-	"github.com/kalisio/kargo/services/scheduler"
+	"github.com/kalisio/kargo/stack"
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/swarm"
@@ -207,7 +208,7 @@ func TestSchedulerRunsThroughTheProxy(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	var out bytes.Buffer
-	r := &scheduler.Runner{Client: c, Stack: "s", Log: &out, Now: func() time.Time { return now }}
+	r := &schedrun.Runner{Client: c, Stack: "s", Log: &out, Now: func() time.Time { return now }}
 	if err := r.Sync(ctx); err != nil {
 		t.Fatalf("sync through the proxy: %v\nproxy log: %s", err, log)
 	}
@@ -219,13 +220,13 @@ func TestSchedulerRunsThroughTheProxy(t *testing.T) {
 	if len(e.updates) != 1 {
 		t.Fatalf("%d updates through the proxy, want 1\nscheduler: %s\nproxy: %s", len(e.updates), &out, log)
 	}
-	if u := e.updates[0]; u.Labels[scheduler.LabelRuns] != "1" || u.TaskTemplate.ForceUpdate != 1 {
+	if u := e.updates[0]; u.Labels[stack.LabelRunRuns] != "1" || u.TaskTemplate.ForceUpdate != 1 {
 		t.Errorf("update labels %v force %d, want a run started", u.Labels, u.TaskTemplate.ForceUpdate)
 	}
 	// A second run, from the updated spec (labels already there).
 	now = now.Add(2 * time.Second)
 	r.TickDue(ctx)
-	if len(e.updates) != 2 || e.updates[1].Labels[scheduler.LabelRuns] != "2" {
+	if len(e.updates) != 2 || e.updates[1].Labels[stack.LabelRunRuns] != "2" {
 		t.Fatalf("second run: %d updates\nscheduler: %s\nproxy: %s", len(e.updates), &out, log)
 	}
 	for _, req := range e.requests() {
@@ -307,8 +308,8 @@ func runUpdate(t *testing.T, change func(*swarm.ServiceSpec)) string {
 	for k, v := range s.Spec.Labels {
 		spec.Labels[k] = v
 	}
-	spec.Labels[scheduler.LabelRuns] = "1"
-	spec.Labels[scheduler.LabelResult] = "running"
+	spec.Labels[stack.LabelRunRuns] = "1"
+	spec.Labels[stack.LabelRunResult] = "running"
 	spec.TaskTemplate.ForceUpdate++
 	if change != nil {
 		change(&spec)

@@ -40,8 +40,8 @@ func TestLoadRendersAScheduledJob(t *testing.T) {
 	if spec.Mode.ReplicatedJob == nil || svc.Replicas() != 1 {
 		t.Errorf("mode %+v, want a replicated job of 1", spec.Mode)
 	}
-	if spec.Labels[swarmx.LabelSchedule] != "*/30 * * * * *" {
-		t.Errorf("schedule label %q", spec.Labels[swarmx.LabelSchedule])
+	if spec.Labels[stack.LabelSchedule] != "*/30 * * * * *" {
+		t.Errorf("schedule label %q", spec.Labels[stack.LabelSchedule])
 	}
 	cs := spec.TaskTemplate.ContainerSpec
 	if cs.Image != "kargo/gdal:3.6" {

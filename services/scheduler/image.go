@@ -30,7 +30,11 @@ const Package = "github.com/kalisio/kargo/cmd/kargo-scheduler"
 // ProxyPackage is the import path of the socket proxy's main package.
 const ProxyPackage = "github.com/kalisio/kargo/cmd/kargo-socket-proxy"
 
-func init() {
+// RegisterImages tells the images package how to build the scheduler and socket proxy
+// images, so an Applier's images.Builder builds them and Render pulls them from a stack's
+// registry like the embedded ones. kargo.Run calls it; a program that applies a stack with a
+// scheduler through swarmx directly calls it once before. Calling it again does nothing new.
+func RegisterImages() {
 	images.Register(images.Image{Ref: ImageRef, Context: Context})
 	images.Register(images.Image{Ref: ProxyImageRef, Context: ProxyContext})
 }

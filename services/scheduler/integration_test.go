@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kalisio/kargo/internal/enginetest"
+	"github.com/kalisio/kargo/internal/schedrun"
 	"github.com/kalisio/kargo/services/scheduler"
 	"github.com/kalisio/kargo/stack"
 	"github.com/kalisio/kargo/swarmx"
@@ -69,26 +70,26 @@ func TestSchedulerOnSwarm(t *testing.T) {
 				record(seen[job], tk)
 			}
 		}
-		if atoi(labels["fast"][scheduler.LabelRuns]) >= 3 && atoi(labels["slow"][scheduler.LabelRuns]) >= 2 &&
-			atoi(labels["slow"][scheduler.LabelSkipped]) >= 2 {
+		if atoi(labels["fast"][stack.LabelRunRuns]) >= 3 && atoi(labels["slow"][stack.LabelRunRuns]) >= 2 &&
+			atoi(labels["slow"][stack.LabelRunSkipped]) >= 2 {
 			break
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
 	for job, l := range labels {
-		t.Logf("%s: runs=%s skipped=%s last=%s previous=%s next=%s", job, l[scheduler.LabelRuns], l[scheduler.LabelSkipped],
-			l[scheduler.LabelLast], l[scheduler.LabelPrevious], l[scheduler.LabelNext])
+		t.Logf("%s: runs=%s skipped=%s last=%s previous=%s next=%s", job, l[stack.LabelRunRuns], l[stack.LabelRunSkipped],
+			l[stack.LabelRunLast], l[stack.LabelRunPrevious], l[stack.LabelRunNext])
 	}
-	if n := atoi(labels["fast"][scheduler.LabelRuns]); n < 3 {
+	if n := atoi(labels["fast"][stack.LabelRunRuns]); n < 3 {
 		t.Errorf("fast: the scheduler started %d runs in 90s, want >= 3", n)
 	}
-	if n := atoi(labels["slow"][scheduler.LabelRuns]); n < 2 {
+	if n := atoi(labels["slow"][stack.LabelRunRuns]); n < 2 {
 		t.Errorf("slow: the scheduler started %d runs in 90s, want >= 2", n)
 	}
-	if n := atoi(labels["slow"][scheduler.LabelSkipped]); n < 2 {
+	if n := atoi(labels["slow"][stack.LabelRunSkipped]); n < 2 {
 		t.Errorf("slow: %d ticks skipped, want >= 2 (a 7 s run on a 2 s schedule)", n)
 	}
-	if p := labels["slow"][scheduler.LabelPrevious]; p != scheduler.ResultSucceeded {
+	if p := labels["slow"][stack.LabelRunPrevious]; p != stack.RunSucceeded {
 		t.Errorf("slow: previous run result %q, want succeeded (a run was cut short?)", p)
 	}
 
@@ -143,7 +144,7 @@ func TestSchedulerOnSwarm(t *testing.T) {
 			t.Errorf("%s: status next run %q is not a coming time (%v)", s.Name, s.NextRun, err)
 		}
 		switch s.LastResult {
-		case scheduler.ResultRunning, scheduler.ResultSucceeded:
+		case stack.RunRunning, stack.RunSucceeded:
 		default:
 			t.Errorf("%s: status last result %q, want running or succeeded", s.Name, s.LastResult)
 		}
@@ -159,7 +160,7 @@ func TestSchedulerOnSwarm(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, s := range sts {
-			succeeded = succeeded || (s.Name == name+"_fast" && s.LastResult == scheduler.ResultSucceeded)
+			succeeded = succeeded || (s.Name == name+"_fast" && s.LastResult == stack.RunSucceeded)
 		}
 	}
 	if !succeeded {
@@ -293,7 +294,7 @@ func record(m map[string]*span, tk swarm.Task) {
 		m[tk.ID] = s
 	}
 	s.state = string(tk.Status.State)
-	if scheduler.Active([]swarm.Task{tk}) == 0 && s.to.IsZero() {
+	if schedrun.Active([]swarm.Task{tk}) == 0 && s.to.IsZero() {
 		s.to = tk.Status.Timestamp
 	}
 }

@@ -1,4 +1,8 @@
-package scheduler
+// Package schedrun is the scheduler's runtime: the loop cmd/kargo-scheduler runs in the
+// "scheduler" service a stack gets from package services/scheduler. It re-runs the stack's
+// scheduled job services on their cron schedules, writing the run labels of package stack
+// (stack.LabelRunLast...) as it starts each run.
+package schedrun
 
 import (
 	"context"
@@ -12,37 +16,9 @@ import (
 	"time"
 
 	"github.com/kalisio/kargo/stack"
-	"github.com/kalisio/kargo/swarmx"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
 	"github.com/robfig/cron/v3"
-)
-
-// Labels the scheduler writes on the job services it runs. Status reads the first three.
-const (
-	// LabelLast is the start time (RFC 3339, UTC) of the run the scheduler started last.
-	LabelLast = swarmx.LabelRunPrefix + "last"
-	// LabelResult is "running" when written; Status derives the live result of that run from
-	// its tasks (see Result values).
-	LabelResult = swarmx.LabelRunPrefix + "result"
-	// LabelNext is the time of the next tick after the last run.
-	LabelNext = swarmx.LabelRunPrefix + "next"
-	// LabelPrevious is the result of the run before the last one, computed from its tasks
-	// when the last one was started.
-	LabelPrevious = swarmx.LabelRunPrefix + "previous"
-	// LabelRuns counts the runs the scheduler started.
-	LabelRuns = swarmx.LabelRunPrefix + "runs"
-	// LabelSkipped counts the ticks skipped because a run was still going.
-	LabelSkipped = swarmx.LabelRunPrefix + "skipped"
-)
-
-// Results of a run.
-const (
-	ResultRunning   = "running"
-	ResultSucceeded = "succeeded"
-	ResultFailed    = "failed"
-	// ResultUnknown is a run none of whose tasks are left to look at.
-	ResultUnknown = "unknown"
 )
 
 // Client is what the Runner needs of the Engine API client; *client.Client satisfies it.
@@ -66,7 +42,7 @@ var _ Client = (*client.Client)(nil)
 // writes a label on its own: it starts a run with one update that bumps the task template's
 // ForceUpdate counter and writes the run labels together, and it never updates a job whose
 // current run still has a task that is not in a terminal state (that tick is skipped and
-// counted in LabelSkipped at the next run).
+// counted in stack.LabelRunSkipped at the next run).
 type Runner struct {
 	// Client talks to the Docker Engine (a Swarm manager).
 	Client Client
@@ -190,7 +166,7 @@ func (r *Runner) sleep(now, lastSync time.Time, refresh time.Duration) time.Dura
 // schedules are re-parsed, removed services are forgotten.
 func (r *Runner) Sync(ctx context.Context) error {
 	res, err := r.Client.ServiceList(ctx, client.ServiceListOptions{Filters: client.Filters{}.
-		Add("label", swarmx.LabelNamespace+"="+r.Stack).Add("label", swarmx.LabelSchedule)})
+		Add("label", stack.LabelNamespace+"="+r.Stack).Add("label", stack.LabelSchedule)})
 	if err != nil {
 		return err
 	}
@@ -207,10 +183,10 @@ func (r *Runner) Sync(ctx context.Context) error {
 	for _, svc := range res.Items {
 		// The filter is the engine's; check again so a fake or an old engine cannot make the
 		// Runner touch another stack.
-		if svc.Spec.Labels[swarmx.LabelNamespace] != r.Stack || !isJob(svc.Spec.Mode) {
+		if svc.Spec.Labels[stack.LabelNamespace] != r.Stack || !isJob(svc.Spec.Mode) {
 			continue
 		}
-		spec := svc.Spec.Labels[swarmx.LabelSchedule]
+		spec := svc.Spec.Labels[stack.LabelSchedule]
 		seen[svc.ID] = true
 		if j := r.jobs[svc.ID]; j != nil && j.spec == spec {
 			continue
@@ -284,7 +260,7 @@ func (r *Runner) tick(ctx context.Context, j *job, now time.Time) error {
 		return fmt.Errorf("inspect: %w", err)
 	}
 	svc := insp.Service
-	if svc.Spec.Labels[swarmx.LabelNamespace] != r.Stack || !isJob(svc.Spec.Mode) {
+	if svc.Spec.Labels[stack.LabelNamespace] != r.Stack || !isJob(svc.Spec.Mode) {
 		return errors.New("not a job of this stack anymore")
 	}
 	tasks, err := r.Client.TaskList(ctx, client.TaskListOptions{Filters: client.Filters{}.Add("service", svc.ID)})
@@ -310,12 +286,12 @@ func (r *Runner) tick(ctx context.Context, j *job, now time.Time) error {
 	skipped := j.skipped
 	next := j.next
 	r.mu.Unlock()
-	labels[LabelLast] = now.UTC().Format(time.RFC3339)
-	labels[LabelResult] = ResultRunning
-	labels[LabelNext] = next.UTC().Format(time.RFC3339)
-	labels[LabelPrevious] = prev
-	labels[LabelRuns] = strconv.Itoa(atoi(labels[LabelRuns]) + 1)
-	labels[LabelSkipped] = strconv.Itoa(atoi(labels[LabelSkipped]) + skipped)
+	labels[stack.LabelRunLast] = now.UTC().Format(time.RFC3339)
+	labels[stack.LabelRunResult] = stack.RunRunning
+	labels[stack.LabelRunNext] = next.UTC().Format(time.RFC3339)
+	labels[stack.LabelRunPrevious] = prev
+	labels[stack.LabelRunRuns] = strconv.Itoa(atoi(labels[stack.LabelRunRuns]) + 1)
+	labels[stack.LabelRunSkipped] = strconv.Itoa(atoi(labels[stack.LabelRunSkipped]) + skipped)
 	spec.Labels = labels
 	// The engine starts a new job iteration on any update; bumping ForceUpdate as well makes
 	// the intent explicit and keeps the new tasks distinct from the previous run's.
@@ -326,7 +302,7 @@ func (r *Runner) tick(ctx context.Context, j *job, now time.Time) error {
 	r.mu.Lock()
 	j.skipped = 0
 	r.mu.Unlock()
-	r.logf("service %s: run %s started (previous run: %s; next tick %s)", j.name, labels[LabelRuns], prev, labels[LabelNext])
+	r.logf("service %s: run %s started (previous run: %s; next tick %s)", j.name, labels[stack.LabelRunRuns], prev, labels[stack.LabelRunNext])
 	return nil
 }
 
@@ -373,9 +349,9 @@ func Result(svc swarm.Service, tasks []swarm.Task) string {
 	}
 	switch {
 	case active > 0:
-		return ResultRunning
+		return stack.RunRunning
 	case total == 0:
-		return ResultUnknown
+		return stack.RunUnknown
 	}
 	want := uint64(0)
 	if rj := svc.Spec.Mode.ReplicatedJob; rj != nil {
@@ -397,14 +373,14 @@ func Result(svc swarm.Service, tasks []swarm.Task) string {
 			}
 		}
 		if len(done) == len(nodes) {
-			return ResultSucceeded
+			return stack.RunSucceeded
 		}
-		return ResultFailed
+		return stack.RunFailed
 	}
 	if completed >= want {
-		return ResultSucceeded
+		return stack.RunSucceeded
 	}
-	return ResultFailed
+	return stack.RunFailed
 }
 
 func isJob(m swarm.ServiceMode) bool { return m.ReplicatedJob != nil || m.GlobalJob != nil }
