@@ -12,10 +12,15 @@
 //
 // Prometheus answers under /prometheus through the gateway (behind its BasicAuth when set).
 //
-// Discovery is by DNS (dns_sd_configs on tasks.<service>, which lists the running tasks of a
-// dnsrr service): Prometheus needs no access to the Docker API. A watched service's task
-// count is the number of its tasks that answer their probe, compared with the replicas the
-// stack declares. Alerts:
+// Discovery is Prometheus' own Docker Swarm service discovery (dockerswarm_sd_configs, role
+// tasks): every job lists the stack's running tasks and keeps those of its service, on a
+// network Prometheus shares with them; each target gets a "service" label, the Kargo name
+// of the service it belongs to. Prometheus has no Docker socket: it reaches the Engine API
+// through a socket proxy of its own (<name>-proxy, services/scheduler.Proxy with the
+// read-only "discovery" profile: the stack's services, tasks and networks, and the nodes),
+// on an internal network (<name>-engine) that only Prometheus joins. A watched service's
+// task count is the number of its tasks that answer their probe, compared with the replicas
+// the stack declares. Alerts:
 //
 //   - KargoReplicasBelowDesired: fewer tasks of a watched service answer than it has replicas;
 //   - KargoTaskFailing: a task's probe (its first endpoint, as its health check sees it) fails;
@@ -27,21 +32,26 @@
 //   - KargoTargetDown: an exporter does not answer.
 //
 // Every service runs kargo/monitoring (one image from Debian packages holding the four
-// binaries), as an unprivileged user, with a health check and resource limits.
+// binaries), as an unprivileged user, with a health check and resource limits; the socket
+// proxy runs Kargo's kargo/socket-proxy.
 package monitoring
 
 import (
 	"cmp"
 	"fmt"
+	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/kalisio/kargo/images"
+	"github.com/kalisio/kargo/internal/socketproxy"
 	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/services/gateway"
 	"github.com/kalisio/kargo/services/pgbackup"
+	"github.com/kalisio/kargo/services/scheduler"
 	"github.com/kalisio/kargo/stack"
 )
 
@@ -117,11 +127,14 @@ type Monitoring struct {
 	Blackbox *stack.Service
 	// Postgres exports the PostGIS server's metrics; nil without Config.Database.
 	Postgres *stack.Service
+	// Proxy is the socket proxy (read-only "discovery" profile) Prometheus discovers the
+	// stack's tasks through; it declares the internal network only Prometheus joins.
+	Proxy *stack.Service
 }
 
 // AddTo adds every service of the monitoring to the stack.
 func (m *Monitoring) AddTo(s *stack.Stack) {
-	stack.Group{m.Prometheus, m.Node, m.Blackbox}.AddTo(s)
+	stack.Group{m.Prometheus, m.Node, m.Blackbox, m.Proxy}.AddTo(s)
 	if m.Postgres != nil {
 		m.Postgres.AddTo(s)
 	}
@@ -150,6 +163,14 @@ func New(cfg Config) *Monitoring {
 		p.Problemf("config.replicas", "one Prometheus owns one data volume (got %d replicas)", cfg.Replicas)
 	}
 	prefix := p.Name + "-"
+	// The networks Prometheus shares with its targets; the proxy's network comes on top.
+	nets := slices.Clone(p.Networks)
+	if len(nets) == 0 {
+		nets = []string{stack.DefaultNetwork}
+	}
+	m.Proxy = scheduler.Proxy(scheduler.ProxyConfig{Name: prefix + "proxy", Network: prefix + "engine", Profile: socketproxy.ProfileDiscovery})
+	p.Networks = append(slices.Clone(nets), prefix+"engine")
+	sd := swarmSD{Host: fmt.Sprintf("tcp://%s:%d", m.Proxy.Name, scheduler.ProxyPort), Networks: nets}
 	small := stack.Resources{CPULimit: 0.25, MemoryLimit: 64 * stack.MiB, CPUReservation: 0.01, MemoryReservation: 16 * stack.MiB}
 	m.Node = &stack.Service{
 		Name: prefix + "node", Image: img, Mode: stack.Global, User: "nobody",
@@ -159,14 +180,14 @@ func New(cfg Config) *Monitoring {
 			{Type: stack.BindMount, Source: "/proc", Target: "/host/proc", ReadOnly: true},
 			{Type: stack.BindMount, Source: "/sys", Target: "/host/sys", ReadOnly: true},
 		},
-		Resources: small, Networks: p.Networks,
+		Resources: small, Networks: slices.Clone(nets),
 		Health: httpHealth(NodePort, "/metrics"),
 	}
 	m.Blackbox = &stack.Service{
 		Name: prefix + "blackbox", Image: img, User: "nobody", Replicas: stack.Ptr(uint64(1)),
 		Command: []string{"/usr/bin/prometheus-blackbox-exporter", "--config.file=/etc/prometheus/blackbox.yml",
 			fmt.Sprintf("--web.listen-address=:%d", BlackboxPort)},
-		Resources: small, Networks: p.Networks,
+		Resources: small, Networks: slices.Clone(nets),
 		Health: httpHealth(BlackboxPort, "/metrics"),
 	}
 	var backup *backupWatch
@@ -192,11 +213,11 @@ func New(cfg Config) *Monitoring {
 	}
 	jobs := []scrape{
 		{Name: "prometheus", Static: fmt.Sprintf("127.0.0.1:%d", PrometheusPort), Path: PathPrefix + "/metrics"},
-		{Name: "node", DNS: m.Node.Name, Port: NodePort},
-		{Name: "blackbox", DNS: m.Blackbox.Name, Port: BlackboxPort},
+		{Name: "node", Service: m.Node.Name, Port: NodePort},
+		{Name: "blackbox", Service: m.Blackbox.Name, Port: BlackboxPort},
 	}
 	if cfg.Gateway != "" {
-		jobs = append(jobs, scrape{Name: "gateway", DNS: cfg.Gateway, Port: GatewayMetricsPort})
+		jobs = append(jobs, scrape{Name: "gateway", Service: cfg.Gateway, Port: GatewayMetricsPort})
 		p.Labels = map[string]string{LabelGateway: cfg.Gateway}
 	}
 	if db := cfg.Database; db != nil {
@@ -212,11 +233,11 @@ func New(cfg Config) *Monitoring {
 			// Readable by the exporter's unprivileged user only.
 			Secrets:   []stack.FileRef{{Source: db.PasswordSecret(), UID: "65534", GID: "65534", Mode: 0o400}},
 			DependsOn: []string{db.Host()},
-			Resources: small, Networks: p.Networks,
+			Resources: small, Networks: slices.Clone(nets),
 			Health: httpHealth(PostgresPort, "/metrics"),
 		}
 		m.Postgres = pg
-		jobs = append(jobs, scrape{Name: "postgres", DNS: pg.Name, Port: PostgresPort})
+		jobs = append(jobs, scrape{Name: "postgres", Service: pg.Name, Port: PostgresPort})
 	}
 	var watched []watch
 	for i, w := range cfg.Watch {
@@ -238,7 +259,7 @@ func New(cfg Config) *Monitoring {
 			replicas = *w.Replicas
 		}
 		watched = append(watched, watch{Name: w.Name, Replicas: replicas})
-		jobs = append(jobs, scrape{Name: "task-" + w.Name, DNS: w.Name, Port: int(ep.Port), Probe: probePath(ep),
+		jobs = append(jobs, scrape{Name: "task-" + w.Name, Service: w.Name, Port: int(ep.Port), Probe: probePath(ep),
 			Blackbox: fmt.Sprintf("%s:%d", m.Blackbox.Name, BlackboxPort)})
 	}
 
@@ -256,7 +277,7 @@ func New(cfg Config) *Monitoring {
 	p.Declares.Volumes = append(p.Declares.Volumes, stack.Volume{Name: vol})
 	conf, rules := p.Name+"-config", p.Name+"-rules"
 	p.Declares.Configs = append(p.Declares.Configs,
-		stack.Config{Name: conf, Data: renderConfig(jobs, interval)},
+		stack.Config{Name: conf, Data: renderConfig(jobs, sd, interval)},
 		stack.Config{Name: rules, Data: renderRules(watched, backup, cfg.Gateway != "", cfg.Database != nil, interval)})
 	p.Configs = append(p.Configs,
 		stack.FileRef{Source: conf, Target: configPath},
@@ -311,12 +332,22 @@ func promDuration(d time.Duration) string {
 
 type scrape struct {
 	Name string
-	// Static is a host:port target; DNS a service whose tasks (tasks.<DNS>) are the targets.
-	Static, DNS string
-	Port        int
-	Path        string
+	// Static is a host:port target; Service a service of the stack whose running tasks are
+	// the targets (discovered through the socket proxy), at Port.
+	Static, Service string
+	Port            int
+	Path            string
 	// Probe, when set, is the path the blackbox exporter at Blackbox asks each task for.
 	Probe, Blackbox string
+}
+
+// swarmSD is the Docker Swarm discovery every job shares: one identical dockerswarm_sd_config,
+// which Prometheus runs once for all of them.
+type swarmSD struct {
+	// Host is the socket proxy's address.
+	Host string
+	// Networks are the stack networks (Kargo names) Prometheus reaches its targets on.
+	Networks []string
 }
 
 type backupWatch struct {
@@ -331,12 +362,16 @@ type watch struct {
 
 // renderConfig renders prometheus.yml for the scrape jobs (YAML written by hand: every value is
 // quoted JSON, which YAML reads as is).
-func renderConfig(jobs []scrape, interval time.Duration) []byte {
+func renderConfig(jobs []scrape, sd swarmSD, interval time.Duration) []byte {
 	var b strings.Builder
 	iv := promDuration(interval)
 	fmt.Fprintf(&b, "# Generated by Kargo's monitoring builder.\nglobal:\n  scrape_interval: %s\n  evaluation_interval: %s\n", iv, iv)
 	fmt.Fprintf(&b, "rule_files:\n  - %s\n", rulesPath)
 	b.WriteString("scrape_configs:\n")
+	nets := make([]string, len(sd.Networks))
+	for i, n := range sd.Networks {
+		nets[i] = regexp.QuoteMeta(n)
+	}
 	for _, j := range jobs {
 		fmt.Fprintf(&b, "  - job_name: %q\n", j.Name)
 		if j.Path != "" {
@@ -346,18 +381,24 @@ func renderConfig(jobs []scrape, interval time.Duration) []byte {
 			fmt.Fprintf(&b, "    static_configs:\n      - targets: [%q]\n", j.Static)
 			continue
 		}
-		fmt.Fprintf(&b, "    dns_sd_configs:\n      - names: [%q]\n        type: A\n        port: %d\n        refresh_interval: %s\n",
-			"tasks."+j.DNS, j.Port, iv)
+		// The same discovery for every job (Prometheus shares identical ones): the stack's
+		// running tasks, one target per network address (port 80 until relabelled).
+		fmt.Fprintf(&b, "    dockerswarm_sd_configs:\n      - host: %q\n        role: tasks\n        port: 80\n        refresh_interval: %s\n", sd.Host, iv)
+		b.WriteString("        filters:\n          - name: desired-state\n            values: [\"running\"]\n")
+		b.WriteString("    relabel_configs:\n")
+		// Keep the tasks of the job's service, at their address on a network Prometheus
+		// joins (Kargo labels its services and networks with their names in the stack).
+		fmt.Fprintf(&b, "      - source_labels: [__meta_dockerswarm_service_label_io_kargo_name]\n        regex: %q\n        action: keep\n", regexp.QuoteMeta(j.Service))
+		fmt.Fprintf(&b, "      - source_labels: [__meta_dockerswarm_network_label_io_kargo_name]\n        regex: %q\n        action: keep\n", strings.Join(nets, "|"))
+		fmt.Fprintf(&b, "      - source_labels: [__address__]\n        regex: \"(.+):[0-9]+\"\n        target_label: __address__\n        replacement: %q\n", fmt.Sprintf("${1}:%d", j.Port))
+		b.WriteString("      - source_labels: [__meta_dockerswarm_service_label_io_kargo_name]\n        target_label: service\n")
 		if j.Probe == "" {
-			fmt.Fprintf(&b, "    relabel_configs:\n      - target_label: service\n        replacement: %q\n", j.DNS)
 			continue
 		}
-		fmt.Fprintf(&b, "    metrics_path: /probe\n    params:\n      module: [http_2xx]\n")
-		fmt.Fprintf(&b, "    relabel_configs:\n")
 		fmt.Fprintf(&b, "      - source_labels: [__address__]\n        target_label: __param_target\n        replacement: %q\n", "http://${1}"+j.Probe)
 		fmt.Fprintf(&b, "      - source_labels: [__address__]\n        target_label: instance\n")
 		fmt.Fprintf(&b, "      - target_label: __address__\n        replacement: %q\n", j.Blackbox)
-		fmt.Fprintf(&b, "      - target_label: service\n        replacement: %q\n", j.DNS)
+		fmt.Fprintf(&b, "    metrics_path: /probe\n    params:\n      module: [http_2xx]\n")
 	}
 	return []byte(b.String())
 }
