@@ -510,18 +510,45 @@ func parseResults(r io.Reader, op string, since time.Time) (pgbackup.Result, boo
 	return best, found
 }
 
-// backupStatus writes, for each backup job of the stack, its last dump and last run as its
-// logs tell them (status calls it after the service table).
-func (c *cli) backupStatus(ctx context.Context, e Engine, sts []swarmx.ServiceStatus) {
+// BackupStatus is what status tells of a backup job (services/pgbackup), from its logs and
+// its schedule; `status -o json` gives it as the "backup" field of the job's service.
+type BackupStatus struct {
+	// Job is the backup job's name in the stack.
+	Job string `json:"job"`
+	// LastDump is the newest dump the job made (empty: none yet), LastDumpSize its size in
+	// bytes and LastDumpTime when it was made (RFC 3339, UTC).
+	LastDump     string `json:"lastDump,omitempty"`
+	LastDumpSize int64  `json:"lastDumpSize,omitempty"`
+	LastDumpTime string `json:"lastDumpTime,omitempty"`
+	// LastResult is the result of the job's last run (succeeded or failed; empty: no run
+	// yet), LastRunTime when it ended and LastMessage why it failed, or what it kept.
+	LastResult  string `json:"lastResult,omitempty"`
+	LastRunTime string `json:"lastRunTime,omitempty"`
+	LastMessage string `json:"lastMessage,omitempty"`
+	// NextRun is the time (RFC 3339, UTC) of the next scheduled run, if any.
+	NextRun string `json:"nextRun,omitempty"`
+}
+
+// statusJSON is one service of `status -o json`: its status and, for a backup job, its
+// backup.
+type statusJSON struct {
+	swarmx.ServiceStatus
+	Backup *BackupStatus `json:"backup,omitempty"`
+}
+
+// backupStatuses reads, for each deployed backup job of the stack, its last dump and last run
+// from its logs, by the job's Swarm service name.
+func (c *cli) backupStatuses(ctx context.Context, e Engine, sts []swarmx.ServiceStatus) map[string]*BackupStatus {
+	out := map[string]*BackupStatus{}
 	for _, j := range c.st.Services {
 		if j == nil || j.Labels[pgbackup.LabelRole] != pgbackup.Role {
 			continue
 		}
 		full := c.st.Name + "_" + j.Name
-		next := ""
+		b := &BackupStatus{Job: j.Name}
 		for _, s := range sts {
-			if s.Name == full && s.NextRun != "" {
-				next = ", next run " + s.NextRun
+			if s.Name == full {
+				b.NextRun = s.NextRun
 			}
 		}
 		var buf bytes.Buffer
@@ -529,16 +556,45 @@ func (c *cli) backupStatus(ctx context.Context, e Engine, sts []swarmx.ServiceSt
 			continue // not deployed: the table says so
 		}
 		logs := buf.Bytes()
-		good, okGood := lastGood(bytes.NewReader(logs))
-		last, okLast := parseResults(bytes.NewReader(logs), "backup", time.Time{})
-		switch {
-		case okGood:
-			fmt.Fprintf(c.o.Stdout, "backup %s: last dump %s (%s) at %s%s\n", j.Name, good.Name, pgbackup.HumanSize(good.Size), good.Time, next)
-		default:
-			fmt.Fprintf(c.o.Stdout, "backup %s: no dump yet%s\n", j.Name, next)
+		if good, ok := lastGood(bytes.NewReader(logs)); ok {
+			b.LastDump, b.LastDumpSize, b.LastDumpTime = good.Name, good.Size, good.Time
 		}
-		if okLast && last.Result == "failed" {
-			fmt.Fprintf(c.o.Stdout, "backup %s: last run FAILED at %s: %s\n", j.Name, last.Time, last.Message)
+		if last, ok := parseResults(bytes.NewReader(logs), "backup", time.Time{}); ok {
+			b.LastResult, b.LastRunTime, b.LastMessage = last.Result, last.Time, last.Message
+		}
+		out[full] = b
+	}
+	return out
+}
+
+// withBackups is the status list with each backup job's backup.
+func withBackups(sts []swarmx.ServiceStatus, backups map[string]*BackupStatus) []statusJSON {
+	out := make([]statusJSON, len(sts))
+	for i, s := range sts {
+		out[i] = statusJSON{ServiceStatus: s, Backup: backups[s.Name]}
+	}
+	return out
+}
+
+// printBackups writes one line per backup job: its last dump and next run, and its last run
+// when that failed (status calls it after the service table).
+func (c *cli) printBackups(backups map[string]*BackupStatus) {
+	for _, j := range c.st.Services {
+		if j == nil || backups[c.st.Name+"_"+j.Name] == nil {
+			continue
+		}
+		b := backups[c.st.Name+"_"+j.Name]
+		next := ""
+		if b.NextRun != "" {
+			next = ", next run " + b.NextRun
+		}
+		if b.LastDump != "" {
+			fmt.Fprintf(c.o.Stdout, "backup %s: last dump %s (%s) at %s%s\n", b.Job, b.LastDump, pgbackup.HumanSize(b.LastDumpSize), b.LastDumpTime, next)
+		} else {
+			fmt.Fprintf(c.o.Stdout, "backup %s: no dump yet%s\n", b.Job, next)
+		}
+		if b.LastResult == "failed" {
+			fmt.Fprintf(c.o.Stdout, "backup %s: last run FAILED at %s: %s\n", b.Job, b.LastRunTime, b.LastMessage)
 		}
 	}
 }

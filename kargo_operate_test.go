@@ -1,6 +1,7 @@
 package kargo_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -70,4 +71,40 @@ func TestMetricsFromPrometheus(t *testing.T) {
 	_, _, err = c.run(mapsStack(), "metrics")
 	require.Error(t, err)
 	assert.True(t, strings.Contains(err.Error(), "has no Prometheus"), err)
+}
+
+func TestStatusJSONHasTheBackup(t *testing.T) {
+	db := postgis.New(postgis.Config{Name: "db"})
+	st := stack.New("maps", db, pgbackup.New(pgbackup.Config{Database: db, Schedule: "0 0 3 * * *"}))
+	c := newCLI(t)
+	_, _, err := c.run(st, "apply")
+	require.NoError(t, err)
+	c.engine.Logs["maps_db-backup"] = "" +
+		pgbackup.ResultPrefix + `{"op":"backup","result":"succeeded","name":"gis-20260101T030000Z.dump","size":2048,"seconds":1,"time":"2026-01-01T03:00:01Z","database":"gis","message":"kept 7"}` + "\n" +
+		pgbackup.ResultPrefix + `{"op":"backup","result":"failed","name":"","size":0,"seconds":1,"time":"2026-01-02T03:00:01Z","database":"gis","message":"pg_dump: connection refused"}` + "\n"
+
+	out, _, err := c.run(st, "status", "-o", "json")
+	require.NoError(t, err)
+	var sts []struct {
+		Name   string              `json:"name"`
+		Backup *kargo.BackupStatus `json:"backup"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &sts), out)
+	var found *kargo.BackupStatus
+	for _, s := range sts {
+		if s.Name == "maps_db-backup" {
+			found = s.Backup
+		} else {
+			assert.Nil(t, s.Backup, "%s is no backup job", s.Name)
+		}
+	}
+	require.NotNil(t, found, out)
+	assert.Equal(t, kargo.BackupStatus{Job: "db-backup", LastDump: "gis-20260101T030000Z.dump", LastDumpSize: 2048,
+		LastDumpTime: "2026-01-01T03:00:01Z", LastResult: "failed", LastRunTime: "2026-01-02T03:00:01Z",
+		LastMessage: "pg_dump: connection refused", NextRun: found.NextRun}, *found)
+
+	text, _, err := c.run(st, "status")
+	require.NoError(t, err)
+	assert.Contains(t, text, "backup db-backup: last dump gis-20260101T030000Z.dump (2.0 KiB) at 2026-01-01T03:00:01Z")
+	assert.Contains(t, text, "backup db-backup: last run FAILED at 2026-01-02T03:00:01Z: pg_dump: connection refused")
 }
