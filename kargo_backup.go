@@ -101,7 +101,7 @@ func (c *cli) backupCmd() *cobra.Command {
 }
 
 func (c *cli) restoreCmd() *cobra.Command {
-	var job string
+	var job, from string
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "restore [NAME]",
@@ -109,7 +109,10 @@ func (c *cli) restoreCmd() *cobra.Command {
 		Long: "Restore a dump of the backup volume (default: the latest) into the running database.\n\n" +
 			"The scheduler is paused (no scheduled job starts) and the services marked as writers of the\n" +
 			"database (pgbackup.MarkWriter) are scaled to 0; pg_restore --clean --if-exists runs in one\n" +
-			"transaction in a one-off job; then everything is put back as it was.",
+			"transaction in a one-off job; then everything is put back as it was.\n\n" +
+			"With --from FILE, the local dump FILE (pg_dump -Fc, e.g. written by backup --copy-to) is first\n" +
+			"copied into the backup volume as upload-<time>.dump (through the container of the job's last\n" +
+			"run, on the node kargo talks to; retention leaves it alone), then restored.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			j, err := c.backupJob(job)
@@ -117,6 +120,9 @@ func (c *cli) restoreCmd() *cobra.Command {
 				return err
 			}
 			name := "latest"
+			if from != "" && len(args) == 1 {
+				return &UsageError{Err: fmt.Errorf("give a dump NAME or --from FILE, not both")}
+			}
 			if len(args) == 1 {
 				name = args[0]
 				if strings.ContainsAny(name, "/ ") || strings.HasPrefix(name, ".") {
@@ -129,9 +135,16 @@ func (c *cli) restoreCmd() *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
+			if from != "" {
+				if name, err = copyIn(ctx, e, c.st.Name, j.Name, from); err != nil {
+					return err
+				}
+				fmt.Fprintf(c.o.Stdout, "copied %s into the backup volume as %s\n", from, name)
+			}
 			return runRestore(ctx, e, c.st.Name, j, name, c.o.Stdout, c.o.Stderr)
 		},
 	}
+	cmd.Flags().StringVar(&from, "from", "", "restore this local dump file (pg_dump -Fc), copied into the backup volume first")
 	cmd.Flags().StringVar(&job, "job", "", "the backup job whose volume and database to use, when the stack has several")
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Minute, "how long to wait for the restore")
 	return cmd
@@ -313,23 +326,9 @@ func copyOut(ctx context.Context, e Engine, stackName, job, name, file string) (
 	if !ok {
 		return fail(errors.New("this engine client cannot copy files from containers"))
 	}
-	insp, err := e.ServiceInspect(ctx, stackName+"_"+job, client.ServiceInspectOptions{})
+	cid, err := jobContainer(ctx, e, stackName, job)
 	if err != nil {
 		return fail(err)
-	}
-	tasks, err := e.TaskList(ctx, client.TaskListOptions{Filters: client.Filters{}.Add("service", insp.Service.ID)})
-	if err != nil {
-		return fail(err)
-	}
-	cid := ""
-	var newest time.Time
-	for _, t := range tasks.Items {
-		if t.Status.State == swarm.TaskStateComplete && t.Status.ContainerStatus != nil && t.Status.Timestamp.After(newest) {
-			cid, newest = t.Status.ContainerStatus.ContainerID, t.Status.Timestamp
-		}
-	}
-	if cid == "" {
-		return fail(errors.New("no completed task of the backup job to copy from"))
 	}
 	res, err := cc.CopyFromContainer(ctx, cid, client.CopyFromContainerOptions{SourcePath: pgbackup.Dir + "/" + name})
 	if err != nil {
@@ -357,6 +356,101 @@ func copyOut(ctx context.Context, e Engine, stackName, job, name, file string) (
 		return fail(err)
 	}
 	return n, nil
+}
+
+// jobContainer is the container of the newest completed task of a job service: a stopped
+// container still reads and writes its volumes' files.
+func jobContainer(ctx context.Context, e Engine, stackName, job string) (string, error) {
+	insp, err := e.ServiceInspect(ctx, stackName+"_"+job, client.ServiceInspectOptions{})
+	if err != nil {
+		return "", err
+	}
+	tasks, err := e.TaskList(ctx, client.TaskListOptions{Filters: client.Filters{}.Add("service", insp.Service.ID)})
+	if err != nil {
+		return "", err
+	}
+	cid := ""
+	var newest time.Time
+	for _, t := range tasks.Items {
+		if t.Status.State == swarm.TaskStateComplete && t.Status.ContainerStatus != nil && t.Status.Timestamp.After(newest) {
+			cid, newest = t.Status.ContainerStatus.ContainerID, t.Status.Timestamp
+		}
+	}
+	if cid == "" {
+		return "", errors.New("no completed task of the backup job (has it run since the stack was applied?)")
+	}
+	return cid, nil
+}
+
+// copierTo is what copyIn needs of the engine client; *client.Client has it.
+type copierTo interface {
+	CopyToContainer(ctx context.Context, containerID string, options client.CopyToContainerOptions) (client.CopyToContainerResult, error)
+}
+
+// dumpMagic starts every pg_dump custom-format archive.
+const dumpMagic = "PGDMP"
+
+// copyIn copies the local dump file into the backup volume of the job, through the container
+// of its newest completed task (after waiting for a run in progress to end), as
+// upload-<time>.dump: a name the job's retention and "latest" ignore. It returns that name.
+func copyIn(ctx context.Context, e Engine, stackName, job, file string) (string, error) {
+	fail := func(err error) (string, error) {
+		return "", fmt.Errorf("stack %q: copy %s into the backup volume of %s: %w", stackName, file, job, err)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return fail(err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fail(err)
+	}
+	magic := make([]byte, len(dumpMagic))
+	if !st.Mode().IsRegular() {
+		return fail(errors.New("not a regular file"))
+	}
+	if _, err := io.ReadFull(f, magic); err != nil || string(magic) != dumpMagic {
+		return fail(errors.New("not a pg_dump custom-format archive (pg_dump -Fc, as backup --copy-to writes)"))
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fail(err)
+	}
+	cc, ok := e.(copierTo)
+	if !ok {
+		return fail(errors.New("this engine client cannot copy files into containers"))
+	}
+	if err := waitJob(ctx, e, stackName+"_"+job); err != nil {
+		return fail(err)
+	}
+	cid, err := jobContainer(ctx, e, stackName, job)
+	if err != nil {
+		return fail(err)
+	}
+	now := time.Now().UTC()
+	name := "upload-" + now.Format("20060102T150405Z") + ".dump"
+	pr, pw := io.Pipe()
+	go func() {
+		tw := tar.NewWriter(pw)
+		err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Size: st.Size(), Mode: 0o600, ModTime: now})
+		if err == nil {
+			var n int64
+			n, err = io.Copy(tw, f)
+			if err == nil && n != st.Size() {
+				err = fmt.Errorf("%s changed while being copied", file)
+			}
+		}
+		if err == nil {
+			err = tw.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	_, err = cc.CopyToContainer(ctx, cid, client.CopyToContainerOptions{DestinationPath: pgbackup.Dir, Content: pr})
+	pr.CloseWithError(io.ErrClosedPipe) // ends the writer if the engine stopped reading
+	if err != nil {
+		return fail(fmt.Errorf("into container %.12s (the task ran on another node?): %w", cid, err))
+	}
+	return name, nil
 }
 
 type scaled struct {

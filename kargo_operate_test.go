@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -107,4 +109,23 @@ func TestStatusJSONHasTheBackup(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, text, "backup db-backup: last dump gis-20260101T030000Z.dump (2.0 KiB) at 2026-01-01T03:00:01Z")
 	assert.Contains(t, text, "backup db-backup: last run FAILED at 2026-01-02T03:00:01Z: pg_dump: connection refused")
+}
+
+func TestRestoreFromChecksTheFile(t *testing.T) {
+	db := postgis.New(postgis.Config{Name: "db"})
+	st := stack.New("maps", db, pgbackup.New(pgbackup.Config{Database: db}))
+	c := newCLI(t)
+	_, _, err := c.run(st, "restore", "gis-20260101T030000Z.dump", "--from", "x.dump")
+	require.Error(t, err)
+	assert.Equal(t, kargo.ExitUsage, kargo.ExitCode(err))
+
+	notDump := filepath.Join(t.TempDir(), "notes.txt")
+	require.NoError(t, os.WriteFile(notDump, []byte("SELECT 1;\n"), 0o600))
+	_, _, err = c.run(st, "restore", "--from", notDump)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "not a pg_dump custom-format archive")
+	_, _, err = c.run(st, "restore", "--from", filepath.Join(t.TempDir(), "missing.dump"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "missing.dump")
+	assert.Empty(t, c.engine.Services(), "nothing created nor scaled")
 }
