@@ -41,9 +41,9 @@ func monStack() *stack.Stack {
 	}}})
 	backup := pgbackup.New(pgbackup.Config{Database: db, Schedule: "0 0 3 * * *"})
 	mon := monitoring.New(monitoring.Config{Database: db, Watch: []*stack.Service{ms}, Gateway: "gateway", Backup: backup,
-		ScrapeInterval: 2 * time.Second})
+		Scheduler: scheduler.DefaultName, ScrapeInterval: 2 * time.Second})
 	gw := gateway.New(gateway.Config{HTTPPort: itPort, Metrics: true, Routes: append(gateway.OGC(ms), mon.Route())})
-	return scheduler.Ensure(stack.New(itStack, db, ms, gw, backup, mon))
+	return stack.New(itStack, db, ms, gw, backup, mon, scheduler.New(scheduler.Config{Metrics: true}))
 }
 
 // TestMonitoringOnSwarm applies a stack with its monitoring and checks that Prometheus,
@@ -60,7 +60,7 @@ func TestMonitoringOnSwarm(t *testing.T) {
 
 	// Every target up: Prometheus itself, node, blackbox, gateway, postgres, and the two
 	// MapServer tasks probed.
-	want := map[string]int{"prometheus": 1, "node": 1, "blackbox": 1, "gateway": 1, "postgres": 1, "task-mapserver": 2}
+	want := map[string]int{"prometheus": 1, "node": 1, "blackbox": 1, "gateway": 1, "postgres": 1, "task-mapserver": 2, "scheduler": 1}
 	var got map[string]int
 	start = time.Now()
 	for end := time.Now().Add(2 * time.Minute); time.Now().Before(end); time.Sleep(time.Second) {

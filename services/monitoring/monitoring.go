@@ -29,6 +29,11 @@
 //   - KargoBackupFailed, KargoScheduledJobLate, KargoBackupTooOld: the backup job's last run
 //     made no dump, no run came within one and a half periods of its schedule, or the last
 //     dump is older than that (node-exporter reads the job's result from the backup volume);
+//   - KargoScheduledJobFailed, KargoScheduledJobMissedRun, KargoSchedulerDown: the last run
+//     of a scheduled job (other than the backup, which has its own) failed; a tick of a
+//     job's schedule came and no run started (the previous one was still going, or the
+//     engine refused it); no scheduler task answers (the scheduler serves these figures, see
+//     Config.Scheduler; `kargo restore` pauses it on purpose);
 //   - KargoTargetDown: an exporter does not answer.
 //
 // Every service runs kargo/monitoring (one image from Debian packages holding the four
@@ -108,6 +113,11 @@ type Config struct {
 	// node-exporter reads from the backup volume: alerts when a run failed, or when the last
 	// dump is older than one and a half times its schedule's period. Nil: none.
 	Backup *stack.Service
+	// Scheduler is the name of the stack's scheduler service (services/scheduler), built with
+	// scheduler.Config.Metrics on a network Prometheus joins: its /metrics are scraped, with
+	// alerts when a scheduled job's last run failed, when a due run did not start, and when no
+	// scheduler runs. Empty: none.
+	Scheduler string
 	// ScrapeInterval is how often targets are scraped and rules evaluated (default 15s);
 	// an alert fires once its condition held for two intervals.
 	ScrapeInterval time.Duration
@@ -220,6 +230,9 @@ func New(cfg Config) *Monitoring {
 		jobs = append(jobs, scrape{Name: "gateway", Service: cfg.Gateway, Port: GatewayMetricsPort})
 		p.Labels = map[string]string{LabelGateway: cfg.Gateway}
 	}
+	if cfg.Scheduler != "" {
+		jobs = append(jobs, scrape{Name: "scheduler", Service: cfg.Scheduler, Port: scheduler.MetricsPort, HonorLabels: true})
+	}
 	if db := cfg.Database; db != nil {
 		pg := &stack.Service{
 			Name: prefix + "postgres", Image: img, User: "nobody", Replicas: stack.Ptr(uint64(1)),
@@ -278,7 +291,7 @@ func New(cfg Config) *Monitoring {
 	conf, rules := p.Name+"-config", p.Name+"-rules"
 	p.Declares.Configs = append(p.Declares.Configs,
 		stack.Config{Name: conf, Data: renderConfig(jobs, sd, interval)},
-		stack.Config{Name: rules, Data: renderRules(watched, backup, cfg.Gateway != "", cfg.Database != nil, interval)})
+		stack.Config{Name: rules, Data: renderRules(watched, backup, cfg.Scheduler != "", cfg.Gateway != "", cfg.Database != nil, interval)})
 	p.Configs = append(p.Configs,
 		stack.FileRef{Source: conf, Target: configPath},
 		stack.FileRef{Source: rules, Target: rulesPath})
@@ -339,6 +352,9 @@ type scrape struct {
 	Path            string
 	// Probe, when set, is the path the blackbox exporter at Blackbox asks each task for.
 	Probe, Blackbox string
+	// HonorLabels keeps the "service" label of the scraped series (the scheduler's series
+	// name the job they are about).
+	HonorLabels bool
 }
 
 // swarmSD is the Docker Swarm discovery every job shares: one identical dockerswarm_sd_config,
@@ -377,6 +393,9 @@ func renderConfig(jobs []scrape, sd swarmSD, interval time.Duration) []byte {
 		if j.Path != "" {
 			fmt.Fprintf(&b, "    metrics_path: %q\n", j.Path)
 		}
+		if j.HonorLabels {
+			b.WriteString("    honor_labels: true\n")
+		}
 		if j.Static != "" {
 			fmt.Fprintf(&b, "    static_configs:\n      - targets: [%q]\n", j.Static)
 			continue
@@ -404,7 +423,7 @@ func renderConfig(jobs []scrape, sd swarmSD, interval time.Duration) []byte {
 }
 
 // renderRules renders the alert rules.
-func renderRules(watched []watch, backup *backupWatch, gateway, postgres bool, interval time.Duration) []byte {
+func renderRules(watched []watch, backup *backupWatch, sched, gateway, postgres bool, interval time.Duration) []byte {
 	var b strings.Builder
 	forDur := promDuration(2 * interval)
 	rule := func(name, expr, dur, summary string, labels map[string]string) {
@@ -445,6 +464,17 @@ func renderRules(watched []watch, backup *backupWatch, gateway, postgres bool, i
 			fmt.Sprintf("%s: no run in the last %ds (its schedule runs it every %s)", backup.Name, late, backup.Period), labels)
 		rule("KargoBackupTooOld", fmt.Sprintf(`time() - max(kargo_backup_last_success_timestamp_seconds) > %d`, late), forDur,
 			fmt.Sprintf("%s: the last dump is older than %ds", backup.Name, late), labels)
+	}
+	if sched {
+		failed := `kargo_job_last_run_success == 0`
+		if backup != nil {
+			failed = fmt.Sprintf(`kargo_job_last_run_success{service!=%q} == 0`, backup.Name)
+		}
+		rule("KargoScheduledJobFailed", failed, forDur, "{{ $labels.service }}: the last run failed", nil)
+		rule("KargoScheduledJobMissedRun", `kargo_job_due_timestamp_seconds > kargo_job_last_run_timestamp_seconds`, forDur,
+			"{{ $labels.service }}: a tick of its schedule came and no run started", nil)
+		rule("KargoSchedulerDown", `absent(up{job="scheduler"} == 1)`, forDur,
+			"no scheduler task answers: scheduled jobs do not run", nil)
 	}
 	rule("KargoTargetDown", `up == 0`, forDur, "{{ $labels.job }} target {{ $labels.instance }} does not answer", nil)
 	return []byte(b.String())

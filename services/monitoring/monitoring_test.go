@@ -110,8 +110,9 @@ func TestPrometheusConfigAndRules(t *testing.T) {
 	// the proxy, role tasks, running tasks only.
 	sd := "    dockerswarm_sd_configs:\n      - host: \"tcp://prometheus-proxy:2375\"\n        role: tasks\n        port: 80\n" +
 		"        refresh_interval: 2s\n        filters:\n          - name: desired-state\n            values: [\"running\"]\n"
-	assert.Equal(t, 5, strings.Count(conf, "job_name:")-1, "jobs besides Prometheus' own")
-	assert.Equal(t, 5, strings.Count(conf, sd))
+	assert.Equal(t, 6, strings.Count(conf, "job_name:")-1, "jobs besides Prometheus' own")
+	assert.Equal(t, 6, strings.Count(conf, sd))
+	assert.Contains(t, conf, "  - job_name: \"scheduler\"\n    honor_labels: true\n", "the scheduler's series keep their job's service label")
 	var parsed struct {
 		ScrapeConfigs []struct {
 			JobName string `yaml:"job_name"`
@@ -122,7 +123,7 @@ func TestPrometheusConfigAndRules(t *testing.T) {
 		} `yaml:"scrape_configs"`
 	}
 	require.NoError(t, yaml.Unmarshal([]byte(conf), &parsed))
-	require.Len(t, parsed.ScrapeConfigs, 6)
+	require.Len(t, parsed.ScrapeConfigs, 7)
 	for _, j := range parsed.ScrapeConfigs[1:] {
 		assert.Equal(t, "tasks", j.SD[0].Role, j.JobName)
 		assert.NotEmpty(t, j.Relabel, j.JobName)
@@ -134,6 +135,10 @@ func TestPrometheusConfigAndRules(t *testing.T) {
 		// The backup runs daily: late after a day and a half.
 		`alert: KargoBackupTooOld` + "\n" + `        expr: "time() - max(kargo_backup_last_success_timestamp_seconds) > 129600"`,
 		`alert: KargoScheduledJobLate` + "\n" + `        expr: "time() - max(kargo_backup_last_run_timestamp_seconds) > 129600"`,
+		// Other scheduled jobs: the backup has its own failure alert.
+		`alert: KargoScheduledJobFailed` + "\n" + `        expr: "kargo_job_last_run_success{service!=\"db-backup\"} == 0"`,
+		`alert: KargoScheduledJobMissedRun` + "\n" + `        expr: "kargo_job_due_timestamp_seconds > kargo_job_last_run_timestamp_seconds"`,
+		`alert: KargoSchedulerDown` + "\n" + `        expr: "absent(up{job=\"scheduler\"} == 1)"`,
 	} {
 		assert.Contains(t, rules, s)
 	}

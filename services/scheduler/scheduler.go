@@ -60,6 +60,14 @@ const LabelProxyProfile = "io.kargo.socket-proxy.profile"
 // ProxyPort is the port a socket proxy listens on, inside its internal network.
 const ProxyPort = 2375
 
+// MetricsPort is the port the scheduler serves /metrics on when Config.Metrics is set (see
+// Runner.WriteMetrics for the series).
+const MetricsPort = 9262
+
+// EnvMetrics is the environment variable holding the address the scheduler serves /metrics
+// at (unset: it serves nothing).
+const EnvMetrics = "KARGO_SCHEDULER_METRICS"
+
 // Config configures the scheduler service. The zero value is a complete configuration.
 type Config struct {
 	// Name of the service (default "scheduler"). Its socket proxy is <Name>-proxy, on the
@@ -73,6 +81,14 @@ type Config struct {
 	Refresh time.Duration
 	// Resources default to 0.25 CPU and 64 MiB.
 	Resources *stack.Resources
+	// Metrics makes the scheduler serve its jobs' last run, result and next tick in
+	// Prometheus' format at :MetricsPort/metrics (services/monitoring's Config.Scheduler
+	// scrapes them and alerts when a job failed or a run did not start on time). The
+	// scheduler then also joins MetricsNetworks, where Prometheus reaches it.
+	Metrics bool
+	// MetricsNetworks are the networks the scheduler serves /metrics on (default: the
+	// stack's default network); they must be networks Prometheus joins.
+	MetricsNetworks []string
 }
 
 // Scheduler is the scheduler service and the socket proxy it reaches the Engine API through.
@@ -93,6 +109,9 @@ func (s *Scheduler) AddTo(st *stack.Stack) { st.Add(s.Service, s.Proxy) }
 // Engine API at DOCKER_HOST=tcp://<Name>-proxy:2375, where the proxy allows exactly its calls:
 // list the services of its stack, inspect one of them, list their tasks, and update a
 // scheduled job of its stack in the one way that starts a run (run labels and ForceUpdate).
+//
+// With Config.Metrics, it also joins the networks it serves /metrics on (read-only figures of
+// its jobs; the proxy stays out of reach there).
 //
 // The scheduler stays on a manager node like before (Kargo's images are built on the manager
 // the deploy program talks to), though it no longer needs to.
@@ -119,6 +138,14 @@ func New(cfg Config) *Scheduler {
 	if cfg.Refresh > 0 {
 		env["KARGO_SCHEDULER_REFRESH"] = cfg.Refresh.String()
 	}
+	nets := []string{name + "-engine"}
+	if cfg.Metrics {
+		env[EnvMetrics] = fmt.Sprintf(":%d", MetricsPort)
+		if len(cfg.MetricsNetworks) == 0 {
+			nets = append(nets, stack.DefaultNetwork)
+		}
+		nets = append(nets, cfg.MetricsNetworks...)
+	}
 	svc := &stack.Service{
 		Name:  name,
 		Image: img,
@@ -127,7 +154,7 @@ func New(cfg Config) *Scheduler {
 		User:      "65534:65534",
 		Placement: stack.Placement{Constraints: []string{"node.role==manager"}},
 		Resources: res,
-		Networks:  []string{name + "-engine"},
+		Networks:  nets,
 		Mounts: []stack.Mount{
 			// The heartbeat file of the health check (tmpfs is mode 1777: nobody may write).
 			{Type: stack.TmpfsMount, Target: "/run/kargo", TmpfsSize: stack.MiB},
