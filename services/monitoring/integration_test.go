@@ -60,7 +60,9 @@ func TestMonitoringOnSwarm(t *testing.T) {
 
 	// Every target up: Prometheus itself, node, blackbox, gateway, postgres, and the two
 	// MapServer tasks probed.
-	want := map[string]int{"prometheus": 1, "node": 1, "blackbox": 1, "gateway": 1, "postgres": 1, "task-mapserver": 2, "scheduler": 1}
+	// Targets up, by job and the service label the discovery gave them.
+	want := map[string]int{"prometheus ": 1, "node prometheus-node": 1, "blackbox prometheus-blackbox": 1, "gateway gateway": 1,
+		"postgres prometheus-postgres": 1, "task-mapserver mapserver": 2, "scheduler scheduler": 1}
 	var got map[string]int
 	start = time.Now()
 	for end := time.Now().Add(2 * time.Minute); time.Now().Before(end); time.Sleep(time.Second) {
@@ -93,6 +95,16 @@ func TestMonitoringOnSwarm(t *testing.T) {
 	}
 
 	// The gateway's counter follows the traffic.
+	// The scheduler's figures of the backup job, under the job's name.
+	runs := 0.0
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end) && runs < 1; time.Sleep(time.Second) {
+		runs = query(t, `kargo_job_runs_total{job="scheduler",service="db-backup"}`)
+	}
+	if runs < 1 || query(t, `kargo_job_last_run_success{service="db-backup"}`) != 1 {
+		t.Errorf("the scheduler's metrics of db-backup: %v runs, success %v; want a successful run",
+			runs, query(t, `kargo_job_last_run_success{service="db-backup"}`))
+	}
+
 	const counter = `sum(caddy_http_request_duration_seconds_count)`
 	before := query(t, counter)
 	for i := 0; i < 40; i++ {
@@ -129,6 +141,25 @@ func TestMonitoringOnSwarm(t *testing.T) {
 		t.Fatal("KargoReplicasBelowDesired did not fire for mapserver within 2 minutes of scaling it to 0")
 	}
 	t.Logf("KargoReplicasBelowDesired firing %s after MapServer was scaled to 0", time.Since(start).Round(time.Second))
+
+	// A scheduled job that fails: the scheduler's metrics say so and the alert fires.
+	flaky := &stack.Service{Name: "flaky", Image: "debian:bookworm-slim", Mode: stack.ReplicatedJob, Schedule: "*/10 * * * * *",
+		Command: []string{"sh", "-c", "exit 3"}, Restart: &stack.RestartPolicy{Condition: "none"},
+		Resources: stack.Resources{CPULimit: 0.1, MemoryLimit: 16 * stack.MiB}}
+	enginetest.Apply(t, a, monStack().Add(flaky), swarmx.ApplyOptions{})
+	start = time.Now()
+	firing = false
+	for end := time.Now().Add(2 * time.Minute); time.Now().Before(end) && !firing; time.Sleep(time.Second) {
+		firing = alertFiring(t, "KargoScheduledJobFailed", "flaky")
+	}
+	if !firing {
+		t.Fatalf("KargoScheduledJobFailed did not fire for a job that exits 3 within 2 minutes (kargo_job_last_run_success = %v)",
+			query(t, `kargo_job_last_run_success{service="flaky"}`))
+	}
+	t.Logf("KargoScheduledJobFailed firing %s after a failing job every 10 s was applied", time.Since(start).Round(time.Second))
+	if alertFiring(t, "KargoScheduledJobFailed", "db-backup") {
+		t.Error("KargoScheduledJobFailed fires for the backup, whose failures have their own alert")
+	}
 }
 
 func get(t *testing.T, path string, v any) {
@@ -157,7 +188,7 @@ func upTargets(t *testing.T) map[string]int {
 	up := map[string]int{}
 	for _, tg := range body.Data.ActiveTargets {
 		if tg.Health == "up" {
-			up[tg.Labels["job"]]++
+			up[tg.Labels["job"]+" "+tg.Labels["service"]]++
 		}
 	}
 	return up
