@@ -52,6 +52,7 @@ func TestMetricsFromPrometheus(t *testing.T) {
 		`count by (service) (probe_success == 1)`:                               `[{"metric":{"service":"mapserver"},"value":[1,"1"]}]`,
 		`count by (service) (probe_success)`:                                    `[{"metric":{"service":"mapserver"},"value":[1,"2"]}]`,
 		`avg by (service) (avg_over_time(probe_duration_seconds[1m]))`:          `[{"metric":{"service":"mapserver"},"value":[1,"0.012"]}]`,
+		`sum by (service) (rate(apache_accesses_total[1m]))`:                    `[{"metric":{"service":"mapserver"},"value":[1,"3.5"]}]`,
 		`ALERTS{alertstate="firing"}`:                                           `[{"metric":{"alertname":"KargoReplicasBelowDesired","service":"mapserver"},"value":[1,"1"]}]`,
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -67,7 +68,7 @@ func TestMetricsFromPrometheus(t *testing.T) {
 	out, _, err := c.run(mapsStack(), "metrics", "--url", srv.URL+"/prometheus")
 	require.NoError(t, err)
 	assert.Contains(t, out, "gateway: 12.50 req/s, 0.25 5xx/s, 0.00 4xx/s")
-	assert.Regexp(t, `mapserver\s+1/2\s+2\s+12 ms`, out)
+	assert.Regexp(t, `mapserver\s+1/2\s+2\s+12 ms\s+3.50/s`, out)
 	assert.Contains(t, out, "alert firing: KargoReplicasBelowDesired mapserver")
 
 	_, _, err = c.run(mapsStack(), "metrics")

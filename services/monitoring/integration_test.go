@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -62,7 +63,7 @@ func TestMonitoringOnSwarm(t *testing.T) {
 	// MapServer tasks probed.
 	// Targets up, by job and the service label the discovery gave them.
 	want := map[string]int{"prometheus ": 1, "node prometheus-node": 1, "blackbox prometheus-blackbox": 1, "gateway gateway": 1,
-		"postgres prometheus-postgres": 1, "task-mapserver mapserver": 2, "scheduler scheduler": 1}
+		"postgres prometheus-postgres": 1, "task-mapserver mapserver": 2, "apache-mapserver mapserver": 2, "scheduler scheduler": 1}
 	var got map[string]int
 	start = time.Now()
 	for end := time.Now().Add(2 * time.Minute); time.Now().Before(end); time.Sleep(time.Second) {
@@ -106,7 +107,8 @@ func TestMonitoringOnSwarm(t *testing.T) {
 	}
 
 	const counter = `sum(caddy_http_request_duration_seconds_count)`
-	before := query(t, counter)
+	const served = `sum(apache_accesses_total{service="mapserver"})`
+	before, servedBefore := query(t, counter), query(t, served)
 	for i := 0; i < 40; i++ {
 		enginetest.Get(t, fmt.Sprintf("http://127.0.0.1:%d/wms?SERVICE=WMS&REQUEST=GetCapabilities", itPort), 30*time.Second)
 	}
@@ -118,12 +120,24 @@ func TestMonitoringOnSwarm(t *testing.T) {
 		t.Errorf("gateway requests counter %v → %v after 40 requests", before, after)
 	}
 	t.Logf("gateway requests counter %v → %v after 40 requests", before, after)
+	// MapServer's Apache counted them too (with the probes and health checks).
+	servedAfter := servedBefore
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end) && servedAfter < servedBefore+40; time.Sleep(time.Second) {
+		servedAfter = query(t, served)
+	}
+	if servedAfter < servedBefore+40 {
+		t.Errorf("MapServer's Apache accesses %v → %v after 40 requests", servedBefore, servedAfter)
+	}
+	t.Logf("MapServer's Apache accesses %v → %v after 40 requests", servedBefore, servedAfter)
 
 	var out bytes.Buffer
 	if err := kargo.Run(context.Background(), []string{"metrics"}, st, kargo.Options{Stdout: &out}); err != nil {
 		t.Fatalf("metrics: %v", err)
 	}
 	t.Logf("kargo metrics:\n%s", out.String())
+	if regexp.MustCompile(`mapserver\s+2/2\s+2\s+\d+ ms\s+[0-9.]+/s`).FindString(out.String()) == "" {
+		t.Errorf("metrics output lacks MapServer's request rate")
+	}
 	for _, s := range []string{"gateway: ", "mapserver  2/2  2", "alerts: none firing"} {
 		if !strings.Contains(strings.Join(strings.Fields(out.String()), " "), strings.Join(strings.Fields(s), " ")) {
 			t.Errorf("metrics output lacks %q", s)

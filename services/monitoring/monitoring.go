@@ -11,6 +11,8 @@
 //	st := stack.New("maps", db, ms, gw, mon)
 //
 // Prometheus answers under /prometheus through the gateway (behind its BasicAuth when set).
+// A watched service running Kargo's MapServer or MapCache image is also scraped at the Apache
+// exporter its image runs in every task (ApachePort): `kargo metrics` shows its request rate.
 //
 // Discovery is Prometheus' own Docker Swarm service discovery (dockerswarm_sd_configs, role
 // tasks): every job lists the stack's running tasks and keeps those of its service, on a
@@ -66,6 +68,9 @@ const (
 	NodePort       = 9100
 	BlackboxPort   = 9115
 	PostgresPort   = 9187
+	// ApachePort is where the Apache exporter of Kargo's MapServer and MapCache images
+	// (kargo/mapserver, kargo/mapcache) serves Apache's figures in each of their tasks.
+	ApachePort = 9117
 	// PathPrefix is where Prometheus answers, directly and through the gateway.
 	PathPrefix = "/prometheus"
 	// GatewayMetricsPort is the gateway's Caddy metrics port (gateway.Config.Metrics).
@@ -274,6 +279,9 @@ func New(cfg Config) *Monitoring {
 		watched = append(watched, watch{Name: w.Name, Replicas: replicas})
 		jobs = append(jobs, scrape{Name: "task-" + w.Name, Service: w.Name, Port: int(ep.Port), Probe: probePath(ep),
 			Blackbox: fmt.Sprintf("%s:%d", m.Blackbox.Name, BlackboxPort)})
+		if apacheImage(w.Image) {
+			jobs = append(jobs, scrape{Name: "apache-" + w.Name, Service: w.Name, Port: ApachePort})
+		}
 	}
 
 	vol := cmp.Or(cfg.Volume, p.Name+"-data")
@@ -309,6 +317,21 @@ func New(cfg Config) *Monitoring {
 		}
 	}
 	return m
+}
+
+// apacheImage reports whether image is one of Kargo's Apache-based images that run the Apache
+// exporter on ApachePort (MapServer's and MapCache's), whatever registry it comes from.
+func apacheImage(image string) bool {
+	repo := image
+	if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
+		repo = repo[:i]
+	}
+	for _, p := range []string{"mapserver", "mapcache"} {
+		if repo == images.Prefix+p || strings.HasSuffix(repo, "/"+images.Prefix+p) {
+			return true
+		}
+	}
+	return false
 }
 
 // probePath is what the blackbox exporter asks a task for: GetCapabilities of an OGC

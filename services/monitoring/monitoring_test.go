@@ -110,8 +110,11 @@ func TestPrometheusConfigAndRules(t *testing.T) {
 	// the proxy, role tasks, running tasks only.
 	sd := "    dockerswarm_sd_configs:\n      - host: \"tcp://prometheus-proxy:2375\"\n        role: tasks\n        port: 80\n" +
 		"        refresh_interval: 2s\n        filters:\n          - name: desired-state\n            values: [\"running\"]\n"
-	assert.Equal(t, 6, strings.Count(conf, "job_name:")-1, "jobs besides Prometheus' own")
-	assert.Equal(t, 6, strings.Count(conf, sd))
+	assert.Equal(t, 7, strings.Count(conf, "job_name:")-1, "jobs besides Prometheus' own")
+	assert.Equal(t, 7, strings.Count(conf, sd))
+	// MapServer's image runs the Apache exporter: its tasks are scraped there too.
+	assert.Contains(t, conf, "  - job_name: \"apache-mapserver\"\n")
+	assert.Contains(t, conf, `replacement: "${1}:9117"`)
 	assert.Contains(t, conf, "  - job_name: \"scheduler\"\n    honor_labels: true\n", "the scheduler's series keep their job's service label")
 	var parsed struct {
 		ScrapeConfigs []struct {
@@ -123,7 +126,7 @@ func TestPrometheusConfigAndRules(t *testing.T) {
 		} `yaml:"scrape_configs"`
 	}
 	require.NoError(t, yaml.Unmarshal([]byte(conf), &parsed))
-	require.Len(t, parsed.ScrapeConfigs, 7)
+	require.Len(t, parsed.ScrapeConfigs, 8)
 	for _, j := range parsed.ScrapeConfigs[1:] {
 		assert.Equal(t, "tasks", j.SD[0].Role, j.JobName)
 		assert.NotEmpty(t, j.Relabel, j.JobName)
@@ -143,6 +146,21 @@ func TestPrometheusConfigAndRules(t *testing.T) {
 		assert.Contains(t, rules, s)
 	}
 	assert.Contains(t, strings.Join(p.Command, " "), "--web.route-prefix=/prometheus")
+}
+
+func TestApacheExporterOnlyForKargoApacheImages(t *testing.T) {
+	ep := []stack.Endpoint{{Kind: stack.HTTP, Port: 80, Path: "/"}}
+	var watch []*stack.Service
+	for name, image := range map[string]string{
+		"ms": "kargo/mapserver:8.0", "mc": "10.199.0.1:5000/kargo/mapcache:1.14", "web": "nginx:1.25", "fake": "someone/kargo-mapserver:1",
+	} {
+		watch = append(watch, &stack.Service{Name: name, Image: image, Endpoints: ep})
+	}
+	m := monitoring.New(monitoring.Config{Watch: watch})
+	conf := string(m.Prometheus.Declares.Configs[0].Data)
+	for name, want := range map[string]bool{"ms": true, "mc": true, "web": false, "fake": false} {
+		assert.Equal(t, want, strings.Contains(conf, `job_name: "apache-`+name+`"`), name)
+	}
 }
 
 func TestProblems(t *testing.T) {
