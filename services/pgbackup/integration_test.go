@@ -157,10 +157,10 @@ func TestBackupAndRestoreOnSwarm(t *testing.T) {
 	if got := checksum(t); got != want {
 		t.Errorf("after restore --from %s: %q, want %q", local, got, want)
 	}
-	// The upload is not a dump of the job's: the latest stays the job's own.
-	out = run(t, st, "status")
-	if !strings.Contains(out, "backup db-backup: last dump "+dump) {
-		t.Errorf("after restore --from, status no longer shows the job's dump %s:\n%s", dump, out)
+	// The upload is not a dump of the job's: "latest" is still the job's own.
+	out = run(t, st, "restore")
+	if !strings.Contains(out, "restored "+dump) {
+		t.Errorf("restore after restore --from did not take the job's latest dump %s:\n%s", dump, out)
 	}
 
 	// A dump that does not exist: a clear failure, and everything put back.
