@@ -432,8 +432,9 @@ func (c *cli) statusCmd() *cobra.Command {
 				return err
 			}
 			c.probeEndpoints(cmd.Context(), a, sts)
+			backups := c.backupStatuses(cmd.Context(), e, sts)
 			if c.output == "json" {
-				return c.printJSON(sts)
+				return c.printJSON(withBackups(sts, backups))
 			}
 			tw := tabwriter.NewWriter(c.o.Stdout, 2, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "SERVICE\tMODE\tTASKS\tHEALTH\tNODES\tPORTS\tENDPOINTS\tLAST RUN\tNOTE")
@@ -452,7 +453,7 @@ func (c *cli) statusCmd() *cobra.Command {
 			if err := tw.Flush(); err != nil {
 				return err
 			}
-			c.backupStatus(cmd.Context(), e, sts)
+			c.printBackups(backups)
 			return nil
 		},
 	})

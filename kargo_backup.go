@@ -92,7 +92,7 @@ func (c *cli) backupCmd() *cobra.Command {
 }
 
 func (c *cli) restoreCmd() *cobra.Command {
-	var job string
+	var job, from string
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "restore [NAME]",
@@ -100,7 +100,10 @@ func (c *cli) restoreCmd() *cobra.Command {
 		Long: "Restore a dump of the backup volume (default: the latest) into the running database.\n\n" +
 			"The scheduler is paused (no scheduled job starts) and the services marked as writers of the\n" +
 			"database (pgbackup.MarkWriter) are scaled to 0; pg_restore --clean --if-exists runs in one\n" +
-			"transaction in a one-off job; then everything is put back as it was.",
+			"transaction in a one-off job; then everything is put back as it was.\n\n" +
+			"With --from FILE, the local dump FILE (pg_dump -Fc, e.g. written by backup --copy-to) is first\n" +
+			"copied into the backup volume as upload-<time>.dump (through the container of the job's last\n" +
+			"run, on the node kargo talks to; retention leaves it alone), then restored.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			j, err := c.backupJob(job)
@@ -108,6 +111,9 @@ func (c *cli) restoreCmd() *cobra.Command {
 				return err
 			}
 			name := "latest"
+			if from != "" && len(args) == 1 {
+				return &UsageError{Err: fmt.Errorf("give a dump NAME or --from FILE, not both")}
+			}
 			if len(args) == 1 {
 				name = args[0]
 				if strings.ContainsAny(name, "/ ") || strings.HasPrefix(name, ".") {
@@ -120,9 +126,16 @@ func (c *cli) restoreCmd() *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
+			if from != "" {
+				if name, err = copyIn(ctx, e, c.st.Name, j.Name, from); err != nil {
+					return err
+				}
+				fmt.Fprintf(c.o.Stdout, "copied %s into the backup volume as %s\n", from, name)
+			}
 			return runRestore(ctx, e, c.st.Name, j, name, c.o.Stdout, c.o.Stderr)
 		},
 	}
+	cmd.Flags().StringVar(&from, "from", "", "restore this local dump file (pg_dump -Fc), copied into the backup volume first")
 	cmd.Flags().StringVar(&job, "job", "", "the backup job whose volume and database to use, when the stack has several")
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Minute, "how long to wait for the restore")
 	return cmd
@@ -306,23 +319,9 @@ func copyOut(ctx context.Context, e Engine, stackName, job, name, file string) (
 	if !ok {
 		return fail(errors.New("this engine client cannot copy files from containers"))
 	}
-	insp, err := e.ServiceInspect(ctx, stackName+"_"+job, client.ServiceInspectOptions{})
+	cid, err := jobContainer(ctx, e, stackName, job)
 	if err != nil {
 		return fail(err)
-	}
-	tasks, err := e.TaskList(ctx, client.TaskListOptions{Filters: client.Filters{}.Add("service", insp.Service.ID)})
-	if err != nil {
-		return fail(err)
-	}
-	cid := ""
-	var newest time.Time
-	for _, t := range tasks.Items {
-		if t.Status.State == swarm.TaskStateComplete && t.Status.ContainerStatus != nil && t.Status.Timestamp.After(newest) {
-			cid, newest = t.Status.ContainerStatus.ContainerID, t.Status.Timestamp
-		}
-	}
-	if cid == "" {
-		return fail(errors.New("no completed task of the backup job to copy from"))
 	}
 	res, err := cc.CopyFromContainer(ctx, cid, client.CopyFromContainerOptions{SourcePath: pgbackup.Dir + "/" + name})
 	if err != nil {
@@ -350,6 +349,101 @@ func copyOut(ctx context.Context, e Engine, stackName, job, name, file string) (
 		return fail(err)
 	}
 	return n, nil
+}
+
+// jobContainer is the container of the newest completed task of a job service: a stopped
+// container still reads and writes its volumes' files.
+func jobContainer(ctx context.Context, e Engine, stackName, job string) (string, error) {
+	insp, err := e.ServiceInspect(ctx, stackName+"_"+job, client.ServiceInspectOptions{})
+	if err != nil {
+		return "", err
+	}
+	tasks, err := e.TaskList(ctx, client.TaskListOptions{Filters: client.Filters{}.Add("service", insp.Service.ID)})
+	if err != nil {
+		return "", err
+	}
+	cid := ""
+	var newest time.Time
+	for _, t := range tasks.Items {
+		if t.Status.State == swarm.TaskStateComplete && t.Status.ContainerStatus != nil && t.Status.Timestamp.After(newest) {
+			cid, newest = t.Status.ContainerStatus.ContainerID, t.Status.Timestamp
+		}
+	}
+	if cid == "" {
+		return "", errors.New("no completed task of the backup job (has it run since the stack was applied?)")
+	}
+	return cid, nil
+}
+
+// copierTo is what copyIn needs of the engine client; *client.Client has it.
+type copierTo interface {
+	CopyToContainer(ctx context.Context, containerID string, options client.CopyToContainerOptions) (client.CopyToContainerResult, error)
+}
+
+// dumpMagic starts every pg_dump custom-format archive.
+const dumpMagic = "PGDMP"
+
+// copyIn copies the local dump file into the backup volume of the job, through the container
+// of its newest completed task (after waiting for a run in progress to end), as
+// upload-<time>.dump: a name the job's retention and "latest" ignore. It returns that name.
+func copyIn(ctx context.Context, e Engine, stackName, job, file string) (string, error) {
+	fail := func(err error) (string, error) {
+		return "", fmt.Errorf("stack %q: copy %s into the backup volume of %s: %w", stackName, file, job, err)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return fail(err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fail(err)
+	}
+	magic := make([]byte, len(dumpMagic))
+	if !st.Mode().IsRegular() {
+		return fail(errors.New("not a regular file"))
+	}
+	if _, err := io.ReadFull(f, magic); err != nil || string(magic) != dumpMagic {
+		return fail(errors.New("not a pg_dump custom-format archive (pg_dump -Fc, as backup --copy-to writes)"))
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fail(err)
+	}
+	cc, ok := e.(copierTo)
+	if !ok {
+		return fail(errors.New("this engine client cannot copy files into containers"))
+	}
+	if err := waitJob(ctx, e, stackName+"_"+job); err != nil {
+		return fail(err)
+	}
+	cid, err := jobContainer(ctx, e, stackName, job)
+	if err != nil {
+		return fail(err)
+	}
+	now := time.Now().UTC()
+	name := "upload-" + now.Format("20060102T150405Z") + ".dump"
+	pr, pw := io.Pipe()
+	go func() {
+		tw := tar.NewWriter(pw)
+		err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Size: st.Size(), Mode: 0o600, ModTime: now})
+		if err == nil {
+			var n int64
+			n, err = io.Copy(tw, f)
+			if err == nil && n != st.Size() {
+				err = fmt.Errorf("%s changed while being copied", file)
+			}
+		}
+		if err == nil {
+			err = tw.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	_, err = cc.CopyToContainer(ctx, cid, client.CopyToContainerOptions{DestinationPath: pgbackup.Dir, Content: pr})
+	pr.CloseWithError(io.ErrClosedPipe) // ends the writer if the engine stopped reading
+	if err != nil {
+		return fail(fmt.Errorf("into container %.12s (the task ran on another node?): %w", cid, err))
+	}
+	return name, nil
 }
 
 type scaled struct {
@@ -503,18 +597,45 @@ func parseResults(r io.Reader, op string, since time.Time) (pgbackup.Result, boo
 	return best, found
 }
 
-// backupStatus writes, for each backup job of the stack, its last dump and last run as its
-// logs tell them (status calls it after the service table).
-func (c *cli) backupStatus(ctx context.Context, e Engine, sts []swarmx.ServiceStatus) {
+// BackupStatus is what status tells of a backup job (services/pgbackup), from its logs and
+// its schedule; `status -o json` gives it as the "backup" field of the job's service.
+type BackupStatus struct {
+	// Job is the backup job's name in the stack.
+	Job string `json:"job"`
+	// LastDump is the newest dump the job made (empty: none yet), LastDumpSize its size in
+	// bytes and LastDumpTime when it was made (RFC 3339, UTC).
+	LastDump     string `json:"lastDump,omitempty"`
+	LastDumpSize int64  `json:"lastDumpSize,omitempty"`
+	LastDumpTime string `json:"lastDumpTime,omitempty"`
+	// LastResult is the result of the job's last run (succeeded or failed; empty: no run
+	// yet), LastRunTime when it ended and LastMessage why it failed, or what it kept.
+	LastResult  string `json:"lastResult,omitempty"`
+	LastRunTime string `json:"lastRunTime,omitempty"`
+	LastMessage string `json:"lastMessage,omitempty"`
+	// NextRun is the time (RFC 3339, UTC) of the next scheduled run, if any.
+	NextRun string `json:"nextRun,omitempty"`
+}
+
+// statusJSON is one service of `status -o json`: its status and, for a backup job, its
+// backup.
+type statusJSON struct {
+	swarmx.ServiceStatus
+	Backup *BackupStatus `json:"backup,omitempty"`
+}
+
+// backupStatuses reads, for each deployed backup job of the stack, its last dump and last run
+// from its logs, by the job's Swarm service name.
+func (c *cli) backupStatuses(ctx context.Context, e Engine, sts []swarmx.ServiceStatus) map[string]*BackupStatus {
+	out := map[string]*BackupStatus{}
 	for _, j := range c.st.Services {
 		if j == nil || j.Labels[pgbackup.LabelRole] != pgbackup.Role {
 			continue
 		}
 		full := c.st.Name + "_" + j.Name
-		next := ""
+		b := &BackupStatus{Job: j.Name}
 		for _, s := range sts {
-			if s.Name == full && s.NextRun != "" {
-				next = ", next run " + s.NextRun
+			if s.Name == full {
+				b.NextRun = s.NextRun
 			}
 		}
 		var buf bytes.Buffer
@@ -522,16 +643,45 @@ func (c *cli) backupStatus(ctx context.Context, e Engine, sts []swarmx.ServiceSt
 			continue // not deployed: the table says so
 		}
 		logs := buf.Bytes()
-		good, okGood := lastGood(bytes.NewReader(logs))
-		last, okLast := parseResults(bytes.NewReader(logs), "backup", time.Time{})
-		switch {
-		case okGood:
-			fmt.Fprintf(c.o.Stdout, "backup %s: last dump %s (%s) at %s%s\n", j.Name, good.Name, pgbackup.HumanSize(good.Size), good.Time, next)
-		default:
-			fmt.Fprintf(c.o.Stdout, "backup %s: no dump yet%s\n", j.Name, next)
+		if good, ok := lastGood(bytes.NewReader(logs)); ok {
+			b.LastDump, b.LastDumpSize, b.LastDumpTime = good.Name, good.Size, good.Time
 		}
-		if okLast && last.Result == "failed" {
-			fmt.Fprintf(c.o.Stdout, "backup %s: last run FAILED at %s: %s\n", j.Name, last.Time, last.Message)
+		if last, ok := parseResults(bytes.NewReader(logs), "backup", time.Time{}); ok {
+			b.LastResult, b.LastRunTime, b.LastMessage = last.Result, last.Time, last.Message
+		}
+		out[full] = b
+	}
+	return out
+}
+
+// withBackups is the status list with each backup job's backup.
+func withBackups(sts []swarmx.ServiceStatus, backups map[string]*BackupStatus) []statusJSON {
+	out := make([]statusJSON, len(sts))
+	for i, s := range sts {
+		out[i] = statusJSON{ServiceStatus: s, Backup: backups[s.Name]}
+	}
+	return out
+}
+
+// printBackups writes one line per backup job: its last dump and next run, and its last run
+// when that failed (status calls it after the service table).
+func (c *cli) printBackups(backups map[string]*BackupStatus) {
+	for _, j := range c.st.Services {
+		if j == nil || backups[c.st.Name+"_"+j.Name] == nil {
+			continue
+		}
+		b := backups[c.st.Name+"_"+j.Name]
+		next := ""
+		if b.NextRun != "" {
+			next = ", next run " + b.NextRun
+		}
+		if b.LastDump != "" {
+			fmt.Fprintf(c.o.Stdout, "backup %s: last dump %s (%s) at %s%s\n", b.Job, b.LastDump, pgbackup.HumanSize(b.LastDumpSize), b.LastDumpTime, next)
+		} else {
+			fmt.Fprintf(c.o.Stdout, "backup %s: no dump yet%s\n", b.Job, next)
+		}
+		if b.LastResult == "failed" {
+			fmt.Fprintf(c.o.Stdout, "backup %s: last run FAILED at %s: %s\n", b.Job, b.LastRunTime, b.LastMessage)
 		}
 	}
 }

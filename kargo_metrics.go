@@ -22,8 +22,9 @@ func (c *cli) metricsCmd() *cobra.Command {
 	var base string
 	cmd := &cobra.Command{
 		Use:   "metrics",
-		Short: "Print the gateway's request and error rates, each watched service's tasks and the firing alerts, from the stack's Prometheus",
-		Long: "Print the gateway's request and error rates, each watched service's tasks and the firing alerts,\n" +
+		Short: "Print the gateway's request and error rates, each watched service's tasks and request rate and the firing alerts, from the stack's Prometheus",
+		Long: "Print the gateway's request and error rates, each watched service's tasks (and request rate, for\n" +
+			"MapServer and MapCache, from the Apache exporter beside them) and the firing alerts,\n" +
 			"from the stack's Prometheus (services/monitoring), reached through the gateway's published HTTP port\n" +
 			"(or --url, e.g. http://user:password@host:8080/prometheus when the gateway asks for credentials).",
 		Args: cobra.NoArgs,
@@ -150,6 +151,15 @@ func (c *cli) printMetrics(ctx context.Context, base string) error {
 	if err != nil {
 		return err
 	}
+	// Requests per service, from the Apache exporter beside MapServer's and MapCache's Apache.
+	served, err := promQuery(ctx, base, `sum by (service) (rate(apache_accesses_total[1m]))`)
+	if err != nil {
+		return err
+	}
+	rate := map[string]float64{}
+	for _, s := range served {
+		rate[s.Metric["service"]] = sampleValue(s)
+	}
 	rows := map[string][3]float64{}
 	for i, set := range [][]promSample{up, all, lat} {
 		for _, s := range set {
@@ -164,7 +174,7 @@ func (c *cli) printMetrics(ctx context.Context, base string) error {
 	}
 	sort.Strings(names)
 	tw := tabwriter.NewWriter(c.o.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SERVICE\tTASKS ANSWERING\tDESIRED\tPROBE (avg)")
+	fmt.Fprintln(tw, "SERVICE\tTASKS ANSWERING\tDESIRED\tPROBE (avg)\tREQUESTS")
 	for _, n := range names {
 		desired := "?"
 		if s := c.st.Service(n); s != nil {
@@ -174,7 +184,11 @@ func (c *cli) printMetrics(ctx context.Context, base string) error {
 			}
 		}
 		r := rows[n]
-		fmt.Fprintf(tw, "%s\t%.0f/%.0f\t%s\t%.0f ms\n", n, r[0], r[1], desired, r[2]*1000)
+		reqs := "-"
+		if v, ok := rate[n]; ok {
+			reqs = fmt.Sprintf("%.2f/s", v)
+		}
+		fmt.Fprintf(tw, "%s\t%.0f/%.0f\t%s\t%.0f ms\t%s\n", n, r[0], r[1], desired, r[2]*1000, reqs)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

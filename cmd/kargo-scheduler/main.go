@@ -9,8 +9,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -75,7 +78,34 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	r := &schedrun.Runner{Client: c, Stack: stackName, Log: os.Stdout, Refresh: refresh, Heartbeat: beat}
+	if addr := os.Getenv(scheduler.EnvMetrics); addr != "" {
+		srv := &http.Server{Addr: addr, Handler: metricsHandler(r), ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				fmt.Fprintln(os.Stderr, "kargo-scheduler: metrics:", err)
+			}
+		}()
+		defer srv.Close()
+	}
 	return r.Run(ctx)
+}
+
+// metricsHandler serves the Runner's metrics at /metrics (503 with the error when the engine
+// does not answer, so Prometheus marks the target down).
+func metricsHandler(r *schedrun.Runner) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, req *http.Request) {
+		ctx, cancel := context.WithTimeout(req.Context(), 10*time.Second)
+		defer cancel()
+		var b bytes.Buffer
+		if err := r.WriteMetrics(ctx, &b); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		w.Write(b.Bytes())
+	})
+	return mux
 }
 
 // health fails when the heartbeat file at path is missing or older than staleAfter at now.

@@ -9,6 +9,7 @@
 //	go run ./examples/quickstart status
 //	go run ./examples/quickstart backup            # a dump now (one runs every night)
 //	go run ./examples/quickstart restore [NAME]    # the latest dump, or NAME, back into PostGIS
+//	go run ./examples/quickstart restore --from F  # a local dump (backup --copy-to F) back into PostGIS
 //	go run ./examples/quickstart rm
 //
 // The data are made by `go run ./gendata` (in this directory) and embedded.
@@ -137,10 +138,11 @@ func Stack(o Options) *stack.Stack {
 		// one now and `restore [NAME]` puts one back.
 		backup := pgbackup.New(pgbackup.Config{Database: db, Schedule: pgbackup.DefaultSchedule, Keep: 7})
 		// Prometheus under /prometheus: the gateway's metrics, MapServer's and MapCache's
-		// tasks, PostGIS, the nodes and the backups, with alerts (`metrics` prints them).
+		// tasks, PostGIS, the nodes, the backups and the scheduled jobs, with alerts
+		// (`metrics` prints them).
 		mon := monitoring.New(monitoring.Config{Database: db, Watch: []*stack.Service{ms, tiles.Service},
-			Gateway: "gateway", Backup: backup})
-		parts = append(parts, backup, mon)
+			Gateway: "gateway", Backup: backup, Scheduler: scheduler.DefaultName})
+		parts = append(parts, backup, mon, scheduler.New(scheduler.Config{Metrics: true}))
 		routes = append(routes, mon.Route())
 	}
 	gw := gateway.New(gateway.Config{

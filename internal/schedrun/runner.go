@@ -78,6 +78,8 @@ type job struct {
 	spec     string
 	schedule cron.Schedule
 	next     time.Time
+	// due is the last tick that came (zero until the first one): its run should have started.
+	due time.Time
 	// skipped counts ticks skipped since the last run this Runner started.
 	skipped int
 }
@@ -230,6 +232,7 @@ func (r *Runner) TickDue(ctx context.Context) {
 	for _, j := range r.jobs {
 		if !j.next.After(now) {
 			due = append(due, j)
+			j.due = j.next
 			j.next = j.schedule.Next(now.UTC())
 		}
 	}

@@ -421,3 +421,98 @@ func atoi(s string) int {
 	n, _ := strconv.Atoi(s)
 	return n
 }
+
+// metricLines returns the samples of WriteMetrics, by "name{labels}".
+func metricLines(t *testing.T, r *schedrun.Runner) map[string]string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := r.WriteMetrics(context.Background(), &b); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, l := range strings.Split(b.String(), "\n") {
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(l, " ")
+		if !ok {
+			t.Fatalf("bad sample line %q", l)
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func TestMetricsTellRunsResultsAndMissedTicks(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	f := &fakeEngine{
+		services: []swarm.Service{jobService("job", "s", "*/5 * * * * *"), jobService("other", "t", "* * * * * *")},
+		tasks:    map[string][]swarm.Task{"job": {task(swarm.TaskStateComplete, 0)}},
+	}
+	r := &schedrun.Runner{Client: f, Stack: "s", Now: func() time.Time { return now }}
+	ctx := context.Background()
+	if err := r.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string, want map[string]string, absent ...string) {
+		t.Helper()
+		got := metricLines(t, r)
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("%s: %s = %q, want %q", when, k, got[k], v)
+			}
+		}
+		for _, k := range absent {
+			if _, ok := got[k]; ok {
+				t.Errorf("%s: %s present (%s), want absent", when, k, got[k])
+			}
+		}
+		for k := range got {
+			if strings.Contains(k, "other") {
+				t.Errorf("%s: a job of another stack: %s", when, k)
+			}
+		}
+	}
+	t0 := now.Unix()
+	// Applied, not run by the scheduler yet: the apply's run succeeded, no tick came.
+	check("after apply", map[string]string{
+		`kargo_job_last_run_timestamp_seconds{service="job"}`: "0",
+		`kargo_job_last_run_success{service="job"}`:           "1",
+		`kargo_job_due_timestamp_seconds{service="job"}`:      "0",
+		`kargo_job_next_run_timestamp_seconds{service="job"}`: fmt.Sprint(t0 + 5),
+		`kargo_job_running{service="job"}`:                    "0",
+	})
+	now = now.Add(5 * time.Second)
+	r.TickDue(ctx)
+	f.tasks["job"] = []swarm.Task{task(swarm.TaskStateComplete, 0), task(swarm.TaskStateRunning, 1)}
+	check("first run going", map[string]string{
+		`kargo_job_last_run_timestamp_seconds{service="job"}`: fmt.Sprint(t0 + 5),
+		`kargo_job_due_timestamp_seconds{service="job"}`:      fmt.Sprint(t0 + 5),
+		`kargo_job_running{service="job"}`:                    "1",
+		`kargo_job_runs_total{service="job"}`:                 "1",
+	}, `kargo_job_last_run_success{service="job"}`)
+	// Two ticks skipped: the last due tick is later than the last run's start.
+	for i := 0; i < 2; i++ {
+		now = now.Add(5 * time.Second)
+		r.TickDue(ctx)
+	}
+	check("ticks skipped", map[string]string{
+		`kargo_job_last_run_timestamp_seconds{service="job"}`: fmt.Sprint(t0 + 5),
+		`kargo_job_due_timestamp_seconds{service="job"}`:      fmt.Sprint(t0 + 15),
+		`kargo_job_skipped_ticks{service="job"}`:              "2",
+	})
+	f.tasks["job"] = []swarm.Task{task(swarm.TaskStateComplete, 0), task(swarm.TaskStateFailed, 1)}
+	check("run failed", map[string]string{
+		`kargo_job_last_run_success{service="job"}`: "0",
+		`kargo_job_running{service="job"}`:          "0",
+	})
+	// The next tick starts a run on time again.
+	now = now.Add(5 * time.Second)
+	r.TickDue(ctx)
+	check("next run", map[string]string{
+		`kargo_job_last_run_timestamp_seconds{service="job"}`: fmt.Sprint(t0 + 20),
+		`kargo_job_due_timestamp_seconds{service="job"}`:      fmt.Sprint(t0 + 20),
+		`kargo_job_skipped_ticks{service="job"}`:              "0",
+		`kargo_job_runs_total{service="job"}`:                 "2",
+	})
+}

@@ -85,8 +85,11 @@ const (
 	// ProfileScheduler is what Kargo's scheduler needs: list, inspect and start runs of the
 	// stack's scheduled jobs, and list their tasks.
 	ProfileScheduler = "scheduler"
-	// ProfileDiscovery is read-only service discovery of the stack (Prometheus'
-	// dockerswarm_sd_configs): services, tasks and networks of the stack, and the nodes.
+	// ProfileDiscovery is read-only service discovery of the stack: exactly the calls of
+	// Prometheus' dockerswarm_sd_configs with role tasks (Prometheus 2.42, Debian 12's): the
+	// version negotiation, then the tasks, services and networks of the stack, and the nodes.
+	// Later Prometheus versions also inspect each task's container: that call is refused (they
+	// skip the container labels it would add). services/monitoring uses it.
 	ProfileDiscovery = "discovery"
 )
 

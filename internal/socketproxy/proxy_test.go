@@ -94,6 +94,8 @@ func (e *engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		send(e.tasks)
 	case path == "/networks":
 		send(e.networks)
+	case path == "/nodes" && r.Method == http.MethodGet:
+		send([]swarm.Node{{ID: "node1", Description: swarm.NodeDescription{Hostname: "kargo-n1"}}})
 	default:
 		io.WriteString(w, "{}")
 	}
@@ -510,6 +512,93 @@ func TestProfilesAreComplete(t *testing.T) {
 	for _, r := range socketproxy.Profiles[socketproxy.ProfileDiscovery].Rules {
 		if r.Method == "POST" {
 			t.Errorf("discovery profile allows POST %s", r.Path)
+		}
+	}
+}
+
+// TestDiscoveryProfileServesPrometheus makes the calls of Prometheus 2.42's Docker Swarm
+// discovery, role tasks (Debian bookworm's prometheus): the version negotiation, the task
+// list with the job's filters, then the services, the nodes and the networks, each unfiltered.
+// They pass, confined to the stack; every other call, including the container inspection a
+// later Prometheus adds, is refused.
+func TestDiscoveryProfileServesPrometheus(t *testing.T) {
+	e, ps, log := setup(t, socketproxy.ProfileDiscovery)
+	c := dockerClient(t, ps)
+	ctx := context.Background()
+	tasks, err := c.TaskList(ctx, client.TaskListOptions{Filters: client.Filters{}.Add("desired-state", "running")})
+	if err != nil {
+		t.Fatalf("task list: %v", err)
+	}
+	if len(tasks.Items) != 2 {
+		t.Errorf("tasks: %+v, want t1 and t3 (the stack's)", tasks.Items)
+	}
+	services, err := c.ServiceList(ctx, client.ServiceListOptions{})
+	if err != nil || len(services.Items) != 2 {
+		t.Errorf("service list: %v, %d services, want the 2 of stack s", err, len(services.Items))
+	}
+	nodes, err := c.NodeList(ctx, client.NodeListOptions{})
+	if err != nil || len(nodes.Items) != 1 {
+		t.Errorf("node list: %v %+v", err, nodes.Items)
+	}
+	nets, err := c.NetworkList(ctx, client.NetworkListOptions{})
+	if err != nil || len(nets.Items) != 1 || nets.Items[0].Name != "s_default" {
+		t.Errorf("network list: %v %+v, want s_default only", err, nets.Items)
+	}
+	if log.Len() > 0 {
+		t.Errorf("the proxy refused calls of Prometheus' discovery:\n%s", log)
+	}
+	var sawTasks bool
+	for _, req := range e.requests() {
+		if strings.HasPrefix(req, "GET /v1.41/tasks?") {
+			sawTasks = true
+			q, _ := url.ParseQuery(req[strings.Index(req, "?")+1:])
+			f := q.Get("filters")
+			if !strings.Contains(f, `"desired-state":{"running":true}`) || !strings.Contains(f, "sweb0000000000000000000002") || strings.Contains(f, "ojob") {
+				t.Errorf("task list forwarded with filters %s, want the job's and the stack's services", f)
+			}
+		}
+	}
+	if !sawTasks {
+		t.Errorf("the engine got no task list: %v", e.requests())
+	}
+
+	e.reset()
+	for _, req := range []string{
+		get("/v1.41/containers/abc/json"), // later Prometheus versions inspect the task containers
+		get("/v1.41/containers/json"),
+		get("/v1.41/nodes/node1"),
+		get("/v1.41/networks/n1"),
+		get("/v1.41/networks/n2"),
+		get("/v1.41/tasks/t2"),
+		get("/v1.41/services/s_web/logs"),
+		get("/v1.41/tasks/t1/logs"),
+		get("/v1.41/info"),
+		get("/v1.41/events"),
+		get("/v1.41/swarm"),
+		get("/v1.41/configs"),
+		get("/v1.41/secrets"),
+		get("/v1.41/plugins"),
+		get("/v1.41/volumes"),
+		get("/v1.41/system/df"),
+		post("/v1.41/services/create", "{}"),
+		post("/v1.41/networks/create", "{}"),
+		post("/v1.41/containers/abc/exec", "{}"),
+		"DELETE /v1.41/services/s_web HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n",
+		// Filters: no other stack's service, no key the rule does not list.
+		get(`/v1.41/tasks?filters={"service":{"other_job":true}}`),
+		get(`/v1.41/tasks?filters={"service":{"ojob0000000000000000000003":true}}`),
+		get(`/v1.41/tasks?filters={"up-to-date":{"true":true}}`),
+		get(`/v1.41/nodes?filters={"dangling":{"true":true}}`),
+		get(`/v1.41/networks?filters={"dangling":{"true":true}}`),
+		get("/v1.41/services?insertDefaults=true"),
+	} {
+		if status, body := raw(t, ps, req); status != http.StatusForbidden {
+			t.Errorf("%q: %d %s, want 403", strings.SplitN(req, "\r\n", 2)[0], status, body)
+		}
+	}
+	for _, req := range e.requests() {
+		if !strings.HasPrefix(req, "GET /v1.41/services/") {
+			t.Errorf("a refused call reached the engine: %s", req)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -41,9 +42,9 @@ func monStack() *stack.Stack {
 	}}})
 	backup := pgbackup.New(pgbackup.Config{Database: db, Schedule: "0 0 3 * * *"})
 	mon := monitoring.New(monitoring.Config{Database: db, Watch: []*stack.Service{ms}, Gateway: "gateway", Backup: backup,
-		ScrapeInterval: 2 * time.Second})
+		Scheduler: scheduler.DefaultName, ScrapeInterval: 2 * time.Second})
 	gw := gateway.New(gateway.Config{HTTPPort: itPort, Metrics: true, Routes: append(gateway.OGC(ms), mon.Route())})
-	return scheduler.Ensure(stack.New(itStack, db, ms, gw, backup, mon))
+	return stack.New(itStack, db, ms, gw, backup, mon, scheduler.New(scheduler.Config{Metrics: true}))
 }
 
 // TestMonitoringOnSwarm applies a stack with its monitoring and checks that Prometheus,
@@ -60,7 +61,9 @@ func TestMonitoringOnSwarm(t *testing.T) {
 
 	// Every target up: Prometheus itself, node, blackbox, gateway, postgres, and the two
 	// MapServer tasks probed.
-	want := map[string]int{"prometheus": 1, "node": 1, "blackbox": 1, "gateway": 1, "postgres": 1, "task-mapserver": 2}
+	// Targets up, by job and the service label the discovery gave them.
+	want := map[string]int{"prometheus ": 1, "node prometheus-node": 1, "blackbox prometheus-blackbox": 1, "gateway gateway": 1,
+		"postgres prometheus-postgres": 1, "task-mapserver mapserver": 2, "apache-mapserver mapserver": 2, "scheduler scheduler": 1}
 	var got map[string]int
 	start = time.Now()
 	for end := time.Now().Add(2 * time.Minute); time.Now().Before(end); time.Sleep(time.Second) {
@@ -93,8 +96,19 @@ func TestMonitoringOnSwarm(t *testing.T) {
 	}
 
 	// The gateway's counter follows the traffic.
+	// The scheduler's figures of the backup job, under the job's name.
+	runs := 0.0
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end) && runs < 1; time.Sleep(time.Second) {
+		runs = query(t, `kargo_job_runs_total{job="scheduler",service="db-backup"}`)
+	}
+	if runs < 1 || query(t, `kargo_job_last_run_success{service="db-backup"}`) != 1 {
+		t.Errorf("the scheduler's metrics of db-backup: %v runs, success %v; want a successful run",
+			runs, query(t, `kargo_job_last_run_success{service="db-backup"}`))
+	}
+
 	const counter = `sum(caddy_http_request_duration_seconds_count)`
-	before := query(t, counter)
+	const served = `sum(apache_accesses_total{service="mapserver"})`
+	before, servedBefore := query(t, counter), query(t, served)
 	for i := 0; i < 40; i++ {
 		enginetest.Get(t, fmt.Sprintf("http://127.0.0.1:%d/wms?SERVICE=WMS&REQUEST=GetCapabilities", itPort), 30*time.Second)
 	}
@@ -106,12 +120,24 @@ func TestMonitoringOnSwarm(t *testing.T) {
 		t.Errorf("gateway requests counter %v → %v after 40 requests", before, after)
 	}
 	t.Logf("gateway requests counter %v → %v after 40 requests", before, after)
+	// MapServer's Apache counted them too (with the probes and health checks).
+	servedAfter := servedBefore
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end) && servedAfter < servedBefore+40; time.Sleep(time.Second) {
+		servedAfter = query(t, served)
+	}
+	if servedAfter < servedBefore+40 {
+		t.Errorf("MapServer's Apache accesses %v → %v after 40 requests", servedBefore, servedAfter)
+	}
+	t.Logf("MapServer's Apache accesses %v → %v after 40 requests", servedBefore, servedAfter)
 
 	var out bytes.Buffer
 	if err := kargo.Run(context.Background(), []string{"metrics"}, st, kargo.Options{Stdout: &out}); err != nil {
 		t.Fatalf("metrics: %v", err)
 	}
 	t.Logf("kargo metrics:\n%s", out.String())
+	if regexp.MustCompile(`mapserver\s+2/2\s+2\s+\d+ ms\s+[0-9.]+/s`).FindString(out.String()) == "" {
+		t.Errorf("metrics output lacks MapServer's request rate")
+	}
 	for _, s := range []string{"gateway: ", "mapserver  2/2  2", "alerts: none firing"} {
 		if !strings.Contains(strings.Join(strings.Fields(out.String()), " "), strings.Join(strings.Fields(s), " ")) {
 			t.Errorf("metrics output lacks %q", s)
@@ -129,6 +155,26 @@ func TestMonitoringOnSwarm(t *testing.T) {
 		t.Fatal("KargoReplicasBelowDesired did not fire for mapserver within 2 minutes of scaling it to 0")
 	}
 	t.Logf("KargoReplicasBelowDesired firing %s after MapServer was scaled to 0", time.Since(start).Round(time.Second))
+
+	// A scheduled job that fails: the scheduler's metrics say so and the alert fires.
+	flaky := &stack.Service{Name: "flaky", Image: "debian:bookworm-slim", Mode: stack.ReplicatedJob, Schedule: "*/10 * * * * *",
+		Command: []string{"sh", "-c", "exit 3"}, Restart: &stack.RestartPolicy{Condition: "none"},
+		Resources: stack.Resources{CPULimit: 0.1, MemoryLimit: 16 * stack.MiB}}
+	// Without waiting: the apply would report the job's failure, which is the point here.
+	enginetest.Apply(t, a, monStack().Add(flaky), swarmx.ApplyOptions{NoWait: true})
+	start = time.Now()
+	firing = false
+	for end := time.Now().Add(2 * time.Minute); time.Now().Before(end) && !firing; time.Sleep(time.Second) {
+		firing = alertFiring(t, "KargoScheduledJobFailed", "flaky")
+	}
+	if !firing {
+		t.Fatalf("KargoScheduledJobFailed did not fire for a job that exits 3 within 2 minutes (kargo_job_last_run_success = %v)",
+			query(t, `kargo_job_last_run_success{service="flaky"}`))
+	}
+	t.Logf("KargoScheduledJobFailed firing %s after a failing job every 10 s was applied", time.Since(start).Round(time.Second))
+	if alertFiring(t, "KargoScheduledJobFailed", "db-backup") {
+		t.Error("KargoScheduledJobFailed fires for the backup, whose failures have their own alert")
+	}
 }
 
 func get(t *testing.T, path string, v any) {
@@ -157,7 +203,7 @@ func upTargets(t *testing.T) map[string]int {
 	up := map[string]int{}
 	for _, tg := range body.Data.ActiveTargets {
 		if tg.Health == "up" {
-			up[tg.Labels["job"]]++
+			up[tg.Labels["job"]+" "+tg.Labels["service"]]++
 		}
 	}
 	return up

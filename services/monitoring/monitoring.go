@@ -11,11 +11,18 @@
 //	st := stack.New("maps", db, ms, gw, mon)
 //
 // Prometheus answers under /prometheus through the gateway (behind its BasicAuth when set).
+// A watched service running Kargo's MapServer or MapCache image is also scraped at the Apache
+// exporter its image runs in every task (ApachePort): `kargo metrics` shows its request rate.
 //
-// Discovery is by DNS (dns_sd_configs on tasks.<service>, which lists the running tasks of a
-// dnsrr service): Prometheus needs no access to the Docker API. A watched service's task
-// count is the number of its tasks that answer their probe, compared with the replicas the
-// stack declares. Alerts:
+// Discovery is Prometheus' own Docker Swarm service discovery (dockerswarm_sd_configs, role
+// tasks): every job lists the stack's running tasks and keeps those of its service, on a
+// network Prometheus shares with them; each target gets a "service" label, the Kargo name
+// of the service it belongs to. Prometheus has no Docker socket: it reaches the Engine API
+// through a socket proxy of its own (<name>-proxy, services/scheduler.Proxy with the
+// read-only "discovery" profile: the stack's services, tasks and networks, and the nodes),
+// on an internal network (<name>-engine) that only Prometheus joins. A watched service's
+// task count is the number of its tasks that answer their probe, compared with the replicas
+// the stack declares. Alerts:
 //
 //   - KargoReplicasBelowDesired: fewer tasks of a watched service answer than it has replicas;
 //   - KargoTaskFailing: a task's probe (its first endpoint, as its health check sees it) fails;
@@ -24,24 +31,34 @@
 //   - KargoBackupFailed, KargoScheduledJobLate, KargoBackupTooOld: the backup job's last run
 //     made no dump, no run came within one and a half periods of its schedule, or the last
 //     dump is older than that (node-exporter reads the job's result from the backup volume);
+//   - KargoScheduledJobFailed, KargoScheduledJobMissedRun, KargoSchedulerDown: the last run
+//     of a scheduled job (other than the backup, which has its own) failed; a tick of a
+//     job's schedule came and no run started (the previous one was still going, or the
+//     engine refused it); no scheduler task answers (the scheduler serves these figures, see
+//     Config.Scheduler; `kargo restore` pauses it on purpose);
 //   - KargoTargetDown: an exporter does not answer.
 //
 // Every service runs kargo/monitoring (one image from Debian packages holding the four
-// binaries), as an unprivileged user, with a health check and resource limits.
+// binaries), as an unprivileged user, with a health check and resource limits; the socket
+// proxy runs Kargo's kargo/socket-proxy.
 package monitoring
 
 import (
 	"cmp"
 	"fmt"
+	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/kalisio/kargo/images"
+	"github.com/kalisio/kargo/internal/socketproxy"
 	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/services/gateway"
 	"github.com/kalisio/kargo/services/pgbackup"
+	"github.com/kalisio/kargo/services/scheduler"
 	"github.com/kalisio/kargo/stack"
 )
 
@@ -51,6 +68,9 @@ const (
 	NodePort       = 9100
 	BlackboxPort   = 9115
 	PostgresPort   = 9187
+	// ApachePort is where the Apache exporter of Kargo's MapServer and MapCache images
+	// (kargo/mapserver, kargo/mapcache) serves Apache's figures in each of their tasks.
+	ApachePort = 9117
 	// PathPrefix is where Prometheus answers, directly and through the gateway.
 	PathPrefix = "/prometheus"
 	// GatewayMetricsPort is the gateway's Caddy metrics port (gateway.Config.Metrics).
@@ -98,6 +118,11 @@ type Config struct {
 	// node-exporter reads from the backup volume: alerts when a run failed, or when the last
 	// dump is older than one and a half times its schedule's period. Nil: none.
 	Backup *stack.Service
+	// Scheduler is the name of the stack's scheduler service (services/scheduler), built with
+	// scheduler.Config.Metrics on a network Prometheus joins: its /metrics are scraped, with
+	// alerts when a scheduled job's last run failed, when a due run did not start, and when no
+	// scheduler runs. Empty: none.
+	Scheduler string
 	// ScrapeInterval is how often targets are scraped and rules evaluated (default 15s);
 	// an alert fires once its condition held for two intervals.
 	ScrapeInterval time.Duration
@@ -117,11 +142,14 @@ type Monitoring struct {
 	Blackbox *stack.Service
 	// Postgres exports the PostGIS server's metrics; nil without Config.Database.
 	Postgres *stack.Service
+	// Proxy is the socket proxy (read-only "discovery" profile) Prometheus discovers the
+	// stack's tasks through; it declares the internal network only Prometheus joins.
+	Proxy *stack.Service
 }
 
 // AddTo adds every service of the monitoring to the stack.
 func (m *Monitoring) AddTo(s *stack.Stack) {
-	stack.Group{m.Prometheus, m.Node, m.Blackbox}.AddTo(s)
+	stack.Group{m.Prometheus, m.Node, m.Blackbox, m.Proxy}.AddTo(s)
 	if m.Postgres != nil {
 		m.Postgres.AddTo(s)
 	}
@@ -150,6 +178,14 @@ func New(cfg Config) *Monitoring {
 		p.Problemf("config.replicas", "one Prometheus owns one data volume (got %d replicas)", cfg.Replicas)
 	}
 	prefix := p.Name + "-"
+	// The networks Prometheus shares with its targets; the proxy's network comes on top.
+	nets := slices.Clone(p.Networks)
+	if len(nets) == 0 {
+		nets = []string{stack.DefaultNetwork}
+	}
+	m.Proxy = scheduler.Proxy(scheduler.ProxyConfig{Common: builder.Common{Name: prefix + "proxy"}, Network: prefix + "engine", Profile: socketproxy.ProfileDiscovery})
+	p.Networks = append(slices.Clone(nets), prefix+"engine")
+	sd := swarmSD{Host: fmt.Sprintf("tcp://%s:%d", m.Proxy.Name, scheduler.ProxyPort), Networks: nets}
 	small := stack.Resources{CPULimit: 0.25, MemoryLimit: 64 * stack.MiB, CPUReservation: 0.01, MemoryReservation: 16 * stack.MiB}
 	m.Node = &stack.Service{
 		Name: prefix + "node", Image: img, Mode: stack.Global, User: "nobody",
@@ -159,14 +195,14 @@ func New(cfg Config) *Monitoring {
 			{Type: stack.BindMount, Source: "/proc", Target: "/host/proc", ReadOnly: true},
 			{Type: stack.BindMount, Source: "/sys", Target: "/host/sys", ReadOnly: true},
 		},
-		Resources: small, Networks: p.Networks,
+		Resources: small, Networks: slices.Clone(nets),
 		Health: httpHealth(NodePort, "/metrics"),
 	}
 	m.Blackbox = &stack.Service{
 		Name: prefix + "blackbox", Image: img, User: "nobody", Replicas: stack.Ptr(uint64(1)),
 		Command: []string{"/usr/bin/prometheus-blackbox-exporter", "--config.file=/etc/prometheus/blackbox.yml",
 			fmt.Sprintf("--web.listen-address=:%d", BlackboxPort)},
-		Resources: small, Networks: p.Networks,
+		Resources: small, Networks: slices.Clone(nets),
 		Health: httpHealth(BlackboxPort, "/metrics"),
 	}
 	var backup *backupWatch
@@ -192,12 +228,15 @@ func New(cfg Config) *Monitoring {
 	}
 	jobs := []scrape{
 		{Name: "prometheus", Static: fmt.Sprintf("127.0.0.1:%d", PrometheusPort), Path: PathPrefix + "/metrics"},
-		{Name: "node", DNS: m.Node.Name, Port: NodePort},
-		{Name: "blackbox", DNS: m.Blackbox.Name, Port: BlackboxPort},
+		{Name: "node", Service: m.Node.Name, Port: NodePort},
+		{Name: "blackbox", Service: m.Blackbox.Name, Port: BlackboxPort},
 	}
 	if cfg.Gateway != "" {
-		jobs = append(jobs, scrape{Name: "gateway", DNS: cfg.Gateway, Port: GatewayMetricsPort})
+		jobs = append(jobs, scrape{Name: "gateway", Service: cfg.Gateway, Port: GatewayMetricsPort})
 		p.Labels = map[string]string{LabelGateway: cfg.Gateway}
+	}
+	if cfg.Scheduler != "" {
+		jobs = append(jobs, scrape{Name: "scheduler", Service: cfg.Scheduler, Port: scheduler.MetricsPort, HonorLabels: true})
 	}
 	if db := cfg.Database; db != nil {
 		pg := &stack.Service{
@@ -212,11 +251,11 @@ func New(cfg Config) *Monitoring {
 			// Readable by the exporter's unprivileged user only.
 			Secrets:   []stack.FileRef{{Source: db.PasswordSecret(), UID: "65534", GID: "65534", Mode: 0o400}},
 			DependsOn: []string{db.Host()},
-			Resources: small, Networks: p.Networks,
+			Resources: small, Networks: slices.Clone(nets),
 			Health: httpHealth(PostgresPort, "/metrics"),
 		}
 		m.Postgres = pg
-		jobs = append(jobs, scrape{Name: "postgres", DNS: pg.Name, Port: PostgresPort})
+		jobs = append(jobs, scrape{Name: "postgres", Service: pg.Name, Port: PostgresPort})
 	}
 	var watched []watch
 	for i, w := range cfg.Watch {
@@ -238,8 +277,11 @@ func New(cfg Config) *Monitoring {
 			replicas = *w.Replicas
 		}
 		watched = append(watched, watch{Name: w.Name, Replicas: replicas})
-		jobs = append(jobs, scrape{Name: "task-" + w.Name, DNS: w.Name, Port: int(ep.Port), Probe: probePath(ep),
+		jobs = append(jobs, scrape{Name: "task-" + w.Name, Service: w.Name, Port: int(ep.Port), Probe: probePath(ep),
 			Blackbox: fmt.Sprintf("%s:%d", m.Blackbox.Name, BlackboxPort)})
+		if apacheImage(w.Image) {
+			jobs = append(jobs, scrape{Name: "apache-" + w.Name, Service: w.Name, Port: ApachePort})
+		}
 	}
 
 	vol := cmp.Or(cfg.Volume, p.Name+"-data")
@@ -256,8 +298,8 @@ func New(cfg Config) *Monitoring {
 	p.Declares.Volumes = append(p.Declares.Volumes, stack.Volume{Name: vol})
 	conf, rules := p.Name+"-config", p.Name+"-rules"
 	p.Declares.Configs = append(p.Declares.Configs,
-		stack.Config{Name: conf, Data: renderConfig(jobs, interval)},
-		stack.Config{Name: rules, Data: renderRules(watched, backup, cfg.Gateway != "", cfg.Database != nil, interval)})
+		stack.Config{Name: conf, Data: renderConfig(jobs, sd, interval)},
+		stack.Config{Name: rules, Data: renderRules(watched, backup, cfg.Scheduler != "", cfg.Gateway != "", cfg.Database != nil, interval)})
 	p.Configs = append(p.Configs,
 		stack.FileRef{Source: conf, Target: configPath},
 		stack.FileRef{Source: rules, Target: rulesPath})
@@ -275,6 +317,21 @@ func New(cfg Config) *Monitoring {
 		}
 	}
 	return m
+}
+
+// apacheImage reports whether image is one of Kargo's Apache-based images that run the Apache
+// exporter on ApachePort (MapServer's and MapCache's), whatever registry it comes from.
+func apacheImage(image string) bool {
+	repo := image
+	if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
+		repo = repo[:i]
+	}
+	for _, p := range []string{"mapserver", "mapcache"} {
+		if repo == images.Prefix+p || strings.HasSuffix(repo, "/"+images.Prefix+p) {
+			return true
+		}
+	}
+	return false
 }
 
 // probePath is what the blackbox exporter asks a task for: GetCapabilities of an OGC
@@ -311,12 +368,25 @@ func promDuration(d time.Duration) string {
 
 type scrape struct {
 	Name string
-	// Static is a host:port target; DNS a service whose tasks (tasks.<DNS>) are the targets.
-	Static, DNS string
-	Port        int
-	Path        string
+	// Static is a host:port target; Service a service of the stack whose running tasks are
+	// the targets (discovered through the socket proxy), at Port.
+	Static, Service string
+	Port            int
+	Path            string
 	// Probe, when set, is the path the blackbox exporter at Blackbox asks each task for.
 	Probe, Blackbox string
+	// HonorLabels keeps the "service" label of the scraped series (the scheduler's series
+	// name the job they are about).
+	HonorLabels bool
+}
+
+// swarmSD is the Docker Swarm discovery every job shares: one identical dockerswarm_sd_config,
+// which Prometheus runs once for all of them.
+type swarmSD struct {
+	// Host is the socket proxy's address.
+	Host string
+	// Networks are the stack networks (Kargo names) Prometheus reaches its targets on.
+	Networks []string
 }
 
 type backupWatch struct {
@@ -331,39 +401,52 @@ type watch struct {
 
 // renderConfig renders prometheus.yml for the scrape jobs (YAML written by hand: every value is
 // quoted JSON, which YAML reads as is).
-func renderConfig(jobs []scrape, interval time.Duration) []byte {
+func renderConfig(jobs []scrape, sd swarmSD, interval time.Duration) []byte {
 	var b strings.Builder
 	iv := promDuration(interval)
 	fmt.Fprintf(&b, "# Generated by Kargo's monitoring builder.\nglobal:\n  scrape_interval: %s\n  evaluation_interval: %s\n", iv, iv)
 	fmt.Fprintf(&b, "rule_files:\n  - %s\n", rulesPath)
 	b.WriteString("scrape_configs:\n")
+	nets := make([]string, len(sd.Networks))
+	for i, n := range sd.Networks {
+		nets[i] = regexp.QuoteMeta(n)
+	}
 	for _, j := range jobs {
 		fmt.Fprintf(&b, "  - job_name: %q\n", j.Name)
 		if j.Path != "" {
 			fmt.Fprintf(&b, "    metrics_path: %q\n", j.Path)
 		}
+		if j.HonorLabels {
+			b.WriteString("    honor_labels: true\n")
+		}
 		if j.Static != "" {
 			fmt.Fprintf(&b, "    static_configs:\n      - targets: [%q]\n", j.Static)
 			continue
 		}
-		fmt.Fprintf(&b, "    dns_sd_configs:\n      - names: [%q]\n        type: A\n        port: %d\n        refresh_interval: %s\n",
-			"tasks."+j.DNS, j.Port, iv)
+		// The same discovery for every job (Prometheus shares identical ones): the stack's
+		// running tasks, one target per network address (port 80 until relabelled).
+		fmt.Fprintf(&b, "    dockerswarm_sd_configs:\n      - host: %q\n        role: tasks\n        port: 80\n        refresh_interval: %s\n", sd.Host, iv)
+		b.WriteString("        filters:\n          - name: desired-state\n            values: [\"running\"]\n")
+		b.WriteString("    relabel_configs:\n")
+		// Keep the tasks of the job's service, at their address on a network Prometheus
+		// joins (Kargo labels its services and networks with their names in the stack).
+		fmt.Fprintf(&b, "      - source_labels: [__meta_dockerswarm_service_label_io_kargo_name]\n        regex: %q\n        action: keep\n", regexp.QuoteMeta(j.Service))
+		fmt.Fprintf(&b, "      - source_labels: [__meta_dockerswarm_network_label_io_kargo_name]\n        regex: %q\n        action: keep\n", strings.Join(nets, "|"))
+		fmt.Fprintf(&b, "      - source_labels: [__address__]\n        regex: \"(.+):[0-9]+\"\n        target_label: __address__\n        replacement: %q\n", fmt.Sprintf("${1}:%d", j.Port))
+		b.WriteString("      - source_labels: [__meta_dockerswarm_service_label_io_kargo_name]\n        target_label: service\n")
 		if j.Probe == "" {
-			fmt.Fprintf(&b, "    relabel_configs:\n      - target_label: service\n        replacement: %q\n", j.DNS)
 			continue
 		}
-		fmt.Fprintf(&b, "    metrics_path: /probe\n    params:\n      module: [http_2xx]\n")
-		fmt.Fprintf(&b, "    relabel_configs:\n")
 		fmt.Fprintf(&b, "      - source_labels: [__address__]\n        target_label: __param_target\n        replacement: %q\n", "http://${1}"+j.Probe)
 		fmt.Fprintf(&b, "      - source_labels: [__address__]\n        target_label: instance\n")
 		fmt.Fprintf(&b, "      - target_label: __address__\n        replacement: %q\n", j.Blackbox)
-		fmt.Fprintf(&b, "      - target_label: service\n        replacement: %q\n", j.DNS)
+		fmt.Fprintf(&b, "    metrics_path: /probe\n    params:\n      module: [http_2xx]\n")
 	}
 	return []byte(b.String())
 }
 
 // renderRules renders the alert rules.
-func renderRules(watched []watch, backup *backupWatch, gateway, postgres bool, interval time.Duration) []byte {
+func renderRules(watched []watch, backup *backupWatch, sched, gateway, postgres bool, interval time.Duration) []byte {
 	var b strings.Builder
 	forDur := promDuration(2 * interval)
 	rule := func(name, expr, dur, summary string, labels map[string]string) {
@@ -404,6 +487,17 @@ func renderRules(watched []watch, backup *backupWatch, gateway, postgres bool, i
 			fmt.Sprintf("%s: no run in the last %ds (its schedule runs it every %s)", backup.Name, late, backup.Period), labels)
 		rule("KargoBackupTooOld", fmt.Sprintf(`time() - max(kargo_backup_last_success_timestamp_seconds) > %d`, late), forDur,
 			fmt.Sprintf("%s: the last dump is older than %ds", backup.Name, late), labels)
+	}
+	if sched {
+		failed := `kargo_job_last_run_success == 0`
+		if backup != nil {
+			failed = fmt.Sprintf(`kargo_job_last_run_success{service!=%q} == 0`, backup.Name)
+		}
+		rule("KargoScheduledJobFailed", failed, forDur, "{{ $labels.service }}: the last run failed", nil)
+		rule("KargoScheduledJobMissedRun", `kargo_job_due_timestamp_seconds > kargo_job_last_run_timestamp_seconds`, forDur,
+			"{{ $labels.service }}: a tick of its schedule came and no run started", nil)
+		rule("KargoSchedulerDown", `absent(up{job="scheduler"} == 1)`, forDur,
+			"no scheduler task answers: scheduled jobs do not run", nil)
 	}
 	rule("KargoTargetDown", `up == 0`, forDur, "{{ $labels.job }} target {{ $labels.instance }} does not answer", nil)
 	return []byte(b.String())

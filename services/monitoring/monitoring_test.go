@@ -1,18 +1,22 @@
 package monitoring_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
 
+	"github.com/kalisio/kargo/internal/socketproxy"
 	"github.com/kalisio/kargo/kargotest"
 	"github.com/kalisio/kargo/services/gateway"
 	"github.com/kalisio/kargo/services/mapserver"
 	"github.com/kalisio/kargo/services/monitoring"
 	"github.com/kalisio/kargo/services/postgis"
+	"github.com/kalisio/kargo/services/scheduler"
 	"github.com/kalisio/kargo/stack"
 )
 
@@ -37,12 +41,35 @@ func TestMonitoringServices(t *testing.T) {
 	assert.Equal(t, "/run/secrets/db-password", pg.Env("DATA_SOURCE_PASS_FILE"))
 	assert.Equal(t, "db:5432/gis?sslmode=disable", pg.Env("DATA_SOURCE_URI"))
 	assert.False(t, pg.HasEnv("DATA_SOURCE_PASS"))
-	// Nothing of the monitoring needs the Docker socket.
+	// Nothing of the monitoring but its socket proxy mounts the Docker socket; Prometheus
+	// reaches the proxy on an internal network that only the two of them join.
 	for _, name := range []string{"prometheus", "prometheus-node", "prometheus-blackbox", "prometheus-postgres"} {
 		for _, m := range r.Service(name).Mounts() {
 			assert.NotContains(t, m.Source, "docker.sock", name)
 		}
 	}
+	proxy := st.Service("prometheus-proxy")
+	require.NotNil(t, proxy, "the monitoring has its socket proxy")
+	assert.Equal(t, socketproxy.ProfileDiscovery, proxy.Env["KARGO_PROXY_PROFILE"])
+	assert.Equal(t, socketproxy.ProfileDiscovery, proxy.Labels[scheduler.LabelProxyProfile])
+	assert.NotNil(t, proxy.Health)
+	assert.NotZero(t, proxy.Resources.MemoryLimit)
+	assert.Equal(t, []string{"prometheus-engine"}, proxy.Networks)
+	var engineNet *stack.Network
+	for i, n := range proxy.Declares.Networks {
+		if n.Name == "prometheus-engine" {
+			engineNet = &proxy.Declares.Networks[i]
+		}
+	}
+	require.NotNil(t, engineNet)
+	assert.True(t, engineNet.Internal)
+	assert.False(t, *engineNet.Attachable)
+	for _, s := range st.Services {
+		if slices.Contains(s.Networks, "prometheus-engine") {
+			assert.Contains(t, []string{"prometheus", "prometheus-proxy"}, s.Name, "only Prometheus joins the proxy's network")
+		}
+	}
+	assert.ElementsMatch(t, []string{stack.DefaultNetwork, "prometheus-engine"}, st.Service("prometheus").Networks)
 	// The gateway routes /prometheus and serves its metrics.
 	gw := st.Service("gateway")
 	caddy := string(gw.Declares.Configs[0].Data)
@@ -65,13 +92,44 @@ func TestPrometheusConfigAndRules(t *testing.T) {
 	}
 	for _, s := range []string{
 		"scrape_interval: 2s",
-		`- names: ["tasks.mapserver"]`,
+		// Each job keeps its service's tasks on Prometheus' network, at its port, and names
+		// the service.
+		`regex: "mapserver"` + "\n        action: keep",
+		`regex: "prometheus-postgres"` + "\n        action: keep",
+		"      - source_labels: [__meta_dockerswarm_network_label_io_kargo_name]\n        regex: \"default\"\n        action: keep",
+		`regex: "gateway"` + "\n        action: keep",
+		`replacement: "${1}:9180"`,
+		"      - source_labels: [__meta_dockerswarm_service_label_io_kargo_name]\n        target_label: service",
 		`replacement: "http://${1}/wms?SERVICE=WMS&REQUEST=GetCapabilities"`,
-		`- names: ["tasks.gateway"]` + "\n        type: A\n        port: 9180",
-		`- names: ["tasks.prometheus-postgres"]`,
 		`metrics_path: "/prometheus/metrics"`,
 	} {
 		assert.Contains(t, conf, s)
+	}
+	assert.NotContains(t, conf, "dns_sd_configs")
+	// Every job discovers through the same config (Prometheus runs one discovery for all):
+	// the proxy, role tasks, running tasks only.
+	sd := "    dockerswarm_sd_configs:\n      - host: \"tcp://prometheus-proxy:2375\"\n        role: tasks\n        port: 80\n" +
+		"        refresh_interval: 2s\n        filters:\n          - name: desired-state\n            values: [\"running\"]\n"
+	assert.Equal(t, 7, strings.Count(conf, "job_name:")-1, "jobs besides Prometheus' own")
+	assert.Equal(t, 7, strings.Count(conf, sd))
+	// MapServer's image runs the Apache exporter: its tasks are scraped there too.
+	assert.Contains(t, conf, "  - job_name: \"apache-mapserver\"\n")
+	assert.Contains(t, conf, `replacement: "${1}:9117"`)
+	assert.Contains(t, conf, "  - job_name: \"scheduler\"\n    honor_labels: true\n", "the scheduler's series keep their job's service label")
+	var parsed struct {
+		ScrapeConfigs []struct {
+			JobName string `yaml:"job_name"`
+			SD      []struct {
+				Host, Role string
+			} `yaml:"dockerswarm_sd_configs"`
+			Relabel []map[string]any `yaml:"relabel_configs"`
+		} `yaml:"scrape_configs"`
+	}
+	require.NoError(t, yaml.Unmarshal([]byte(conf), &parsed))
+	require.Len(t, parsed.ScrapeConfigs, 8)
+	for _, j := range parsed.ScrapeConfigs[1:] {
+		assert.Equal(t, "tasks", j.SD[0].Role, j.JobName)
+		assert.NotEmpty(t, j.Relabel, j.JobName)
 	}
 	for _, s := range []string{
 		`alert: KargoReplicasBelowDesired` + "\n" + `        expr: "(count(probe_success{job=\"task-mapserver\"} == 1) or vector(0)) < 2"` + "\n        for: 4s",
@@ -80,10 +138,29 @@ func TestPrometheusConfigAndRules(t *testing.T) {
 		// The backup runs daily: late after a day and a half.
 		`alert: KargoBackupTooOld` + "\n" + `        expr: "time() - max(kargo_backup_last_success_timestamp_seconds) > 129600"`,
 		`alert: KargoScheduledJobLate` + "\n" + `        expr: "time() - max(kargo_backup_last_run_timestamp_seconds) > 129600"`,
+		// Other scheduled jobs: the backup has its own failure alert.
+		`alert: KargoScheduledJobFailed` + "\n" + `        expr: "kargo_job_last_run_success{service!=\"db-backup\"} == 0"`,
+		`alert: KargoScheduledJobMissedRun` + "\n" + `        expr: "kargo_job_due_timestamp_seconds > kargo_job_last_run_timestamp_seconds"`,
+		`alert: KargoSchedulerDown` + "\n" + `        expr: "absent(up{job=\"scheduler\"} == 1)"`,
 	} {
 		assert.Contains(t, rules, s)
 	}
 	assert.Contains(t, strings.Join(p.Command, " "), "--web.route-prefix=/prometheus")
+}
+
+func TestApacheExporterOnlyForKargoApacheImages(t *testing.T) {
+	ep := []stack.Endpoint{{Kind: stack.HTTP, Port: 80, Path: "/"}}
+	var watch []*stack.Service
+	for name, image := range map[string]string{
+		"ms": "kargo/mapserver:8.0", "mc": "10.199.0.1:5000/kargo/mapcache:1.14", "web": "nginx:1.25", "fake": "someone/kargo-mapserver:1",
+	} {
+		watch = append(watch, &stack.Service{Name: name, Image: image, Endpoints: ep})
+	}
+	m := monitoring.New(monitoring.Config{Watch: watch})
+	conf := string(m.Prometheus.Declares.Configs[0].Data)
+	for name, want := range map[string]bool{"ms": true, "mc": true, "web": false, "fake": false} {
+		assert.Equal(t, want, strings.Contains(conf, `job_name: "apache-`+name+`"`), name)
+	}
 }
 
 func TestProblems(t *testing.T) {

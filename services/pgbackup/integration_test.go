@@ -53,7 +53,8 @@ func backupStack() *stack.Stack {
 // TestBackupAndRestoreOnSwarm loads rows, backs them up with `kargo backup`, drops the table,
 // restores it with `kargo restore`, and checks the rows (count and checksum) and the WFS
 // features; then it removes the stack and the database volume (the backup volume stays),
-// applies again and restores the latest dump into the fresh database.
+// applies again and restores the latest dump into the fresh database; then it empties the
+// table and restores the local copy of the dump (backup --copy-to, restore --from).
 func TestBackupAndRestoreOnSwarm(t *testing.T) {
 	enginetest.Require(t)
 	a := enginetest.Applier(t)
@@ -143,6 +144,23 @@ func TestBackupAndRestoreOnSwarm(t *testing.T) {
 	}
 	if got := wfsIDs(t, time.Minute); strings.Join(got, ",") != strings.Join(wantWFS, ",") {
 		t.Errorf("after restore into a fresh database, WFS lists %d features, want %d", len(got), len(wantWFS))
+	}
+
+	// The local copy made by backup --copy-to, restored with --from into the emptied table.
+	psql(t, "DELETE FROM points")
+	start = time.Now()
+	out = run(t, st, "restore", "--from", local)
+	t.Logf("restore --from a local copy: %s", time.Since(start).Round(time.Second))
+	if !strings.Contains(out, "copied "+local+" into the backup volume as upload-") || !strings.Contains(out, "restored upload-") {
+		t.Errorf("restore --from output:\n%s", out)
+	}
+	if got := checksum(t); got != want {
+		t.Errorf("after restore --from %s: %q, want %q", local, got, want)
+	}
+	// The upload is not a dump of the job's: "latest" is still the job's own.
+	out = run(t, st, "restore")
+	if !strings.Contains(out, "restored "+dump) {
+		t.Errorf("restore after restore --from did not take the job's latest dump %s:\n%s", dump, out)
 	}
 
 	// A dump that does not exist: a clear failure, and everything put back.

@@ -8,8 +8,8 @@
 //	st := scheduler.Ensure(stack.New("maps", db, backup))
 //
 // The scheduler (package services/scheduler) runs it on its schedule; `kargo backup` runs it
-// now (`--copy-to FILE` copies the dump out) and `kargo restore [NAME]` restores a dump into the running database (see package
-// kargo). Swarm also starts a job when an apply creates or changes it: such a run takes no
+// now (`--copy-to FILE` copies the dump out) and `kargo restore [NAME]` restores a dump into
+// the running database (`--from FILE` restores a local one; see package kargo). Swarm also starts a job when an apply creates or changes it: such a run takes no
 // dump, so that the dump of a fresh, empty database never becomes the latest one.
 //
 // The job runs in Kargo's PostGIS image (its pg_dump and pg_restore match the server), with

@@ -61,6 +61,14 @@ const LabelProxyProfile = "io.kargo.socket-proxy.profile"
 // ProxyPort is the port a socket proxy listens on, inside its internal network.
 const ProxyPort = 2375
 
+// MetricsPort is the port the scheduler serves /metrics on when Config.Metrics is set (see
+// Runner.WriteMetrics for the series).
+const MetricsPort = 9262
+
+// EnvMetrics is the environment variable holding the address the scheduler serves /metrics
+// at (unset: it serves nothing).
+const EnvMetrics = "KARGO_SCHEDULER_METRICS"
+
 // Config configures the scheduler service. The zero value is a complete configuration.
 //
 // Common configures the scheduler service: Name defaults to "scheduler" (its socket proxy is
@@ -74,6 +82,14 @@ type Config struct {
 	ProxyImage string
 	// Refresh is how often the scheduler re-reads the list of scheduled jobs (default 5s).
 	Refresh time.Duration
+	// Metrics makes the scheduler serve its jobs' last run, result and next tick in
+	// Prometheus' format at :MetricsPort/metrics (services/monitoring's Config.Scheduler
+	// scrapes them and alerts when a job failed or a run did not start on time). The
+	// scheduler then also joins MetricsNetworks, where Prometheus reaches it.
+	Metrics bool
+	// MetricsNetworks are the networks the scheduler serves /metrics on (default: the
+	// stack's default network); they must be networks Prometheus joins.
+	MetricsNetworks []string
 }
 
 // defaults of the scheduler service.
@@ -115,6 +131,9 @@ func (s *Scheduler) AddTo(st *stack.Stack) {
 // list the services of its stack, inspect one of them, list their tasks, and update a
 // scheduled job of its stack in the one way that starts a run (run labels and ForceUpdate).
 //
+// With Config.Metrics, it also joins the networks it serves /metrics on (read-only figures of
+// its jobs; the proxy stays out of reach there).
+//
 // The scheduler stays on a manager node like before (Kargo's images are built on the manager
 // the deploy program talks to), though it no longer needs to.
 func New(cfg Config) *Scheduler {
@@ -138,6 +157,13 @@ func New(cfg Config) *Scheduler {
 		svc.Placement = managerOnly
 	}
 	svc.Networks = append([]string{name + "-engine"}, svc.Networks...)
+	if cfg.Metrics {
+		svc.Env[EnvMetrics] = fmt.Sprintf(":%d", MetricsPort)
+		if len(cfg.MetricsNetworks) == 0 {
+			svc.Networks = append(svc.Networks, stack.DefaultNetwork)
+		}
+		svc.Networks = append(svc.Networks, cfg.MetricsNetworks...)
+	}
 	svc.Mounts = []stack.Mount{
 		// The heartbeat file of the health check (tmpfs is mode 1777: nobody may write).
 		{Type: stack.TmpfsMount, Target: "/run/kargo", TmpfsSize: stack.MiB},

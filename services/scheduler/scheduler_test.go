@@ -3,6 +3,7 @@ package scheduler_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -201,5 +202,23 @@ func TestContextCompilesAStaticBinary(t *testing.T) {
 	}
 	if !bytes.Equal(again["kargo-scheduler"].Data, bin) {
 		t.Error("two builds differ: the image would be rebuilt on every apply")
+	}
+}
+
+func TestMetricsOption(t *testing.T) {
+	plain := scheduler.New(scheduler.Config{})
+	if _, ok := plain.Service.Env[scheduler.EnvMetrics]; ok || len(plain.Service.Networks) != 1 {
+		t.Errorf("without Metrics: env %v networks %v, want no metrics and only the proxy's network", plain.Service.Env, plain.Service.Networks)
+	}
+	m := scheduler.New(scheduler.Config{Metrics: true})
+	if m.Service.Env[scheduler.EnvMetrics] != ":9262" || fmt.Sprint(m.Service.Networks) != "[scheduler-engine default]" {
+		t.Errorf("with Metrics: env %v networks %v", m.Service.Env, m.Service.Networks)
+	}
+	if fmt.Sprint(m.Proxy.Networks) != "[scheduler-engine]" {
+		t.Errorf("the proxy joins %v, want only its own network", m.Proxy.Networks)
+	}
+	n := scheduler.New(scheduler.Config{Metrics: true, MetricsNetworks: []string{"front"}})
+	if fmt.Sprint(n.Service.Networks) != "[scheduler-engine front]" {
+		t.Errorf("with MetricsNetworks: networks %v", n.Service.Networks)
 	}
 }

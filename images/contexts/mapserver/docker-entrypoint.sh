@@ -49,6 +49,15 @@ if [ "${1:-}" = start-server ]; then
 	mkdir -p "${APACHE_RUN_DIR:-/var/run/apache2}/socks"
 	chown "${APACHE_RUN_USER:-www-data}" "${APACHE_RUN_DIR:-/var/run/apache2}/socks" 2>/dev/null || true
 	rm -f "${APACHE_PID_FILE:-/var/run/apache2/apache2.pid}"
+	# Apache's figures for Prometheus on :9117, as nobody (the container's user otherwise).
+	exporter="prometheus-apache-exporter --telemetry.address=:9117 --scrape_uri=http://127.0.0.1:8079/server-status?auto --log.level=warn"
+	if [ "$(id -u)" = 0 ]; then
+		# shellcheck disable=SC2086
+		setpriv --reuid=nobody --regid=nogroup --clear-groups $exporter &
+	else
+		# shellcheck disable=SC2086
+		$exporter &
+	fi
 	exec /usr/sbin/apache2 -DFOREGROUND
 fi
 exec "$@"
