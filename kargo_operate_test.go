@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kalisio/kargo"
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/services/pgbackup"
 	"github.com/kalisio/kargo/services/postgis"
 	"github.com/kalisio/kargo/stack"
@@ -27,7 +28,7 @@ func TestBackupAndRestoreNeedABackupJob(t *testing.T) {
 }
 
 func TestRestoreRefusesAPath(t *testing.T) {
-	db := postgis.New(postgis.Config{Name: "db"})
+	db := postgis.New(postgis.Config{Common: builder.Common{Name: "db"}})
 	st := stack.New("maps", db, pgbackup.New(pgbackup.Config{Database: db}))
 	c := newCLI(t)
 	_, _, err := c.run(st, "restore", "../etc/passwd")

@@ -32,6 +32,7 @@ import (
 	"os"
 
 	"github.com/kalisio/kargo"
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/services/gateway"
 	"github.com/kalisio/kargo/services/gdal"
 	"github.com/kalisio/kargo/services/krawler"
@@ -81,17 +82,24 @@ func Stack(o Options) *stack.Stack {
 		o.Schedule = "*/30 * * * * *"
 	}
 	db := postgis.New(postgis.Config{
-		Name: "db", Database: "vigicrues", User: "vigicrues", Volume: "pgdata",
-		Resources: stack.Resources{CPULimit: 1, MemoryLimit: 512 * stack.MiB, MemoryReservation: 64 * stack.MiB},
+		Common: builder.Common{Name: "db",
+			Resources: stack.Resources{CPULimit: 1, MemoryLimit: 512 * stack.MiB, MemoryReservation: 64 * stack.MiB}},
+		Database: "vigicrues",
+		User:     "vigicrues",
+		Volume:   "pgdata",
 	})
-	loader := gdal.Load(gdal.LoadConfig{
-		Name: "sections-loader", Schedule: o.Schedule,
-		Data: sectionsGeoJSON, FileName: "sections.geojson",
-		Database: db, Table: Table, Mode: gdal.Overwrite,
-		Options: []string{"-nlt", "LINESTRING"},
+	loader := gdal.New(gdal.Config{
+		Common:   builder.Common{Name: "sections-loader"},
+		Schedule: o.Schedule,
+		Data:     sectionsGeoJSON,
+		FileName: "sections.geojson",
+		Database: db,
+		Table:    Table,
+		Mode:     gdal.Overwrite,
+		Options:  []string{"-nlt", "LINESTRING"},
 	})
 	ms := mapserver.New(mapserver.Config{
-		Name:     "mapserver",
+		Common:   builder.Common{Name: "mapserver"},
 		Maps:     []mapserver.Map{SectionsMap()},
 		Database: db,
 	})

@@ -17,7 +17,7 @@ import (
 // rendered to before (internal/golden).
 func TestGolden(t *testing.T) {
 	golden.Check(t, "monitoring-default", stack.New("golden", monitoring.New(monitoring.Config{})), swarmx.Source{})
-	db := postgis.New(postgis.Config{Name: "db", Database: "gis", User: "gis"})
+	db := postgis.New(postgis.Config{Common: builder.Common{Name: "db"}, Database: "gis", User: "gis"})
 	backup := pgbackup.New(pgbackup.Config{Database: db})
 	web := &stack.Service{Name: "web", Image: "nginx", Endpoints: []stack.Endpoint{{Kind: stack.HTTP, Port: 80, Path: "/"}}}
 	mon := monitoring.New(monitoring.Config{

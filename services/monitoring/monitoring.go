@@ -3,8 +3,8 @@
 // blackbox exporter that probes every task of the watched services, plus the alert rules that
 // matter for a geospatial stack.
 //
-//	db := postgis.New(postgis.Config{Name: "db", Database: "gis"})
-//	ms := mapserver.New(mapserver.Config{Name: "mapserver", Replicas: 2, Database: db, ...})
+//	db := postgis.New(postgis.Config{Common: builder.Common{Name: "db"}, Database: "gis"})
+//	ms := mapserver.New(mapserver.Config{Common: builder.Common{Name: "mapserver", Replicas: 2}, Database: db, ...})
 //	mon := monitoring.New(monitoring.Config{Database: db, Watch: []*stack.Service{ms}, Gateway: "gateway"})
 //	gw := gateway.New(gateway.Config{HTTPPort: 8080, Metrics: true,
 //		Routes: append(gateway.OGC(ms), mon.Route())})
@@ -68,7 +68,7 @@ const (
 	LabelGateway = "io.kargo.prometheus.gateway"
 )
 
-// Database is the PostGIS server the PostgreSQL exporter watches. *postgis.Service satisfies it.
+// Database is the PostGIS server the PostgreSQL exporter watches. *postgis.Server satisfies it.
 type Database interface {
 	// Host is the service name other services reach the server at.
 	Host() string

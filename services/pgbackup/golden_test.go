@@ -14,7 +14,7 @@ import (
 // TestGolden: a default and a fully configured backup job render to exactly what they
 // rendered to before (internal/golden).
 func TestGolden(t *testing.T) {
-	db := postgis.New(postgis.Config{Name: "db", Database: "gis"})
+	db := postgis.New(postgis.Config{Common: builder.Common{Name: "db"}, Database: "gis"})
 	golden.Check(t, "pgbackup-default", stack.New("golden", db, pgbackup.New(pgbackup.Config{Database: db})), swarmx.Source{})
 	job := pgbackup.New(pgbackup.Config{
 		Common: builder.Common{Name: "nightly", Image: "kargo/postgis:test", Replicas: 1,

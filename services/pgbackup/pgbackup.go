@@ -3,7 +3,7 @@
 // time (<database>-20260130T020000Z.dump, with a .json manifest beside it), and keeps the
 // last Keep dumps and those of the last KeepDays days.
 //
-//	db := postgis.New(postgis.Config{Name: "db", Database: "gis"})
+//	db := postgis.New(postgis.Config{Common: builder.Common{Name: "db"}, Database: "gis"})
 //	backup := pgbackup.New(pgbackup.Config{Database: db, Schedule: "0 0 2 * * *", Keep: 7})
 //	st := scheduler.Ensure(stack.New("maps", db, backup))
 //
@@ -65,7 +65,7 @@ const (
 	LabelWrites = "io.kargo.writes-to"
 )
 
-// Database is the PostGIS server a job backs up. *postgis.Service satisfies it.
+// Database is the PostGIS server a job backs up. *postgis.Server satisfies it.
 type Database interface {
 	// Host is the service name other services reach the server at.
 	Host() string
