@@ -42,6 +42,7 @@ import (
 	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/services/gateway"
 	"github.com/kalisio/kargo/services/pgbackup"
+	"github.com/kalisio/kargo/services/postgis"
 	"github.com/kalisio/kargo/stack"
 )
 
@@ -68,26 +69,12 @@ const (
 	LabelGateway = "io.kargo.prometheus.gateway"
 )
 
-// Database is the PostGIS server the PostgreSQL exporter watches. *postgis.Server satisfies it.
-type Database interface {
-	// Host is the service name other services reach the server at.
-	Host() string
-	// Port is the port the server listens on.
-	Port() int
-	// Database is the database the exporter connects to.
-	Database() string
-	// User is the role the exporter connects as.
-	User() string
-	// PasswordSecret is the name of the stack secret holding the user's password.
-	PasswordSecret() string
-}
-
 // Config describes the monitoring of a stack. Common configures the Prometheus service
 // (default name "prometheus").
 type Config struct {
 	builder.Common
-	// Database is the PostGIS service the PostgreSQL exporter watches (none when nil).
-	Database Database
+	// Database is the PostGIS server the PostgreSQL exporter watches (none when nil).
+	Database *postgis.Server
 	// Watch are the services whose tasks are probed and counted against their replicas.
 	// Each needs an endpoint (stack.Service.Endpoints): its first one is probed over HTTP.
 	Watch []*stack.Service
