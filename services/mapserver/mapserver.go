@@ -1,5 +1,6 @@
 // Package mapserver builds a MapServer service for a Kargo stack: WMS, WFS and WCS over maps
-// given as a directory of mapfiles or as Go values (Map, Layer, Class) rendered to mapfiles.
+// given as mapfiles of the deploy program (Config.Mapfiles, listed by ReadDir) or as Go values
+// (Map, Layer, Class) rendered to mapfiles.
 //
 // The image contract is camptocamp/mapserver 8's: mapfiles under /etc/mapserver, a MapServer 8
 // CONFIG file at /etc/mapserver.conf (MAPSERVER_CONFIG_FILE) whose MS_MAPFILE is the default
