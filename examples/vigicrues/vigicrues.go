@@ -18,7 +18,7 @@
 //
 // data/sections.geojson is a dataset made for this example, shaped like Vigicrues'
 // InfoVigiCru.geojson (gid, CdEntCru, LbEntCru, NomEntVigiCru, NivSituVigiCruEnt); it is not
-// Vigicrues data. The loader can read the live service instead (LoadConfig.Source =
+// Vigicrues data. The loader can read the live service instead (gdal.Config.Source =
 // "/vsicurl/<url>") where the network allows it.
 //
 // With KARGO_VIGICRUES_UPSTREAM=1, the stack is Kargo v0.18's upstream job instead: the
