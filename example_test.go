@@ -5,9 +5,9 @@ import (
 	"testing"
 
 	"github.com/kalisio/kargo/kargotest"
-	"github.com/kalisio/kargo/services/builder"
 	"github.com/stretchr/testify/assert"
 
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/services/gateway"
 	"github.com/kalisio/kargo/services/mapcache"
 	"github.com/kalisio/kargo/services/mapserver"
@@ -20,8 +20,10 @@ import (
 // from it, MapCache tiling the roads, and the gateway in front. A deploy program's main
 // is then one line: kargo.Main(maps()).
 func maps() *stack.Stack {
-	db := postgis.New(postgis.Config{Name: "db", Database: "gis", Volume: "pgdata"})
-	ms := mapserver.New(mapserver.Config{Name: "mapserver", Replicas: 2, Database: db,
+	db := postgis.New(postgis.Config{Common: builder.Common{Name: "db"}, Database: "gis", Volume: "pgdata"})
+	ms := mapserver.New(mapserver.Config{
+		Common:   builder.Common{Name: "mapserver", Replicas: 2},
+		Database: db,
 		Maps: []mapserver.Map{{Name: "roads", Extent: mapserver.Extent{-5, 41, 10, 52}, Layers: []mapserver.Layer{{
 			Name: "roads", Type: mapserver.Line, Table: "roads",
 			Classes: []mapserver.Class{{Name: "road", Color: "#2b83ba", Width: 2}},

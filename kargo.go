@@ -2,7 +2,7 @@
 // line tool that deploys it on Docker Swarm.
 //
 //	func main() {
-//		db := postgis.New(postgis.Config{Name: "db"})
+//		db := postgis.New(postgis.Config{Common: builder.Common{Name: "db"}})
 //		kargo.Main(stack.New("maps", db))
 //	}
 //

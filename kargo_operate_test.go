@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kalisio/kargo"
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/services/pgbackup"
 	"github.com/kalisio/kargo/services/postgis"
 	"github.com/kalisio/kargo/stack"
@@ -30,7 +31,7 @@ func TestBackupAndRestoreNeedABackupJob(t *testing.T) {
 }
 
 func TestRestoreRefusesAPath(t *testing.T) {
-	db := postgis.New(postgis.Config{Name: "db"})
+	db := postgis.New(postgis.Config{Common: builder.Common{Name: "db"}})
 	st := stack.New("maps", db, pgbackup.New(pgbackup.Config{Database: db}))
 	c := newCLI(t)
 	_, _, err := c.run(st, "restore", "../etc/passwd")
@@ -77,7 +78,7 @@ func TestMetricsFromPrometheus(t *testing.T) {
 }
 
 func TestStatusJSONHasTheBackup(t *testing.T) {
-	db := postgis.New(postgis.Config{Name: "db"})
+	db := postgis.New(postgis.Config{Common: builder.Common{Name: "db"}})
 	st := stack.New("maps", db, pgbackup.New(pgbackup.Config{Database: db, Schedule: "0 0 3 * * *"}))
 	c := newCLI(t)
 	_, _, err := c.run(st, "apply")
@@ -113,7 +114,7 @@ func TestStatusJSONHasTheBackup(t *testing.T) {
 }
 
 func TestRestoreFromChecksTheFile(t *testing.T) {
-	db := postgis.New(postgis.Config{Name: "db"})
+	db := postgis.New(postgis.Config{Common: builder.Common{Name: "db"}})
 	st := stack.New("maps", db, pgbackup.New(pgbackup.Config{Database: db}))
 	c := newCLI(t)
 	_, _, err := c.run(st, "restore", "gis-20260101T030000Z.dump", "--from", "x.dump")

@@ -32,8 +32,12 @@ func fuzzBuilder(which uint8, a, b, c string) *stack.Stack {
 	job := []byte("module.exports = {}")
 	switch which % builderCount {
 	case 0:
-		return stack.New("f", postgis.New(postgis.Config{Name: a, Database: b, User: b, InitSQL: c,
-			Settings: map[string]string{b: c}, Env: map[string]string{a: c}}))
+		return stack.New("f", postgis.New(postgis.Config{
+			Common:   builder.Common{Name: a, Env: map[string]string{a: c}},
+			Database: b,
+			User:     b,
+			InitSQL:  c,
+			Settings: map[string]string{b: c}}))
 	case 1:
 		return stack.New("f", mongodb.New(mongodb.Config{Common: builder.Common{Name: a, Env: map[string]string{b: c}}, RootUser: b, ReplicaSet: b,
 			Members: []string{a + ":27017"}, Args: []string{"--quiet", c}}))
@@ -55,15 +59,26 @@ func fuzzBuilder(which uint8, a, b, c string) *stack.Stack {
 			MeteoFranceToken: stack.Secret{Name: a + "-mf", Data: []byte(c)},
 			Loaders:          []weacast.Loader{{Model: weacast.ArpegeWorld, Cron: c}}}))
 	case 6:
-		db := postgis.New(postgis.Config{Name: "db", Database: "gis"})
-		return stack.New("f", db, gdal.Load(gdal.LoadConfig{Name: a, Data: job, FileName: b + ".geojson", Layer: b, Database: db,
-			Table: b, Schema: b, GeometryColumn: b + "_geom", Options: []string{"-lco", c}, Schedule: c, Env: map[string]string{a: c}}))
+		db := postgis.New(postgis.Config{Common: builder.Common{Name: "db"}, Database: "gis"})
+		return stack.New("f", db, gdal.New(gdal.Config{
+			Common:         builder.Common{Name: a, Env: map[string]string{a: c}},
+			Data:           job,
+			FileName:       b + ".geojson",
+			Layer:          b,
+			Database:       db,
+			Table:          b,
+			Schema:         b,
+			GeometryColumn: b + "_geom",
+			Options:        []string{"-lco", c},
+			Schedule:       c}))
 	case 7:
-		db := postgis.New(postgis.Config{Name: "db", Database: "gis"})
-		return stack.New("f", db, mapserver.New(mapserver.Config{Name: a, Database: db, Layers: []string{b + "2"},
+		db := postgis.New(postgis.Config{Common: builder.Common{Name: "db"}, Database: "gis"})
+		return stack.New("f", db, mapserver.New(mapserver.Config{
+			Common:   builder.Common{Name: a, Env: map[string]string{b: c}},
+			Database: db,
+			Layers:   []string{b + "2"},
 			Maps: []mapserver.Map{{Name: a, Title: c, Extent: mapserver.Extent{-5, 41, 10, 52},
-				Layers: []mapserver.Layer{{Name: b, Type: mapserver.Line, Table: b}}}},
-			Env: map[string]string{b: c}}))
+				Layers: []mapserver.Layer{{Name: b, Type: mapserver.Line, Table: b}}}}}))
 	case 8:
 		ms := &stack.Service{Name: "ms", Image: "example/ms:1",
 			Endpoints: []stack.Endpoint{{Kind: stack.WMS, Port: 80, Path: "/wms", Public: "/wms"}}}
@@ -79,11 +94,11 @@ func fuzzBuilder(which uint8, a, b, c string) *stack.Stack {
 			Routes: []gateway.Route{{Prefix: "/" + b, Service: ms, Port: 80, Path: c}},
 			TLS:    &gateway.TLS{Hosts: []string{a + ".local", "localhost"}}}))
 	case 12:
-		db := postgis.New(postgis.Config{Name: "db", Database: "gis"})
+		db := postgis.New(postgis.Config{Common: builder.Common{Name: "db"}, Database: "gis"})
 		return scheduler.Ensure(stack.New("f", db, pgbackup.New(pgbackup.Config{Common: builder.Common{Name: a, Env: map[string]string{b: c}},
 			Database: db, Schedule: c, Volume: b, Keep: len(c) - 3, KeepDays: len(b)})))
 	case 13:
-		db := postgis.New(postgis.Config{Name: "db", Database: "gis"})
+		db := postgis.New(postgis.Config{Common: builder.Common{Name: "db"}, Database: "gis"})
 		ms := &stack.Service{Name: "ms", Image: "example/ms:1",
 			Endpoints: []stack.Endpoint{{Kind: stack.WMS, Port: 80, Path: "/" + b, Public: "/wms"}}}
 		backup := pgbackup.New(pgbackup.Config{Database: db, Schedule: c})

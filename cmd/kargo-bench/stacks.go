@@ -83,24 +83,29 @@ gdal_translate -q -of GTiff -ot Int16 -a_srs EPSG:4326 -co COMPRESS=DEFLATE -co 
 chown www-data:www-data ` + elevationTIFF + `
 `
 
-func database(d quickstartData) *postgis.Service {
+func database(d quickstartData) *postgis.Server {
 	return postgis.New(postgis.Config{
-		Name: "db", Database: "gis", User: "gis", Volume: "pgdata",
+		Common: builder.Common{Name: "db",
+			Resources: stack.Resources{CPULimit: 1, MemoryLimit: 512 * stack.MiB, MemoryReservation: 128 * stack.MiB}},
+		Database:      "gis",
+		User:          "gis",
+		Volume:        "pgdata",
 		Init:          []postgis.InitFile{{Name: "20_quickstart.sql", Data: d.sql}},
 		SharedBuffers: "64MB",
-		Resources:     stack.Resources{CPULimit: 1, MemoryLimit: 512 * stack.MiB, MemoryReservation: 128 * stack.MiB},
 	})
 }
 
-func mapServer(d quickstartData, db *postgis.Service, name string, replicas uint64, port uint32, files ...mapserver.File) *stack.Service {
+func mapServer(d quickstartData, db *postgis.Server, name string, replicas uint64, port uint32, files ...mapserver.File) *stack.Service {
 	return mapserver.New(mapserver.Config{
-		Name: name, Replicas: replicas, Maps: []mapserver.Map{quickstartMap()}, Database: db,
+		Common: builder.Common{Name: name, Replicas: replicas,
+			Resources: stack.Resources{CPULimit: 1, MemoryLimit: 256 * stack.MiB, MemoryReservation: 32 * stack.MiB}},
+		Maps:          []mapserver.Map{quickstartMap()},
+		Database:      db,
 		PublishedPort: port,
 		Files: append([]mapserver.File{
 			{Target: "/etc/mapserver/data/elevation.asc", Data: d.elevation},
 			{Target: "/docker-entrypoint.d/10-elevation.sh", Data: []byte(elevationScript)},
 		}, files...),
-		Resources: stack.Resources{CPULimit: 1, MemoryLimit: 256 * stack.MiB, MemoryReservation: 32 * stack.MiB},
 	})
 }
 

@@ -102,19 +102,18 @@ func Stack(o Options) *stack.Stack {
 		password = &stack.Secret{Data: []byte(o.DBPassword)}
 	}
 	db := postgis.New(postgis.Config{
-		Name:          "db",
+		Common: builder.Common{Name: "db", Env: o.PostGISEnv,
+			Resources: stack.Resources{CPULimit: 1, MemoryLimit: 512 * stack.MiB, MemoryReservation: 128 * stack.MiB}},
 		Database:      "gis",
 		User:          "gis",
 		Volume:        "pgdata",
 		Init:          []postgis.InitFile{{Name: "20_quickstart.sql", Data: dataSQL}},
 		SharedBuffers: "64MB",
-		Env:           o.PostGISEnv,
 		Password:      password,
-		Resources:     stack.Resources{CPULimit: 1, MemoryLimit: 512 * stack.MiB, MemoryReservation: 128 * stack.MiB},
 	})
 	ms := mapserver.New(mapserver.Config{
-		Name:     "mapserver",
-		Replicas: replicas,
+		Common: builder.Common{Name: "mapserver", Replicas: replicas, Env: o.MapServerEnv,
+			Resources: stack.Resources{CPULimit: 1, MemoryLimit: 256 * stack.MiB, MemoryReservation: 32 * stack.MiB}},
 		Maps:     []mapserver.Map{QuickstartMap()},
 		Database: db,
 		OGCAPI:   true,
@@ -122,8 +121,6 @@ func Stack(o Options) *stack.Stack {
 			{Target: "/etc/mapserver/data/elevation.asc", Data: elevationGrid},
 			{Target: "/docker-entrypoint.d/10-elevation.sh", Data: []byte(elevationScript)},
 		},
-		Resources: stack.Resources{CPULimit: 1, MemoryLimit: 256 * stack.MiB, MemoryReservation: 32 * stack.MiB},
-		Env:       o.MapServerEnv,
 	})
 	if o.MapServerHealth != "" {
 		ms.Health.Test = []string{"CMD-SHELL", o.MapServerHealth}

@@ -18,7 +18,7 @@
 //
 // data/sections.geojson is a dataset made for this example, shaped like Vigicrues'
 // InfoVigiCru.geojson (gid, CdEntCru, LbEntCru, NomEntVigiCru, NivSituVigiCruEnt); it is not
-// Vigicrues data. The loader can read the live service instead (LoadConfig.Source =
+// Vigicrues data. The loader can read the live service instead (gdal.Config.Source =
 // "/vsicurl/<url>") where the network allows it.
 //
 // With KARGO_VIGICRUES_UPSTREAM=1, the stack is Kargo v0.18's upstream job instead: the
@@ -82,17 +82,24 @@ func Stack(o Options) *stack.Stack {
 		o.Schedule = "*/30 * * * * *"
 	}
 	db := postgis.New(postgis.Config{
-		Name: "db", Database: "vigicrues", User: "vigicrues", Volume: "pgdata",
-		Resources: stack.Resources{CPULimit: 1, MemoryLimit: 512 * stack.MiB, MemoryReservation: 64 * stack.MiB},
+		Common: builder.Common{Name: "db",
+			Resources: stack.Resources{CPULimit: 1, MemoryLimit: 512 * stack.MiB, MemoryReservation: 64 * stack.MiB}},
+		Database: "vigicrues",
+		User:     "vigicrues",
+		Volume:   "pgdata",
 	})
-	loader := gdal.Load(gdal.LoadConfig{
-		Name: "sections-loader", Schedule: o.Schedule,
-		Data: sectionsGeoJSON, FileName: "sections.geojson",
-		Database: db, Table: Table, Mode: gdal.Overwrite,
-		Options: []string{"-nlt", "LINESTRING"},
+	loader := gdal.New(gdal.Config{
+		Common:   builder.Common{Name: "sections-loader"},
+		Schedule: o.Schedule,
+		Data:     sectionsGeoJSON,
+		FileName: "sections.geojson",
+		Database: db,
+		Table:    Table,
+		Mode:     gdal.Overwrite,
+		Options:  []string{"-nlt", "LINESTRING"},
 	})
 	ms := mapserver.New(mapserver.Config{
-		Name:     "mapserver",
+		Common:   builder.Common{Name: "mapserver"},
 		Maps:     []mapserver.Map{SectionsMap()},
 		Database: db,
 	})

@@ -9,7 +9,7 @@
 //	type Config struct {
 //		builder.Common
 //		// Database is the PostGIS service the tiles are read from.
-//		Database *postgis.Service
+//		Database *postgis.Server
 //	}
 //
 //	var defaults = builder.Defaults{

@@ -1,21 +1,23 @@
-// Package gdal builds data jobs on GDAL's command line tools: Load runs ogr2ogr to load a
-// vector dataset (GeoJSON, GeoPackage, Shapefile, CSV... anything OGR reads) into a PostGIS
-// table, once or on a schedule.
+// Package gdal builds data jobs on GDAL's command line tools: New returns a job that runs
+// ogr2ogr to load a vector dataset (GeoJSON, GeoPackage, Shapefile, CSV... anything OGR
+// reads) into a table of a PostGIS server, once or on a schedule.
 //
-//	db := postgis.New(postgis.Config{Name: "db", Database: "gis"})
-//	sections := gdal.Load(gdal.LoadConfig{
-//		Name: "sections-loader", Schedule: "0 */10 * * * *",
+//	db := postgis.New(postgis.Config{Common: builder.Common{Name: "db"}, Database: "gis"})
+//	sections := gdal.New(gdal.Config{
+//		Common: builder.Common{Name: "sections-loader"}, Schedule: "0 */10 * * * *",
 //		Data: sectionsGeoJSON, Database: db, Table: "sections", Mode: gdal.Overwrite,
 //	})
 //	st := scheduler.Ensure(stack.New("vigicrues", db, sections))
 //
 // The job is a Swarm replicated job: Swarm runs it to completion when the stack is applied,
-// and Kargo's scheduler (package services/scheduler) re-runs it on its Schedule. The database
-// password is the PostGIS service's Docker secret, read from its file at run time into
+// and Kargo's scheduler (package services/scheduler) re-runs it on its Schedule. The image
+// (images/contexts/gdal, kargo/gdal) needs sh, cat, pg_isready and ogr2ogr. The database
+// password is the PostGIS server's Docker secret, read from its file at run time into
 // PGPASSWORD for ogr2ogr only: it never appears in the service spec, its env or its args.
 package gdal
 
 import (
+	"cmp"
 	"fmt"
 	"path"
 	"path/filepath"
@@ -25,25 +27,22 @@ import (
 
 	"github.com/kalisio/kargo/images"
 	"github.com/kalisio/kargo/internal/shell"
+	"github.com/kalisio/kargo/services/builder"
+	"github.com/kalisio/kargo/services/postgis"
 	"github.com/kalisio/kargo/stack"
 )
 
-// DefaultImage is kargo/gdal:<tag>, GDAL 3.6 and psql from Debian, built by Kargo.
-func DefaultImage() string { return images.Ref("gdal") }
-
-// Database is the PostGIS server a load writes into. *postgis.Service satisfies it.
-type Database interface {
-	// Host is the service name other services reach the server at.
-	Host() string
-	// Port is the port the server listens on (5432 for a *postgis.Service).
-	Port() int
-	// Database is the name of the database the load writes into.
-	Database() string
-	// User is the role the load connects as.
-	User() string
-	// PasswordSecret is the name of the stack secret holding the user's password.
-	PasswordSecret() string
+var defaults = builder.Defaults{
+	Image:     images.Ref("gdal"),
+	Resources: stack.Resources{CPULimit: 0.5, MemoryLimit: 256 * stack.MiB, MemoryReservation: 32 * stack.MiB},
 }
+
+// Defaults of the table a load writes, those of Kargo's MapServer layers.
+const (
+	defaultSRID     = 4326
+	defaultGeometry = "geom"
+	defaultFID      = "id"
+)
 
 // Mode says what a load does with the rows already in the table.
 type Mode string
@@ -60,15 +59,14 @@ const (
 	Append Mode = "append"
 )
 
-// DataDir is where the dataset given by LoadConfig.Data or DataFile is mounted.
+// DataDir is where the dataset given by Config.Data or DataFile is mounted.
 const DataDir = "/data"
 
-// LoadConfig describes a load job.
-type LoadConfig struct {
-	// Name of the job service (required).
-	Name string
-	// Image overrides DefaultImage(); it needs sh, cat, pg_isready and ogr2ogr.
-	Image string
+// Config describes a load job. Common.Name is required; Common.Image must provide sh, cat,
+// pg_isready and ogr2ogr; Common.Env takes GDAL configuration options (CPL_DEBUG...), never
+// the password.
+type Config struct {
+	builder.Common
 	// Schedule re-runs the load on a 6-field cron schedule, seconds first (e.g.
 	// "0 */10 * * * *"); empty runs it once, when applied. A schedule needs the stack's
 	// scheduler service (scheduler.Ensure).
@@ -88,8 +86,8 @@ type LoadConfig struct {
 	FileName string
 	// Layer selects one layer of a multi-layer source (default: every layer into Table).
 	Layer string
-	// Database the data go to (required).
-	Database Database
+	// Database is the PostGIS server the data go to (required).
+	Database *postgis.Server
 	// Table the features are written to (required); Schema defaults to public.
 	Table string
 	// Schema of the table; default public.
@@ -106,14 +104,6 @@ type LoadConfig struct {
 	FID string
 	// Options are further ogr2ogr arguments, e.g. []string{"-nlt", "PROMOTE_TO_MULTI"}.
 	Options []string
-	// Env adds environment variables (GDAL configuration options such as CPL_DEBUG).
-	Env map[string]string
-	// Resources default to 0.5 CPU and 256 MiB.
-	Resources *stack.Resources
-	// Networks the job joins (default: the stack's default network, like the database).
-	Networks []string
-	// Placement of the job's tasks.
-	Placement stack.Placement
 }
 
 var (
@@ -121,39 +111,21 @@ var (
 	fileRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*\.[A-Za-z0-9]+$`)
 )
 
-// Load builds a replicated job that loads a dataset into a PostGIS table with ogr2ogr.
+// New builds a replicated job that loads a dataset into a PostGIS table with ogr2ogr.
 // Configuration problems are recorded on the service and reported by the stack's Validate.
-func Load(cfg LoadConfig) *stack.Service {
-	svc := &stack.Service{
-		Name:     cfg.Name,
-		Image:    cfg.Image,
-		Mode:     stack.ReplicatedJob,
-		Schedule: cfg.Schedule,
-		Env:      map[string]string{},
-		Networks: cfg.Networks,
-		// A failed load (the database restarting, a bad file) is retried twice, then the run
-		// fails and waits for the next tick.
-		Restart:   &stack.RestartPolicy{Condition: "on-failure", Delay: stack.DefaultRestartDelay, MaxAttempts: 2},
-		Placement: cfg.Placement,
-		Resources: stack.Resources{CPULimit: 0.5, MemoryLimit: 256 * stack.MiB, MemoryReservation: 32 * stack.MiB},
-		Labels:    map[string]string{"io.kargo.product": "gdal"},
-	}
-	if svc.Image == "" {
-		svc.Image = DefaultImage()
-	}
-	if cfg.Resources != nil {
-		svc.Resources = *cfg.Resources
-	}
-	for k, v := range cfg.Env {
-		svc.Env[k] = v
-	}
+func New(cfg Config) *stack.Service {
+	svc := builder.Base(cfg.Common, defaults)
+	builder.RefuseEnv(svc, "Database", "PGPASSWORD")
+	svc.Mode = stack.ReplicatedJob
+	svc.Schedule = cfg.Schedule
+	// A failed load (the database restarting, a bad file) is retried twice, then the run
+	// fails and waits for the next tick (stack's default for jobs retries three times).
+	svc.Restart = &stack.RestartPolicy{Condition: "on-failure", Delay: stack.DefaultRestartDelay, MaxAttempts: 2}
+	svc.Labels = map[string]string{"io.kargo.product": "gdal"}
 	if cfg.Name == "" {
 		svc.Problemf("name", "a load job needs a name")
 	}
-	mode := cfg.Mode
-	if mode == "" {
-		mode = Overwrite
-	}
+	mode := cmp.Or(cfg.Mode, Overwrite)
 	if mode != Overwrite && mode != Append {
 		svc.Problemf("config.mode", "mode %q: want %q or %q", cfg.Mode, Overwrite, Append)
 	}
@@ -163,17 +135,14 @@ func Load(cfg LoadConfig) *stack.Service {
 	if cfg.Schema != "" && !identRE.MatchString(cfg.Schema) {
 		svc.Problemf("config.schema", "schema %q: want a plain SQL identifier", cfg.Schema)
 	}
-	geom, fid := or(cfg.GeometryColumn, "geom"), or(cfg.FID, "id")
+	geom, fid := cmp.Or(cfg.GeometryColumn, defaultGeometry), cmp.Or(cfg.FID, defaultFID)
 	if !identRE.MatchString(geom) {
 		svc.Problemf("config.geometryColumn", "column %q: want a plain SQL identifier", geom)
 	}
 	if !identRE.MatchString(fid) {
 		svc.Problemf("config.fid", "column %q: want a plain SQL identifier", fid)
 	}
-	srid := cfg.SRID
-	if srid == 0 {
-		srid = 4326
-	}
+	srid := cmp.Or(cfg.SRID, defaultSRID)
 	if srid < 0 {
 		svc.Problemf("config.srid", "SRID %d: want a positive EPSG code", srid)
 	}
@@ -212,9 +181,7 @@ func Load(cfg LoadConfig) *stack.Service {
 		svc.Problemf("config.database", "a load job needs the PostGIS database it writes into")
 		return svc
 	}
-	secret := db.PasswordSecret()
-	secretFile := "/run/secrets/" + secret
-	svc.Secrets = append(svc.Secrets, stack.FileRef{Source: secret})
+	secretFile := builder.MountSecret(svc, db.PasswordSecret())
 	svc.DependsOn = append(svc.DependsOn, db.Host())
 
 	table := cfg.Table
@@ -270,11 +237,4 @@ func Quote(s string) string {
 		return s
 	}
 	return shell.Quote(s)
-}
-
-func or(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

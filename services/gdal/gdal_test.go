@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/services/gdal"
 	"github.com/kalisio/kargo/services/postgis"
 	"github.com/kalisio/kargo/stack"
@@ -18,16 +19,23 @@ const sample = `{"type":"FeatureCollection","features":[{"type":"Feature","prope
 
 const password = "s3cr3t-Pa55word-never-in-spec"
 
-func pipeline(cfg gdal.LoadConfig) (*stack.Stack, *postgis.Service) {
-	db := postgis.New(postgis.Config{Name: "db", Database: "gis", User: "gis",
+func pipeline(cfg gdal.Config) (*stack.Stack, *postgis.Server) {
+	db := postgis.New(postgis.Config{
+		Common:   builder.Common{Name: "db"},
+		Database: "gis",
+		User:     "gis",
 		Password: &stack.Secret{Name: "db-password", Data: []byte(password)}})
 	cfg.Database = db
-	return stack.New("v", db, gdal.Load(cfg)), db
+	return stack.New("v", db, gdal.New(cfg)), db
 }
 
 func TestLoadRendersAScheduledJob(t *testing.T) {
-	st, _ := pipeline(gdal.LoadConfig{Name: "sections-loader", Schedule: "*/30 * * * * *", Data: []byte(sample),
-		Table: "sections", Mode: gdal.Append})
+	st, _ := pipeline(gdal.Config{
+		Common:   builder.Common{Name: "sections-loader"},
+		Schedule: "*/30 * * * * *",
+		Data:     []byte(sample),
+		Table:    "sections",
+		Mode:     gdal.Append})
 	d, err := swarmx.Render(st, swarmx.Source{})
 	if err != nil {
 		t.Fatalf("render: %v", err)
@@ -91,7 +99,7 @@ func TestLoadRendersAScheduledJob(t *testing.T) {
 }
 
 func TestLoadOverwriteIsTheDefault(t *testing.T) {
-	st, _ := pipeline(gdal.LoadConfig{Name: "l", Source: "/vsicurl/http://files/x.geojson", Table: "t"})
+	st, _ := pipeline(gdal.Config{Common: builder.Common{Name: "l"}, Source: "/vsicurl/http://files/x.geojson", Table: "t"})
 	svc := st.Service("l")
 	script := strings.Join(svc.Command, " ")
 	if !strings.Contains(script, "-overwrite") || strings.Contains(script, "-append") || !strings.Contains(script, "/vsicurl/http://files/x.geojson") ||
@@ -107,7 +115,7 @@ func TestLoadOverwriteIsTheDefault(t *testing.T) {
 }
 
 func TestLoadProblems(t *testing.T) {
-	st := stack.New("v", gdal.Load(gdal.LoadConfig{Name: "l", Table: "bad table; drop", Mode: "upsert", Data: []byte("{}"), Source: "/x"}))
+	st := stack.New("v", gdal.New(gdal.Config{Common: builder.Common{Name: "l"}, Table: "bad table; drop", Mode: "upsert", Data: []byte("{}"), Source: "/x"}))
 	err := st.Validate()
 	if err == nil {
 		t.Fatal("validate accepted a bad load")
@@ -117,7 +125,7 @@ func TestLoadProblems(t *testing.T) {
 			t.Errorf("validate error lacks %s:\n%v", want, err)
 		}
 	}
-	st = stack.New("v", gdal.Load(gdal.LoadConfig{Name: "l", Table: "t", Source: "/x", Schedule: "every day"}))
+	st = stack.New("v", gdal.New(gdal.Config{Common: builder.Common{Name: "l"}, Table: "t", Source: "/x", Schedule: "every day"}))
 	if err := st.Validate(); err == nil || !strings.Contains(err.Error(), "schedule") {
 		t.Errorf("a bad schedule: %v", err)
 	}
@@ -164,13 +172,13 @@ func TestLoadFileNameDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	cases := []struct {
-		cfg  gdal.LoadConfig
+		cfg  gdal.Config
 		want string
 	}{
-		{gdal.LoadConfig{Name: "l", Table: "t", DataFile: csv}, "/data/stations.csv"},
-		{gdal.LoadConfig{Name: "l", Table: "t", DataFile: "data/zones.gpkg"}, "/data/zones.gpkg"},
-		{gdal.LoadConfig{Name: "l", Table: "t", DataFile: "data/zones.gpkg", FileName: "z.gpkg"}, "/data/z.gpkg"},
-		{gdal.LoadConfig{Name: "l", Table: "t", Data: []byte(sample)}, "/data/l.geojson"},
+		{gdal.Config{Common: builder.Common{Name: "l"}, Table: "t", DataFile: csv}, "/data/stations.csv"},
+		{gdal.Config{Common: builder.Common{Name: "l"}, Table: "t", DataFile: "data/zones.gpkg"}, "/data/zones.gpkg"},
+		{gdal.Config{Common: builder.Common{Name: "l"}, Table: "t", DataFile: "data/zones.gpkg", FileName: "z.gpkg"}, "/data/z.gpkg"},
+		{gdal.Config{Common: builder.Common{Name: "l"}, Table: "t", Data: []byte(sample)}, "/data/l.geojson"},
 	}
 	for _, c := range cases {
 		st, _ := pipeline(c.cfg)

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/kalisio/kargo/internal/shelltest"
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/services/gdal"
 	"github.com/kalisio/kargo/services/postgis"
 	"github.com/kalisio/kargo/stack"
@@ -17,8 +18,13 @@ import (
 // plain.
 func TestHostileValuesRunNothing(t *testing.T) {
 	for _, h := range shelltest.Hostile {
-		st, _ := pipeline(gdal.LoadConfig{Name: "loader", Data: []byte(sample), Table: "t" + h, Schema: "s" + h,
-			Layer: "l" + h, Options: []string{"-sql", "SELECT 1" + h}})
+		st, _ := pipeline(gdal.Config{
+			Common:  builder.Common{Name: "loader"},
+			Data:    []byte(sample),
+			Table:   "t" + h,
+			Schema:  "s" + h,
+			Layer:   "l" + h,
+			Options: []string{"-sql", "SELECT 1" + h}})
 		load := st.Service("loader")
 		lines := shelltest.Lines(load)
 		require.Len(t, lines, 1)
@@ -38,7 +44,7 @@ func TestHostileValuesRunNothing(t *testing.T) {
 // A '$' in a (valid) database name stays a '$' in ogr2ogr's connection string.
 func TestDollarInDatabaseName(t *testing.T) {
 	db := dbWith(t, "gis$HOME", "u$x")
-	st := stack.New("v", db, gdal.Load(gdal.LoadConfig{Name: "loader", Data: []byte(sample), Table: "t", Database: db}))
+	st := stack.New("v", db, gdal.New(gdal.Config{Common: builder.Common{Name: "loader"}, Data: []byte(sample), Table: "t", Database: db}))
 	require.NoError(t, st.Validate())
 	lines := shelltest.Lines(st.Service("loader"))
 	require.Len(t, lines, 1)
@@ -47,7 +53,7 @@ func TestDollarInDatabaseName(t *testing.T) {
 	assert.True(t, r.Called("ogr2ogr", "PG:host=db port=5432 dbname=gis$HOME user=u$x"), "%v", r.Calls)
 }
 
-func dbWith(t *testing.T, database, user string) *postgis.Service {
+func dbWith(t *testing.T, database, user string) *postgis.Server {
 	t.Helper()
-	return postgis.New(postgis.Config{Name: "db", Database: database, User: user, Password: &stack.Secret{Name: "db-password", Data: []byte(password)}})
+	return postgis.New(postgis.Config{Common: builder.Common{Name: "db"}, Database: database, User: user, Password: &stack.Secret{Name: "db-password", Data: []byte(password)}})
 }

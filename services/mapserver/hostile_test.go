@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/kalisio/kargo/internal/shelltest"
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/services/mapserver"
 	"github.com/kalisio/kargo/services/postgis"
 	"github.com/kalisio/kargo/stack"
@@ -25,7 +26,7 @@ func TestHostileValuesRunNothing(t *testing.T) {
 		assert.True(t, r.Called("grep", "<Name>"+xml.Replace(l)+"</Name>"), "%v %s", r.Calls, r.Output)
 		assert.True(t, r.Called("curl", "http://127.0.0.1/wfs?SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&RESULTTYPE=hits&TYPENAMES="+url.QueryEscape(l)), "%v", r.Calls)
 
-		db := postgis.New(postgis.Config{Name: "db", Database: "gis"})
+		db := postgis.New(postgis.Config{Common: builder.Common{Name: "db"}, Database: "gis"})
 		ms := mapserver.New(mapserver.Config{Database: db, Layers: []string{l}, Maps: []mapserver.Map{{
 			Name: "demo", Extent: mapserver.Extent{-5, 41, 10, 52},
 			Layers: []mapserver.Layer{{Name: l, Type: mapserver.Line, Table: "roads"}},

@@ -1,5 +1,6 @@
 // Package mapserver builds a MapServer service for a Kargo stack: WMS, WFS and WCS over maps
-// given as a directory of mapfiles or as Go values (Map, Layer, Class) rendered to mapfiles.
+// given as mapfiles of the deploy program (Config.Mapfiles, listed by ReadDir) or as Go values
+// (Map, Layer, Class) rendered to mapfiles.
 //
 // The image contract is camptocamp/mapserver 8's: mapfiles under /etc/mapserver, a MapServer 8
 // CONFIG file at /etc/mapserver.conf (MAPSERVER_CONFIG_FILE) whose MS_MAPFILE is the default
@@ -35,7 +36,6 @@
 package mapserver
 
 import (
-	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -51,6 +51,7 @@ import (
 
 	"github.com/kalisio/kargo/images"
 	"github.com/kalisio/kargo/internal/shell"
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/services/postgis"
 	"github.com/kalisio/kargo/stack"
 )
@@ -77,13 +78,14 @@ const (
 	ServedByHeader = "X-Served-By"
 )
 
-// DefaultImage is Kargo's MapServer image built from Debian packages.
-func DefaultImage() string { return images.Ref("mapserver") }
-
-// DefaultResources of a MapServer service (per task).
-var DefaultResources = stack.Resources{
-	CPULimit: 1, MemoryLimit: 512 * stack.MiB,
-	CPUReservation: 0.1, MemoryReservation: 64 * stack.MiB,
+var defaults = builder.Defaults{
+	Name:  "mapserver",
+	Image: images.Ref("mapserver"),
+	// Per task.
+	Resources: stack.Resources{
+		CPULimit: 1, MemoryLimit: 512 * stack.MiB,
+		CPUReservation: 0.1, MemoryReservation: 64 * stack.MiB,
+	},
 }
 
 // File is a file shipped to every task as a config: data (a small raster, a fontset, a
@@ -93,26 +95,50 @@ var DefaultResources = stack.Resources{
 type File struct {
 	// Target is the absolute path in the container.
 	Target string
-	Data   []byte
+	// Data is the file's content.
+	Data []byte
+	// Source is a path to the content, read by the deploy program when it renders the stack.
 	Source string
 	// Mode of the file (default 0444; scripts under /docker-entrypoint.d default to 0555).
 	Mode uint32
 }
 
-// Config describes a MapServer service.
+// Mapfiles are mapfiles (*.map) and the small files they use, files of the deploy program in
+// Dir: each is shipped to /etc/mapserver/<name> as a config, whose content swarmx.Render reads
+// (through its Source) when it renders the stack. The default map is mapserver.map when
+// present, otherwise the first *.map in name order. ReadDir lists a directory into one.
+type Mapfiles struct {
+	// Dir is the directory holding the files.
+	Dir string
+	// Names are the files' names in Dir, in order.
+	Names []string
+	// Err is why Dir could not be listed; New reports it as a problem of the config.
+	Err error
+}
+
+// ReadDir lists the regular files of dir (the deploy program's) whose names are plain file
+// names, in name order: the Mapfiles of Config. A listing error is kept in Mapfiles.Err.
+func ReadDir(dir string) Mapfiles {
+	m := Mapfiles{Dir: dir}
+	entries, err := os.ReadDir(dir)
+	m.Err = err
+	for _, e := range entries {
+		if e.Type().IsRegular() && fileNameRE.MatchString(e.Name()) {
+			m.Names = append(m.Names, e.Name())
+		}
+	}
+	return m
+}
+
+func (m Mapfiles) isZero() bool { return m.Dir == "" && m.Names == nil && m.Err == nil }
+
+// Config describes a MapServer service. Common.Replicas tasks (default 1) serve the same maps;
+// Common.Env never takes the database password (set Database).
 type Config struct {
-	// Name of the service; default "mapserver".
-	Name string
-	// Image overrides DefaultImage(); it must keep the camptocamp/mapserver 8 contract.
-	Image string
-	// Replicas of the service (0 means 1). Replicas serve the same maps.
-	Replicas uint64
-	// MaxReplicasPerNode limits tasks on one node (0 = no limit).
-	MaxReplicasPerNode uint64
-	// Mapfiles is a directory of the deploy program holding mapfiles (*.map) and the small
-	// files they use; each regular file is shipped to /etc/mapserver/<file>. The default map
-	// is mapserver.map when present, otherwise the first *.map in name order.
-	Mapfiles string
+	builder.Common
+	// Mapfiles are mapfiles and the files they use, given as files of the deploy program
+	// (see ReadDir).
+	Mapfiles Mapfiles
 	// Maps are maps given as Go values, shipped as /etc/mapserver/<name>.map. When both are
 	// set, the first of Maps is the default map.
 	Maps []Map
@@ -121,29 +147,23 @@ type Config struct {
 	Layers []string
 	// OGCAPI serves OGC API – Features for every map (Map.OGCAPI does it for one typed map):
 	// at /ogcapi for the default map and /<map alias>/ogcapi for the others, each an
-	// endpoint a gateway publishes under the same path. Mapfiles of a Mapfiles directory
-	// need their own oga_* metadata (see Map.Render for what typed maps get).
+	// endpoint a gateway publishes under the same path. Mapfiles need their own oga_*
+	// metadata (see Map.Render for what typed maps get).
 	OGCAPI bool
-	// Database is the PostGIS service the PostGIS layers read; the service mounts its
+	// Database is the PostGIS server the PostGIS layers read; the service mounts its
 	// password secret and depends on it.
-	Database *postgis.Service
+	Database *postgis.Server
 	// Files are further files shipped as configs.
 	Files []File
 	// PublishedPort publishes port 80 on the nodes in host mode (0 = not published; the
 	// gateway reaches the tasks over the overlay network). With host mode, one task per node.
 	PublishedPort uint32
-	// MinProcesses and MaxProcesses bound the mapserv FastCGI processes per task (defaults
-	// 1 and 5, the image's).
+	// MinProcesses bounds the mapserv FastCGI processes per task from below (default 1, the
+	// image's).
 	MinProcesses int
+	// MaxProcesses bounds the mapserv FastCGI processes per task from above (default 5, the
+	// image's).
 	MaxProcesses int
-	// Env adds environment variables.
-	Env map[string]string
-	// Placement of the tasks.
-	Placement stack.Placement
-	// Resources per task; DefaultResources when zero.
-	Resources stack.Resources
-	// Networks the service joins; empty means the stack's default network.
-	Networks []string
 }
 
 var (
@@ -156,36 +176,13 @@ var (
 // New builds the MapServer service. Configuration problems are recorded on the service
 // (stack.Service.Problemf) and reported by Validate.
 func New(cfg Config) *stack.Service {
-	name := cmp.Or(cfg.Name, "mapserver")
-	image := cfg.Image
-	if image == "" {
-		image = DefaultImage()
-	}
-	res := cmp.Or(cfg.Resources, DefaultResources)
-	replicas := cfg.Replicas
-	if replicas == 0 {
-		replicas = 1
-	}
-	placement := cfg.Placement
-	if cfg.MaxReplicasPerNode > 0 {
-		placement.MaxReplicasPerNode = cfg.MaxReplicasPerNode
-	}
-	svc := &stack.Service{
-		Name:         name,
-		Image:        image,
-		Replicas:     stack.Ptr(replicas),
-		Env:          map[string]string{},
-		Placement:    placement,
-		Resources:    res,
-		Networks:     cfg.Networks,
-		EndpointMode: stack.DNSRR,
-	}
-	for k, v := range cfg.Env {
-		if strings.HasPrefix(k, "PGPASSWORD") && k != "PGPASSWORD_FILE" {
-			svc.Problemf("config.env."+k, "the database password is a secret: set Config.Database")
-			continue
-		}
-		svc.Env[k] = v
+	svc := builder.Base(cfg.Common, defaults)
+	name := svc.Name
+	// PGPASSWORD_FILE is a path (the image makes the password file from it), not a credential.
+	pwFile, hasPWFile := svc.Env["PGPASSWORD_FILE"]
+	builder.RefuseEnv(svc, "Database", "PGPASSWORD")
+	if hasPWFile {
+		svc.Env["PGPASSWORD_FILE"] = pwFile
 	}
 	if cfg.MinProcesses < 0 || cfg.MaxProcesses < 0 || (cfg.MaxProcesses > 0 && cfg.MinProcesses > cfg.MaxProcesses) {
 		svc.Problemf("config.maxProcesses", "need 0 <= MinProcesses <= MaxProcesses (got %d, %d)", cfg.MinProcesses, cfg.MaxProcesses)
@@ -205,7 +202,7 @@ func New(cfg Config) *stack.Service {
 		dsn = db.DSN()
 		sec := db.PasswordSecret()
 		svc.Secrets = append(svc.Secrets, stack.FileRef{Source: sec, Target: name + "-db-password", Mode: 0o400})
-		svc.Env["PGPASSWORD_FILE"] = "/run/secrets/" + name + "-db-password"
+		svc.Env["PGPASSWORD_FILE"] = stack.SecretPath(name + "-db-password")
 		svc.Env["PGPASS_HOST"] = db.Host()
 		svc.Env["PGPASS_PORT"] = strconv.Itoa(db.Port())
 		svc.Env["PGPASS_DATABASE"] = db.Database()
@@ -251,21 +248,21 @@ func New(cfg Config) *stack.Service {
 		vector = append(vector, m.VectorLayers()...)
 		raster = append(raster, m.RasterLayers()...)
 	}
-	if cfg.Mapfiles != "" {
-		entries, err := os.ReadDir(cfg.Mapfiles)
-		if err != nil {
-			svc.Problemf("config.mapfiles", "%v", err)
+	if mf := cfg.Mapfiles; !mf.isZero() {
+		if mf.Err != nil {
+			svc.Problemf("config.mapfiles", "%v", mf.Err)
 		}
 		var dirMaps []string
-		for _, e := range entries {
-			if !e.Type().IsRegular() || !fileNameRE.MatchString(e.Name()) {
+		for i, n := range mf.Names {
+			if !fileNameRE.MatchString(n) {
+				svc.Problemf(fmt.Sprintf("config.mapfiles.names[%d]", i), "%q is not a plain file name", n)
 				continue
 			}
-			if strings.HasSuffix(e.Name(), ".map") {
-				dirMaps = append(dirMaps, e.Name())
+			if strings.HasSuffix(n, ".map") {
+				dirMaps = append(dirMaps, n)
 			}
-			addConfig("config.mapfiles", configName(name, "file", path.Join(MapDir, e.Name())),
-				path.Join(MapDir, e.Name()), nil, filepath.Join(cfg.Mapfiles, e.Name()), 0o444)
+			addConfig("config.mapfiles", configName(name, "file", path.Join(MapDir, n)),
+				path.Join(MapDir, n), nil, filepath.Join(mf.Dir, n), 0o444)
 		}
 		sort.Strings(dirMaps)
 		for i, f := range dirMaps {
@@ -273,16 +270,16 @@ func New(cfg Config) *stack.Service {
 				dirMaps[0], dirMaps[i] = dirMaps[i], dirMaps[0]
 			}
 		}
-		if err == nil && len(dirMaps) == 0 {
-			svc.Problemf("config.mapfiles", "no *.map file in %s", cfg.Mapfiles)
+		if mf.Err == nil && len(dirMaps) == 0 {
+			svc.Problemf("config.mapfiles", "no *.map file in %s", mf.Dir)
 		}
 		if cfg.OGCAPI && len(maps) == 0 && len(dirMaps) > 0 {
 			apis = append(apis, stack.Endpoint{Kind: stack.OGCAPIFeatures, Port: Port, Path: OGCAPIPath, Public: OGCAPIPath})
 		}
 		maps = append(maps, dirMaps...)
 	}
-	if cfg.Mapfiles == "" && len(cfg.Maps) == 0 {
-		svc.Problemf("config", "give Mapfiles (a directory) or Maps (Go values)")
+	if cfg.Mapfiles.isZero() && len(cfg.Maps) == 0 {
+		svc.Problemf("config", "give Mapfiles (see ReadDir) or Maps (Go values)")
 	}
 	for i, f := range cfg.Files {
 		p := fmt.Sprintf("config.files[%d]", i)
@@ -328,6 +325,7 @@ func New(cfg Config) *stack.Service {
 	// A task that dies is back within about 10 s: restarted after RestartDelay, and counted
 	// running at its first passing check, one HealthInterval after it starts (Swarm 20.10
 	// has no shorter start interval).
+	// RestartDelay is shorter than stack's default.
 	svc.Restart = &stack.RestartPolicy{Condition: "any", Delay: RestartDelay}
 	svc.Health = &stack.Health{
 		Test:        []string{"CMD-SHELL", HealthCommand(layers, probe)},

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/services/mapserver"
 	"github.com/kalisio/kargo/services/postgis"
 	"github.com/kalisio/kargo/stack"
@@ -39,8 +40,8 @@ func render(t *testing.T, parts ...stack.Part) *swarmx.Desired {
 }
 
 func TestTypedMapWithDatabase(t *testing.T) {
-	db := postgis.New(postgis.Config{Name: "db", Database: "gis", User: "gis"})
-	ms := mapserver.New(mapserver.Config{Name: "ms", Replicas: 2, MaxReplicasPerNode: 1, Maps: []mapserver.Map{testMap()}, Database: db})
+	db := postgis.New(postgis.Config{Common: builder.Common{Name: "db"}, Database: "gis", User: "gis"})
+	ms := mapserver.New(mapserver.Config{Common: builder.Common{Name: "ms", Replicas: 2, Placement: stack.Placement{MaxReplicasPerNode: 1}}, Maps: []mapserver.Map{testMap()}, Database: db})
 	d := render(t, db, ms)
 	svc, _ := d.Service("ms")
 	cs := svc.Spec.TaskTemplate.ContainerSpec
@@ -125,7 +126,7 @@ func TestTypedMapWithDatabase(t *testing.T) {
 }
 
 func TestMapfileDirectory(t *testing.T) {
-	ms := mapserver.New(mapserver.Config{Mapfiles: "testdata/maps", Layers: []string{"a"}, PublishedPort: 18081,
+	ms := mapserver.New(mapserver.Config{Mapfiles: mapserver.ReadDir("testdata/maps"), Layers: []string{"a"}, PublishedPort: 18081,
 		Files: []mapserver.File{{Target: "/docker-entrypoint.d/10-x.sh", Data: []byte("echo")}}})
 	d := render(t, ms)
 	svc, _ := d.Service("mapserver")
@@ -158,8 +159,11 @@ func TestValidation(t *testing.T) {
 		{Name: "v", Type: mapserver.Raster},
 		{Name: "x", Type: "CIRCLE"},
 	}}
-	ms := mapserver.New(mapserver.Config{Maps: []mapserver.Map{bad}, Mapfiles: "testdata/missing",
-		Files: []mapserver.File{{Target: "rel/path", Data: []byte("x")}}, Env: map[string]string{"PGPASSWORD": "x"}})
+	ms := mapserver.New(mapserver.Config{
+		Common:   builder.Common{Env: map[string]string{"PGPASSWORD": "x"}},
+		Maps:     []mapserver.Map{bad},
+		Mapfiles: mapserver.ReadDir("testdata/missing"),
+		Files:    []mapserver.File{{Target: "rel/path", Data: []byte("x")}}})
 	err := stack.New("t", ms).Validate()
 	if err == nil {
 		t.Fatal("want errors")
@@ -179,7 +183,7 @@ func TestValidation(t *testing.T) {
 }
 
 func TestLayerNamesAreValidated(t *testing.T) {
-	ms := mapserver.New(mapserver.Config{Mapfiles: "testdata/maps",
+	ms := mapserver.New(mapserver.Config{Mapfiles: mapserver.ReadDir("testdata/maps"),
 		Layers: []string{"roads", "ns:rivers.v2", "a'; touch /tmp/pwned; echo '", "a b", "", "<Name>"}})
 	err := stack.New("t", ms).Validate()
 	ve, ok := err.(*stack.ValidationError)
@@ -227,7 +231,7 @@ grep() { for a; do echo "grep:$a" >&2; done; return 0; }
 }
 
 func TestMapfileValuesStayInTheirToken(t *testing.T) {
-	db := postgis.New(postgis.Config{Name: "db"})
+	db := postgis.New(postgis.Config{Common: builder.Common{Name: "db"}})
 	layer := func(c mapserver.Class) mapserver.Map {
 		return mapserver.Map{Name: "m", Layers: []mapserver.Layer{{Name: "l", Type: mapserver.Line, Table: "t", Classes: []mapserver.Class{c}}}}
 	}
@@ -277,11 +281,15 @@ func TestLongFileTargetsGetDistinctConfigs(t *testing.T) {
 	raster := func(name string) mapserver.Map {
 		return mapserver.Map{Name: name, Layers: []mapserver.Layer{{Name: "l", Type: mapserver.Raster, File: long + "2023.tif"}}}
 	}
-	ms := mapserver.New(mapserver.Config{Name: "mapserver-with-a-long-name", Files: files,
+	ms := mapserver.New(mapserver.Config{
+		Common:   builder.Common{Name: "mapserver-with-a-long-name"},
+		Files:    files,
 		Maps:     []mapserver.Map{raster("regional_elevation_model_2023"), raster("regional_elevation_model_2024"), raster("m-x")},
-		Mapfiles: "testdata/longnames"})
-	ms2 := mapserver.New(mapserver.Config{Name: "ms2", Maps: []mapserver.Map{raster("a")},
-		Files: []mapserver.File{{Target: "/etc/mapserver/data/x.y", Data: []byte("c")}, {Target: "/etc/mapserver/data/x-y", Data: []byte("d")}}})
+		Mapfiles: mapserver.ReadDir("testdata/longnames")})
+	ms2 := mapserver.New(mapserver.Config{
+		Common: builder.Common{Name: "ms2"},
+		Maps:   []mapserver.Map{raster("a")},
+		Files:  []mapserver.File{{Target: "/etc/mapserver/data/x.y", Data: []byte("c")}, {Target: "/etc/mapserver/data/x-y", Data: []byte("d")}}})
 	if err := stack.New("t", ms, ms2).Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -324,9 +332,9 @@ func TestLongFileTargetsGetDistinctConfigs(t *testing.T) {
 }
 
 func TestOGCAPIFeatures(t *testing.T) {
-	db := postgis.New(postgis.Config{Name: "db", Database: "gis", User: "gis"})
+	db := postgis.New(postgis.Config{Common: builder.Common{Name: "db"}, Database: "gis", User: "gis"})
 	other := mapserver.Map{Name: "my-roads", Layers: []mapserver.Layer{{Name: "r", Type: mapserver.Line, Table: "roads", NoOGCAPI: true}, {Name: "s", Type: mapserver.Point, Table: "s"}}}
-	ms := mapserver.New(mapserver.Config{Name: "ms", Maps: []mapserver.Map{testMap(), other}, Database: db, OGCAPI: true})
+	ms := mapserver.New(mapserver.Config{Common: builder.Common{Name: "ms"}, Maps: []mapserver.Map{testMap(), other}, Database: db, OGCAPI: true})
 	var apis []stack.Endpoint
 	for _, ep := range ms.Endpoints {
 		if ep.Kind == stack.OGCAPIFeatures {
@@ -373,7 +381,7 @@ func TestOGCAPIFeatures(t *testing.T) {
 	}
 
 	// Off by default: no endpoint, and MapServer's OGC API is disabled on the map.
-	off := mapserver.New(mapserver.Config{Name: "ms", Maps: []mapserver.Map{testMap()}, Database: db})
+	off := mapserver.New(mapserver.Config{Common: builder.Common{Name: "ms"}, Maps: []mapserver.Map{testMap()}, Database: db})
 	for _, ep := range off.Endpoints {
 		if ep.Kind == stack.OGCAPIFeatures {
 			t.Errorf("OGC API endpoint without OGCAPI: %+v", ep)
@@ -385,7 +393,7 @@ func TestOGCAPIFeatures(t *testing.T) {
 	}
 
 	// DEFAULT is the first map's alias.
-	bad := mapserver.New(mapserver.Config{Name: "ms", Maps: []mapserver.Map{testMap(), {Name: "Default", Layers: other.Layers}}, Database: db, OGCAPI: true})
+	bad := mapserver.New(mapserver.Config{Common: builder.Common{Name: "ms"}, Maps: []mapserver.Map{testMap(), {Name: "Default", Layers: other.Layers}}, Database: db, OGCAPI: true})
 	if err := stack.New("t", db, bad).Validate(); err == nil || !strings.Contains(err.Error(), "config.maps[1].name") {
 		t.Errorf("a second map named Default: %v", err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kalisio/kargo"
 	"github.com/kalisio/kargo/internal/enginetest"
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/services/gateway"
 	"github.com/kalisio/kargo/services/mapserver"
 	"github.com/kalisio/kargo/services/monitoring"
@@ -33,13 +34,18 @@ const (
 var prom = fmt.Sprintf("http://127.0.0.1:%d/prometheus", itPort)
 
 func monStack() *stack.Stack {
-	db := postgis.New(postgis.Config{Name: "db", Database: "gis", User: "gis",
-		InitSQL:   "CREATE TABLE points (id integer PRIMARY KEY, geom geometry(Point, 4326));",
-		Resources: stack.Resources{CPULimit: 1, MemoryLimit: 512 * stack.MiB, MemoryReservation: 64 * stack.MiB}})
-	ms := mapserver.New(mapserver.Config{Name: "mapserver", Replicas: 2, Database: db, Maps: []mapserver.Map{{
-		Name: "points", Extent: mapserver.Extent{-5, 41, 10, 52},
-		Layers: []mapserver.Layer{{Name: "points", Type: mapserver.Point, Table: "points"}},
-	}}})
+	db := postgis.New(postgis.Config{
+		Common:   builder.Common{Name: "db", Resources: stack.Resources{CPULimit: 1, MemoryLimit: 512 * stack.MiB, MemoryReservation: 64 * stack.MiB}},
+		Database: "gis",
+		User:     "gis",
+		InitSQL:  "CREATE TABLE points (id integer PRIMARY KEY, geom geometry(Point, 4326));"})
+	ms := mapserver.New(mapserver.Config{
+		Common:   builder.Common{Name: "mapserver", Replicas: 2},
+		Database: db,
+		Maps: []mapserver.Map{{
+			Name: "points", Extent: mapserver.Extent{-5, 41, 10, 52},
+			Layers: []mapserver.Layer{{Name: "points", Type: mapserver.Point, Table: "points"}},
+		}}})
 	backup := pgbackup.New(pgbackup.Config{Database: db, Schedule: "0 0 3 * * *"})
 	mon := monitoring.New(monitoring.Config{Database: db, Watch: []*stack.Service{ms}, Gateway: "gateway", Backup: backup,
 		Scheduler: scheduler.DefaultName, ScrapeInterval: 2 * time.Second})

@@ -3,8 +3,8 @@
 // blackbox exporter that probes every task of the watched services, plus the alert rules that
 // matter for a geospatial stack.
 //
-//	db := postgis.New(postgis.Config{Name: "db", Database: "gis"})
-//	ms := mapserver.New(mapserver.Config{Name: "mapserver", Replicas: 2, Database: db, ...})
+//	db := postgis.New(postgis.Config{Common: builder.Common{Name: "db"}, Database: "gis"})
+//	ms := mapserver.New(mapserver.Config{Common: builder.Common{Name: "mapserver", Replicas: 2}, Database: db, ...})
 //	mon := monitoring.New(monitoring.Config{Database: db, Watch: []*stack.Service{ms}, Gateway: "gateway"})
 //	gw := gateway.New(gateway.Config{HTTPPort: 8080, Metrics: true,
 //		Routes: append(gateway.OGC(ms), mon.Route())})
@@ -58,6 +58,7 @@ import (
 	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/services/gateway"
 	"github.com/kalisio/kargo/services/pgbackup"
+	"github.com/kalisio/kargo/services/postgis"
 	"github.com/kalisio/kargo/services/scheduler"
 	"github.com/kalisio/kargo/stack"
 )
@@ -88,26 +89,12 @@ const (
 	LabelGateway = "io.kargo.prometheus.gateway"
 )
 
-// Database is the PostGIS server the PostgreSQL exporter watches. *postgis.Service satisfies it.
-type Database interface {
-	// Host is the service name other services reach the server at.
-	Host() string
-	// Port is the port the server listens on.
-	Port() int
-	// Database is the database the exporter connects to.
-	Database() string
-	// User is the role the exporter connects as.
-	User() string
-	// PasswordSecret is the name of the stack secret holding the user's password.
-	PasswordSecret() string
-}
-
 // Config describes the monitoring of a stack. Common configures the Prometheus service
 // (default name "prometheus").
 type Config struct {
 	builder.Common
-	// Database is the PostGIS service the PostgreSQL exporter watches (none when nil).
-	Database Database
+	// Database is the PostGIS server the PostgreSQL exporter watches (none when nil).
+	Database *postgis.Server
 	// Watch are the services whose tasks are probed and counted against their replicas.
 	// Each needs an endpoint (stack.Service.Endpoints): its first one is probed over HTTP.
 	Watch []*stack.Service

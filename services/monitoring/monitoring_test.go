@@ -12,6 +12,7 @@ import (
 
 	"github.com/kalisio/kargo/internal/socketproxy"
 	"github.com/kalisio/kargo/kargotest"
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/services/gateway"
 	"github.com/kalisio/kargo/services/mapserver"
 	"github.com/kalisio/kargo/services/monitoring"
@@ -174,8 +175,8 @@ func TestProblems(t *testing.T) {
 }
 
 func TestGatewayWithoutMetricsServesNone(t *testing.T) {
-	db := postgis.New(postgis.Config{Name: "db"})
-	ms := mapserver.New(mapserver.Config{Name: "ms", Database: db, Maps: []mapserver.Map{{Name: "m", Layers: []mapserver.Layer{{Name: "l", Type: mapserver.Point, Table: "t"}}}}})
+	db := postgis.New(postgis.Config{Common: builder.Common{Name: "db"}})
+	ms := mapserver.New(mapserver.Config{Common: builder.Common{Name: "ms"}, Database: db, Maps: []mapserver.Map{{Name: "m", Layers: []mapserver.Layer{{Name: "l", Type: mapserver.Point, Table: "t"}}}}})
 	gw := gateway.New(gateway.Config{Routes: gateway.OGC(ms)})
 	assert.NotContains(t, string(gw.Declares.Configs[0].Data), "metrics")
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kalisio/kargo"
 	"github.com/kalisio/kargo/internal/enginetest"
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/services/gateway"
 	"github.com/kalisio/kargo/services/mapserver"
 	"github.com/kalisio/kargo/services/pgbackup"
@@ -33,15 +34,21 @@ const (
 // job, a MapServer WFS of the table behind a gateway, the scheduler, and "writer", a service
 // marked as writing into the database.
 func backupStack() *stack.Stack {
-	db := postgis.New(postgis.Config{Name: "db", Database: "gis", User: "gis", Volume: "pgdata",
-		InitSQL:   "CREATE TABLE points (id integer PRIMARY KEY, name text NOT NULL, geom geometry(Point, 4326));",
-		Resources: stack.Resources{CPULimit: 1, MemoryLimit: 512 * stack.MiB, MemoryReservation: 64 * stack.MiB}})
+	db := postgis.New(postgis.Config{
+		Common:   builder.Common{Name: "db", Resources: stack.Resources{CPULimit: 1, MemoryLimit: 512 * stack.MiB, MemoryReservation: 64 * stack.MiB}},
+		Database: "gis",
+		User:     "gis",
+		Volume:   "pgdata",
+		InitSQL:  "CREATE TABLE points (id integer PRIMARY KEY, name text NOT NULL, geom geometry(Point, 4326));"})
 	backup := pgbackup.New(pgbackup.Config{Database: db, Schedule: "0 0 3 * * *", Keep: 3})
-	ms := mapserver.New(mapserver.Config{Name: "mapserver", Database: db, Maps: []mapserver.Map{{
-		Name: "points", Extent: mapserver.Extent{-5, 41, 10, 52},
-		Layers: []mapserver.Layer{{Name: "points", Type: mapserver.Point, Table: "points",
-			Classes: []mapserver.Class{{Name: "point", Color: "#d7191c"}}}},
-	}}})
+	ms := mapserver.New(mapserver.Config{
+		Common:   builder.Common{Name: "mapserver"},
+		Database: db,
+		Maps: []mapserver.Map{{
+			Name: "points", Extent: mapserver.Extent{-5, 41, 10, 52},
+			Layers: []mapserver.Layer{{Name: "points", Type: mapserver.Point, Table: "points",
+				Classes: []mapserver.Class{{Name: "point", Color: "#d7191c"}}}},
+		}}})
 	writer := pgbackup.MarkWriter(&stack.Service{Name: "writer", Image: "debian:bookworm-slim",
 		Command:   []string{"sleep", "infinity"},
 		Resources: stack.Resources{CPULimit: 0.1, MemoryLimit: 16 * stack.MiB},

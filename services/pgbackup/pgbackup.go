@@ -3,7 +3,7 @@
 // time (<database>-20260130T020000Z.dump, with a .json manifest beside it), and keeps the
 // last Keep dumps and those of the last KeepDays days.
 //
-//	db := postgis.New(postgis.Config{Name: "db", Database: "gis"})
+//	db := postgis.New(postgis.Config{Common: builder.Common{Name: "db"}, Database: "gis"})
 //	backup := pgbackup.New(pgbackup.Config{Database: db, Schedule: "0 0 2 * * *", Keep: 7})
 //	st := scheduler.Ensure(stack.New("maps", db, backup))
 //
@@ -29,6 +29,7 @@ import (
 
 	"github.com/kalisio/kargo/images"
 	"github.com/kalisio/kargo/services/builder"
+	"github.com/kalisio/kargo/services/postgis"
 	"github.com/kalisio/kargo/stack"
 )
 
@@ -65,26 +66,11 @@ const (
 	LabelWrites = "io.kargo.writes-to"
 )
 
-// Database is the PostGIS server a job backs up. *postgis.Service satisfies it.
-type Database interface {
-	// Host is the service name other services reach the server at.
-	Host() string
-	// Port is the port the server listens on.
-	Port() int
-	// Database is the name of the database dumped.
-	Database() string
-	// User is the role the dump connects as (it must be able to read everything: the
-	// PostGIS superuser).
-	User() string
-	// PasswordSecret is the name of the stack secret holding the user's password.
-	PasswordSecret() string
-}
-
 // Config describes a backup job. Name defaults to "<database service>-backup".
 type Config struct {
 	builder.Common
-	// Database is the PostGIS service dumped (required).
-	Database Database
+	// Database is the PostGIS server dumped (required).
+	Database *postgis.Server
 	// Schedule is a 6-field cron schedule, seconds first, in UTC (default DefaultSchedule,
 	// every night at 02:00). The stack needs the scheduler service (scheduler.Ensure).
 	Schedule string
@@ -186,7 +172,7 @@ func Script() []byte { return slices.Clone(script) }
 
 // MarkWriter marks svc as a service that writes into db: `kargo restore` scales it down
 // while it restores db, and back up after. It returns svc.
-func MarkWriter(svc *stack.Service, db Database) *stack.Service {
+func MarkWriter(svc *stack.Service, db *postgis.Server) *stack.Service {
 	if svc.Labels == nil {
 		svc.Labels = map[string]string{}
 	}

@@ -19,7 +19,7 @@ import (
 )
 
 func TestNewDumpsTheDatabaseOnASchedule(t *testing.T) {
-	db := postgis.New(postgis.Config{Name: "db", Database: "gis", User: "gis"})
+	db := postgis.New(postgis.Config{Common: builder.Common{Name: "db"}, Database: "gis", User: "gis"})
 	job := pgbackup.New(pgbackup.Config{Database: db, KeepDays: 14})
 	st := scheduler.Ensure(stack.New("maps", db, job))
 	require.NoError(t, st.Validate())
@@ -54,7 +54,7 @@ func TestNewDumpsTheDatabaseOnASchedule(t *testing.T) {
 }
 
 func TestNewDefaultsAndProblems(t *testing.T) {
-	db := postgis.New(postgis.Config{Name: "pg"})
+	db := postgis.New(postgis.Config{Common: builder.Common{Name: "pg"}})
 	job := pgbackup.New(pgbackup.Config{Database: db, Common: builder.Common{Name: "nightly"}, Volume: "dumps"})
 	assert.Equal(t, "7", job.Env["KARGO_BACKUP_KEEP"], "neither Keep nor KeepDays: the last 7")
 	assert.Contains(t, job.Mounts, stack.Mount{Type: stack.VolumeMount, Source: "dumps", Target: "/backups"})
@@ -71,7 +71,7 @@ func TestNewDefaultsAndProblems(t *testing.T) {
 }
 
 func TestMarkWriter(t *testing.T) {
-	db := postgis.New(postgis.Config{Name: "db"})
+	db := postgis.New(postgis.Config{Common: builder.Common{Name: "db"}})
 	w := pgbackup.MarkWriter(&stack.Service{Name: "loader"}, db)
 	assert.Equal(t, "db", w.Labels[pgbackup.LabelWrites])
 }

@@ -3,13 +3,14 @@ package postgis_test
 import (
 	"fmt"
 
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/services/postgis"
 	"github.com/kalisio/kargo/stack"
 )
 
 func ExampleNew() {
 	db := postgis.New(postgis.Config{
-		Name:          "db",
+		Common:        builder.Common{Name: "db"},
 		Database:      "gis",
 		Volume:        "pgdata",
 		InitSQL:       "CREATE TABLE places (id serial PRIMARY KEY, name text, geom geometry(Point, 4326));",

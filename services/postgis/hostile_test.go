@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/kalisio/kargo/internal/shelltest"
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/services/postgis"
 	"github.com/kalisio/kargo/stack"
 	"github.com/stretchr/testify/assert"
@@ -15,7 +16,7 @@ import (
 func TestHostileValuesReachNoShell(t *testing.T) {
 	for _, h := range shelltest.Hostile {
 		db := postgis.New(postgis.Config{Database: "d" + h, User: "u" + h, Settings: map[string]string{"work_mem": "4MB" + h},
-			Env: map[string]string{"X": h}})
+			Common: builder.Common{Env: map[string]string{"X": h}}})
 		assert.Empty(t, shelltest.Lines(db.Service), "value %q", h)
 		assert.Equal(t, "CMD", db.Health.Test[0], "exec form: no shell")
 		err := stack.New("t", db).Validate()

@@ -1,4 +1,6 @@
-// Package postgis builds a PostgreSQL + PostGIS service for a Kargo stack.
+// Package postgis builds a PostgreSQL + PostGIS server for a Kargo stack: New returns a
+// *Server, the service plus the connection facts its clients (MapServer, the GDAL loaders,
+// the backup job, the monitoring) need.
 //
 // The image contract is the one of postgis/postgis (the official postgres image plus
 // initdb-postgis.sh): POSTGRES_DB, POSTGRES_USER and POSTGRES_PASSWORD (or their *_FILE
@@ -8,27 +10,28 @@
 // image (images/contexts/postgis, kargo/postgis:15-3.3) keeps that contract, so Config.Image
 // can name postgis/postgis:15-3.3 instead.
 //
-// Kargo v0.18 (deploy/postgis.yml) passed the superuser password as a plain POSTGRES_PASSWORD
-// environment value, visible to anyone who can inspect the service. This builder ships it as
-// a Docker secret mounted as a file and read through POSTGRES_PASSWORD_FILE (generated when
-// not given and never printed), checks health with pg_isready, keeps the data on a named
-// volume and sets resource limits. The secret stays the truth: Kargo's image sets the role's
-// password from the secret file at every start (over the local socket, before it listens on
-// the network), so data kept in the volume open with a regenerated or rotated password, and a
-// new secret value rolls the service and its clients (they mount the secret) on the next apply.
+// The superuser password is a Docker secret mounted as a file and read through
+// POSTGRES_PASSWORD_FILE (generated when not given and never printed); it is never an
+// environment value. The secret stays the truth: Kargo's image sets the role's password
+// from the secret file at every start (over the local socket, before it listens on the
+// network), so data kept in the volume open with a regenerated or rotated password, and a
+// new secret value rolls the service and its clients (they mount the secret) on the next
+// apply. The server checks its health with pg_isready and keeps its data on a named volume.
 package postgis
 
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"path"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/kalisio/kargo/images"
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/stack"
 )
 
@@ -44,14 +47,17 @@ const (
 	DefaultUser = "postgres"
 )
 
-// DefaultImage is Kargo's PostGIS image built from Debian packages.
-func DefaultImage() string { return images.Ref("postgis") }
-
-// DefaultResources of a PostGIS service.
-var DefaultResources = stack.Resources{
-	CPULimit: 1, MemoryLimit: 1 * stack.GiB,
-	CPUReservation: 0.25, MemoryReservation: 256 * stack.MiB,
+var defaults = builder.Defaults{
+	Name:  "postgis",
+	Image: images.Ref("postgis"),
+	Resources: stack.Resources{
+		CPULimit: 1, MemoryLimit: 1 * stack.GiB,
+		CPUReservation: 0.25, MemoryReservation: 256 * stack.MiB,
+	},
 }
+
+// passwordLen is the length of a generated password.
+const passwordLen = 32
 
 // InitFile is a file run on first start from /docker-entrypoint-initdb.d. Exactly one of
 // Data (the content) and File (a path read by the deploy program when it renders the stack)
@@ -66,13 +72,12 @@ type InitFile struct {
 	File string
 }
 
-// Config describes a PostGIS service. The zero value is a usable database "postgres" owned
-// by "postgres", named "postgis", with a generated password.
+// Config describes a PostGIS server. The zero value is a usable database "postgres" owned
+// by "postgres", in a service named "postgis", with a generated password. Common.Replicas
+// must stay 1 (0 means 1): one server owns one data volume. Common.Env never takes the
+// password: set Password.
 type Config struct {
-	// Name of the service; default "postgis". Clients reach it at <Name>:5432.
-	Name string
-	// Image overrides DefaultImage(); it must keep the postgis/postgis contract.
-	Image string
+	builder.Common
 	// Database created on first start (POSTGRES_DB); default User.
 	Database string
 	// User is the superuser created on first start (POSTGRES_USER); default "postgres".
@@ -86,8 +91,7 @@ type Config struct {
 	InitSQL string
 	// Init are further first-start files (shipped as configs).
 	Init []InitFile
-	// SharedBuffers and WorkMem set shared_buffers and work_mem, e.g. "256MB". Empty keeps
-	// PostgreSQL's default.
+	// SharedBuffers sets shared_buffers, e.g. "256MB"; empty keeps PostgreSQL's default.
 	SharedBuffers string
 	// WorkMem sets work_mem, e.g. "16MB"; empty keeps PostgreSQL's default.
 	WorkMem string
@@ -95,21 +99,11 @@ type Config struct {
 	MaxConnections int
 	// Settings are further server settings passed as -c name=value.
 	Settings map[string]string
-	// Replicas must stay 1 (0 means 1): one server owns one data volume.
-	Replicas uint64
-	// Env adds environment variables (never a password: use Password).
-	Env map[string]string
-	// Placement of the task, e.g. a node label where the volume lives.
-	Placement stack.Placement
-	// Resources; DefaultResources when zero.
-	Resources stack.Resources
-	// Networks the service joins; empty means the stack's default network.
-	Networks []string
 }
 
-// Service is a PostGIS service: a *stack.Service (add it to a stack as is) that also knows
-// how clients reach it.
-type Service struct {
+// Server is a PostGIS server: its *stack.Service (add the Server to a stack as is) and the
+// facts clients connect with. Builders of client services take a *Server.
+type Server struct {
 	// Service is the PostGIS service of the stack.
 	*stack.Service
 	database string
@@ -123,35 +117,21 @@ var (
 	initRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*\.(sh|sql|sql\.gz)$`)
 )
 
-// New builds the PostGIS service. Configuration problems are recorded on the service
+// New builds the PostGIS server. Configuration problems are recorded on the service
 // (stack.Service.Problemf) and reported by Validate.
-func New(cfg Config) *Service {
-	name := cmp.Or(cfg.Name, "postgis")
-	image := cfg.Image
-	if image == "" {
-		image = DefaultImage()
-	}
+func New(cfg Config) *Server {
+	svc := builder.Base(cfg.Common, defaults)
+	name := svc.Name
 	user := cmp.Or(cfg.User, DefaultUser)
 	db := cmp.Or(cfg.Database, user)
 	vol := cmp.Or(cfg.Volume, name+"-data")
-	res := cmp.Or(cfg.Resources, DefaultResources)
-	svc := &stack.Service{
-		Name:         name,
-		Image:        image,
-		Env:          map[string]string{},
-		Placement:    cfg.Placement,
-		Resources:    res,
-		Networks:     cfg.Networks,
-		EndpointMode: stack.DNSRR,
-		Replicas:     stack.Ptr(uint64(1)),
-		Mounts:       []stack.Mount{{Type: stack.VolumeMount, Source: vol, Target: DataDir}},
-		Declares:     stack.Objects{Volumes: []stack.Volume{{Name: vol}}},
-		// PostgreSQL shuts down cleanly (fast mode) on SIGINT, the image's STOPSIGNAL; give
-		// it time to write its checkpoint.
-		StopGracePeriod: 30 * time.Second,
-		// Two servers must never open the same data directory: stop the old task first.
-		Update: &stack.UpdatePolicy{Order: stack.StopFirst},
-	}
+	svc.Mounts = []stack.Mount{{Type: stack.VolumeMount, Source: vol, Target: DataDir}}
+	svc.Declares.Volumes = []stack.Volume{{Name: vol}}
+	// PostgreSQL shuts down cleanly (fast mode) on SIGINT, the image's STOPSIGNAL; give it
+	// time to write its checkpoint.
+	svc.StopGracePeriod = 30 * time.Second
+	// Two servers must never open the same data directory: stop the old task first.
+	svc.Update = &stack.UpdatePolicy{Order: stack.StopFirst}
 	if cfg.Replicas > 1 {
 		svc.Problemf("config.replicas", "a PostGIS service runs one server on one data volume (got %d replicas)", cfg.Replicas)
 	}
@@ -161,26 +141,11 @@ func New(cfg Config) *Service {
 	if !identRE.MatchString(db) {
 		svc.Problemf("config.database", "%q is not a valid PostgreSQL database name", db)
 	}
-	for k, v := range cfg.Env {
-		if strings.HasPrefix(k, "POSTGRES_PASSWORD") {
-			svc.Problemf("config.env."+k, "the password is a secret: set Config.Password")
-			continue
-		}
-		svc.Env[k] = v
-	}
+	builder.RefuseEnv(svc, "Password", "POSTGRES_PASSWORD")
 	svc.Env["POSTGRES_DB"] = db
 	svc.Env["POSTGRES_USER"] = user
-
-	sec := stack.Secret{Generate: 32}
-	if cfg.Password != nil {
-		sec = *cfg.Password
-	}
-	if sec.Name == "" {
-		sec.Name = name + "-password"
-	}
-	svc.Declares.Secrets = append(svc.Declares.Secrets, sec)
-	svc.Secrets = append(svc.Secrets, stack.FileRef{Source: sec.Name, Mode: 0o400})
-	svc.Env["POSTGRES_PASSWORD_FILE"] = "/run/secrets/" + sec.Name
+	sec := builder.Secret(cfg.Password, name+"-password", passwordLen)
+	svc.Env["POSTGRES_PASSWORD_FILE"] = builder.DeclareSecret(svc, sec)
 
 	init := cfg.Init
 	if cfg.InitSQL != "" {
@@ -226,13 +191,8 @@ func New(cfg Config) *Service {
 		settings["max_connections"] = strconv.Itoa(cfg.MaxConnections)
 	}
 	if len(settings) > 0 {
-		keys := make([]string, 0, len(settings))
-		for k := range settings {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
 		args := []string{"postgres"}
-		for _, k := range keys {
+		for _, k := range slices.Sorted(maps.Keys(settings)) {
 			args = append(args, "-c", k+"="+settings[k])
 		}
 		svc.Args = args
@@ -246,28 +206,28 @@ func New(cfg Config) *Service {
 		Retries:     5,
 		StartPeriod: 60 * time.Second,
 	}
-	return &Service{Service: svc, database: db, user: user, password: sec.Name}
+	return &Server{Service: svc, database: db, user: user, password: sec.Name}
 }
 
 // Host returns the host name other services of the stack reach the server at (its name).
-func (p *Service) Host() string { return p.Name }
+func (p *Server) Host() string { return p.Name }
 
 // Port returns the server port, 5432.
-func (p *Service) Port() int { return Port }
+func (p *Server) Port() int { return Port }
 
 // Database returns the database created on first start.
-func (p *Service) Database() string { return p.database }
+func (p *Server) Database() string { return p.database }
 
 // User returns the superuser created on first start.
-func (p *Service) User() string { return p.user }
+func (p *Server) User() string { return p.user }
 
 // PasswordSecret returns the name of the stack secret holding the password. A client
 // service mounts it (stack.FileRef{Source: PasswordSecret()}) and reads the file at start.
-func (p *Service) PasswordSecret() string { return p.password }
+func (p *Server) PasswordSecret() string { return p.password }
 
 // DSN returns a libpq connection string without the password, safe to print and to write
 // into configuration files, e.g. "host=db port=5432 dbname=gis user=postgres". The password
 // comes from a password file (PGPASSFILE) made from the secret at container start.
-func (p *Service) DSN() string {
+func (p *Server) DSN() string {
 	return fmt.Sprintf("host=%s port=%d dbname=%s user=%s", p.Host(), Port, p.database, p.user)
 }

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/services/postgis"
 	"github.com/kalisio/kargo/stack"
 	"github.com/kalisio/kargo/swarmx"
@@ -73,13 +74,14 @@ func TestDefaults(t *testing.T) {
 
 func TestFullConfig(t *testing.T) {
 	db := postgis.New(postgis.Config{
-		Name: "db", Database: "gis", User: "kargo", Volume: "pgdata",
+		Common: builder.Common{Name: "db",
+			Placement: stack.Placement{Constraints: []string{"node.labels.db==true"}},
+			Resources: stack.Resources{MemoryLimit: 2 * stack.GiB}},
+		Database: "gis", User: "kargo", Volume: "pgdata",
 		Password:      &stack.Secret{Env: "DB_PASSWORD"},
 		InitSQL:       "CREATE TABLE x(id int);",
 		Init:          []postgis.InitFile{{Name: "60_data.sql.gz", File: "data.sql.gz"}},
 		SharedBuffers: "256MB", MaxConnections: 50, Settings: map[string]string{"log_min_duration_statement": "500"},
-		Placement: stack.Placement{Constraints: []string{"node.labels.db==true"}},
-		Resources: stack.Resources{MemoryLimit: 2 * stack.GiB},
 	})
 	if db.Host() != "db" || db.Port() != 5432 || db.Database() != "gis" || db.User() != "kargo" || db.PasswordSecret() != "db-password" {
 		t.Errorf("accessors: %s %d %s %s %s", db.Host(), db.Port(), db.Database(), db.User(), db.PasswordSecret())
@@ -125,8 +127,8 @@ func TestFullConfig(t *testing.T) {
 
 func TestValidation(t *testing.T) {
 	db := postgis.New(postgis.Config{
-		Name: "db", Replicas: 2, User: "bad user", MaxConnections: -1,
-		Env:      map[string]string{"POSTGRES_PASSWORD": "oops"},
+		Common: builder.Common{Name: "db", Replicas: 2, Env: map[string]string{"POSTGRES_PASSWORD": "oops"}},
+		User:   "bad user", MaxConnections: -1,
 		Init:     []postgis.InitFile{{Name: "../x.sql", Data: []byte("x")}, {Name: "a.sql"}},
 		Settings: map[string]string{"Bad-Name": "1"},
 	})

@@ -12,9 +12,11 @@ package registry
 
 import (
 	"cmp"
+	"slices"
 	"time"
 
 	"github.com/kalisio/kargo/images"
+	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/stack"
 )
 
@@ -24,15 +26,16 @@ const Port uint32 = 5000
 // DataDir is where the image keeps the registry's blobs; the volume is mounted there.
 const DataDir = "/var/lib/docker-registry"
 
-// DefaultImage returns the registry image Kargo builds, kargo/registry:2.8.
-func DefaultImage() string { return images.Ref("registry") }
+var defaults = builder.Defaults{
+	Name:      "registry",
+	Image:     images.Ref("registry"),
+	Resources: stack.Resources{CPULimit: 1, MemoryLimit: 256 * stack.MiB, MemoryReservation: 32 * stack.MiB},
+}
 
-// Config describes a registry service.
+// Config describes a registry service. Common.Image defaults to kargo/registry:2.8; the
+// service's placement gets the constraint that pins it to Node.
 type Config struct {
-	// Name of the service (default "registry").
-	Name string
-	// Image defaults to kargo/registry:2.8.
-	Image string
+	builder.Common
 	// Port published on the node, in host mode (default 5000). Engines push to and pull from
 	// <node address>:<Port>.
 	Port uint32
@@ -45,28 +48,23 @@ type Config struct {
 
 // New returns the registry service.
 func New(cfg Config) *stack.Service {
-	name := cmp.Or(cfg.Name, "registry")
-	vol := cmp.Or(cfg.Volume, name+"-data")
+	svc := builder.Base(cfg.Common, defaults)
+	vol := cmp.Or(cfg.Volume, svc.Name+"-data")
 	constraint := "node.role==manager"
 	if cfg.Node != "" {
 		constraint = "node.hostname==" + cfg.Node
 	}
-	return &stack.Service{
-		Name:         name,
-		Image:        cmp.Or(cfg.Image, DefaultImage()),
-		Replicas:     stack.Ptr(uint64(1)),
-		EndpointMode: stack.DNSRR,
-		Ports:        []stack.Port{{Target: Port, Published: cmp.Or(cfg.Port, Port), Mode: stack.HostPort}},
-		Placement:    stack.Placement{Constraints: []string{constraint}},
-		Mounts:       []stack.Mount{{Type: stack.VolumeMount, Source: vol, Target: DataDir}},
-		Declares:     stack.Objects{Volumes: []stack.Volume{{Name: vol}}},
-		Resources:    stack.Resources{CPULimit: 1, MemoryLimit: 256 * stack.MiB, MemoryReservation: 32 * stack.MiB},
-		// One registry on one volume: stop the old task before the new one opens it.
-		Update:  &stack.UpdatePolicy{Order: stack.StopFirst},
-		Restart: &stack.RestartPolicy{Condition: "any", Delay: 2 * time.Second},
-		Health: &stack.Health{
-			Test:     []string{"CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:5000/v2/"},
-			Interval: 5 * time.Second, Timeout: 3 * time.Second, Retries: 3, StartPeriod: 10 * time.Second,
-		},
+	svc.Placement.Constraints = append(slices.Clone(svc.Placement.Constraints), constraint)
+	svc.Ports = []stack.Port{{Target: Port, Published: cmp.Or(cfg.Port, Port), Mode: stack.HostPort}}
+	svc.Mounts = []stack.Mount{{Type: stack.VolumeMount, Source: vol, Target: DataDir}}
+	svc.Declares.Volumes = []stack.Volume{{Name: vol}}
+	// One registry on one volume: stop the old task before the new one opens it.
+	svc.Update = &stack.UpdatePolicy{Order: stack.StopFirst}
+	// Back sooner than stack's default delay: every node pulls its images from here.
+	svc.Restart = &stack.RestartPolicy{Condition: "any", Delay: 2 * time.Second}
+	svc.Health = &stack.Health{
+		Test:     []string{"CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:5000/v2/"},
+		Interval: 5 * time.Second, Timeout: 3 * time.Second, Retries: 3, StartPeriod: 10 * time.Second,
 	}
+	return svc
 }
