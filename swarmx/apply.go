@@ -140,8 +140,10 @@ func (a *Applier) Plan(ctx context.Context, st *stack.Stack) (*Plan, error) {
 
 // Apply makes the Swarm run the stack. It renders and validates everything and checks that
 // external objects exist before the first mutating call, so an invalid stack changes nothing.
-// Networks, secrets and configs are created first; then services in depends-on order (the
-// independent ones in parallel), each waited for until it converges unless opts.NoWait.
+// Networks, secrets and configs are created first; then services in depends-on order, each
+// as soon as its dependencies allow (see applyServices: on a first apply, once their
+// containers started; otherwise once they converged), and waited for until it converges
+// unless opts.NoWait. A failed dependency fails the apply with its own name and cause.
 // Only what changed is touched: re-applying an unchanged stack makes no mutating call. A
 // service whose spec is unchanged is still judged by what runs: one not converged (tasks
 // missing or unhealthy, update paused or in progress) is waited for, and given a new rollout
@@ -367,28 +369,157 @@ func Levels(services []Service) [][]Service {
 	return levels
 }
 
+// gate tells the services that depend on one how far it got during Apply.
+type gate struct {
+	// started closes once a dependent created by the same apply may be created too: the
+	// service was created and every desired task's container started (its health check
+	// may not have passed yet). It also closes when done does.
+	started chan struct{}
+	// done closes once the service converged and its endpoints answered, or failed (err).
+	done      chan struct{}
+	err       error
+	startOnce sync.Once
+}
+
+func newGate() *gate { return &gate{started: make(chan struct{}), done: make(chan struct{})} }
+
+func (g *gate) start() { g.startOnce.Do(func() { close(g.started) }) }
+
+// finish records the outcome; it is called once.
+func (g *gate) finish(err error) {
+	g.err = err
+	g.start()
+	close(g.done)
+}
+
+// dependency is a service of the stack that another one depends on.
+type dependency struct {
+	name string
+	g    *gate
+}
+
+// dependencyError ends a service that was not applied, or no longer waited for, because a
+// service it depends on failed: Apply reports that failure, not this consequence.
+type dependencyError struct{ dep string }
+
+func (e *dependencyError) Error() string { return fmt.Sprintf("depends on %q, which failed", e.dep) }
+
+// applyServices applies every service as soon as what it depends on allows. A service
+// created by this apply whose dependencies are also created by it (neither being a job) is
+// created as soon as their tasks have started, and waited for together with them: a health
+// check that only passes once a dependency answers passes at its next interval, instead of
+// one whole chain of health intervals after another. Its tasks that fail before its
+// dependencies converged do not count against it (it may restart until they answer); its
+// timeout runs from then. Any other service (an update, a job, or one depending on a
+// service that already ran) is applied once its dependencies converged and answered, as
+// with levels. When a dependency fails, its dependents are not applied, and those this
+// apply created are removed again: only the dependency's failure is reported.
 func (a *Applier) applyServices(ctx context.Context, d *Desired, cur *Current, secretIDs, configIDs map[string]string, opts ApplyOptions, m *mutations) error {
-	for _, level := range Levels(d.Services) {
-		var wg sync.WaitGroup
-		errs := make([]error, len(level))
-		for i, s := range level {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs[i] = a.applyService(ctx, d.Stack, s, cur, secretIDs, configIDs, opts, m)
-			}()
+	gates := map[string]*gate{}
+	level := map[string]int{}
+	for i, l := range Levels(d.Services) {
+		for _, s := range l {
+			gates[s.Logical] = newGate()
+			level[s.Logical] = i
 		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
-			return err
+	}
+	errs := make([]error, len(d.Services))
+	var wg sync.WaitGroup
+	for i, s := range d.Services {
+		var deps []dependency
+		for _, name := range s.DependsOn {
+			// Only earlier levels: a cycle (Validate rejects it) must not wait forever.
+			if g, ok := gates[name]; ok && level[name] < level[s.Logical] {
+				deps = append(deps, dependency{name, g})
+			}
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			g := gates[s.Logical]
+			err := a.applyService(ctx, d.Stack, s, deps, g, cur, secretIDs, configIDs, opts, m)
+			g.finish(err)
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	var failed []error
+	for _, err := range errs {
+		var de *dependencyError
+		if err != nil && !errors.As(err, &de) {
+			failed = append(failed, err)
+		}
+	}
+	return errors.Join(failed...)
+}
+
+// awaitDependencies waits until each dependency lets s be applied: started when early, done
+// otherwise. It returns a *dependencyError when one failed.
+func awaitDependencies(ctx context.Context, deps []dependency, early bool) error {
+	for _, dep := range deps {
+		ch := dep.g.done
+		if early {
+			ch = dep.g.started
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		select {
+		case <-dep.g.done:
+			if dep.g.err != nil {
+				return &dependencyError{dep: dep.name}
+			}
+		default:
 		}
 	}
 	return nil
 }
 
-func (a *Applier) applyService(ctx context.Context, stackName string, s Service, cur *Current, secretIDs, configIDs map[string]string, opts ApplyOptions, m *mutations) error {
+// dependenciesDone sends nil once every dependency converged and answered, or a
+// *dependencyError as soon as one failed.
+func dependenciesDone(deps []dependency) <-chan error {
+	out := make(chan error, 1)
+	results := make(chan error, len(deps))
+	for _, dep := range deps {
+		go func() {
+			<-dep.g.done // every service's gate finishes before Apply returns
+			if dep.g.err != nil {
+				results <- &dependencyError{dep: dep.name}
+			} else {
+				results <- nil
+			}
+		}()
+	}
+	go func() {
+		for range deps {
+			if err := <-results; err != nil {
+				out <- err
+				return
+			}
+		}
+		out <- nil
+	}()
+	return out
+}
+
+// applyService applies s once its dependencies allow it, and waits for it unless
+// opts.NoWait. g tells its own dependents how far it got.
+func (a *Applier) applyService(ctx context.Context, stackName string, s Service, deps []dependency, g *gate, cur *Current, secretIDs, configIDs map[string]string, opts ApplyOptions, m *mutations) error {
 	fail := func(err error) error { return &ServiceError{Stack: stackName, Service: s.Logical, Err: err} }
 	have := cur.service(s.Name)
+	// early: created now, and not a job; its dependencies need only have started, unless
+	// they are themselves not early (their started gate then waits for done).
+	early := have == nil && !s.IsJob() && !opts.NoWait
+	if err := awaitDependencies(ctx, deps, early); err != nil {
+		var de *dependencyError
+		if errors.As(err, &de) {
+			a.progressf("service %s: not applied: %v", s.Name, err)
+			return err
+		}
+		return fail(fmt.Errorf("interrupted while waiting for its dependencies: %w", err))
+	}
 	spec, err := resolveRefs(s.Spec, secretIDs, configIDs)
 	if err != nil {
 		return fail(err)
@@ -462,13 +593,61 @@ func (a *Applier) applyService(ctx context.Context, stackName string, s Service,
 	if timeout <= 0 {
 		timeout = 5 * time.Minute
 	}
-	wctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	// The timeout runs once every dependency is up (at once for a service not started
+	// early); a failed dependency ends the wait with a *dependencyError as its cause.
+	wctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	depsUp := make(chan struct{})
+	depsDone := dependenciesDone(deps)
+	go func() {
+		select {
+		case err := <-depsDone:
+			if err != nil {
+				cancel(err)
+				return
+			}
+			close(depsUp)
+		case <-wctx.Done():
+			return
+		}
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancel(context.DeadlineExceeded)
+		case <-wctx.Done():
+		}
+	}()
+	started := g.start
+	if !early {
+		started = func() {} // dependents wait for it to be done
+	}
 	if !converged {
-		err = a.wait(wctx, stackName, s, id, since)
+		err = a.wait(wctx, stackName, s, id, since, depsUp, started)
 	}
 	if err == nil && a.Ready != nil && len(s.Endpoints) > 0 {
 		err = a.waitReady(wctx, stackName, s)
+	}
+	if err == nil {
+		// A service started early is only done once what it depends on is.
+		select {
+		case <-depsUp:
+		case <-wctx.Done():
+			err = fail(fmt.Errorf("interrupted while waiting for its dependencies: %w", context.Cause(wctx)))
+		}
+	}
+	var de *dependencyError
+	if err != nil && errors.As(context.Cause(wctx), &de) && ctx.Err() == nil {
+		// Its dependency failed: the apply reports that. Do not leave behind a service this
+		// apply created that would only restart until the dependency answers.
+		if have == nil {
+			a.progressf("service %s: removed again: %v", s.Name, de)
+			m.inc()
+			if _, rerr := a.Client.ServiceRemove(context.WithoutCancel(ctx), id, client.ServiceRemoveOptions{}); rerr != nil {
+				a.progressf("service %s: not removed: %v", s.Name, rerr)
+			}
+		}
+		return de
 	}
 	var se *ServiceError
 	if err != nil && have != nil && errors.As(err, &se) {
@@ -476,7 +655,8 @@ func (a *Applier) applyService(ctx context.Context, stackName string, s Service,
 		// Swarm rolls back updates whose tasks fail, not ones that never converge or whose
 		// endpoints never answer: ask for the rollback so the service is not left
 		// half-updated. A job still running is not rolled back: that would stop its run.
-		if !se.RolledBack && !unchanged && !s.IsJob() && wctx.Err() != nil && ctx.Err() == nil {
+		timedOut := errors.Is(context.Cause(wctx), context.DeadlineExceeded)
+		if !se.RolledBack && !unchanged && !s.IsJob() && timedOut && ctx.Err() == nil {
 			se.RolledBack = a.rollback(ctx, s, id, m)
 		}
 	}

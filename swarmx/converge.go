@@ -23,7 +23,7 @@ func (a *Applier) waitReady(ctx context.Context, stackName string, s Service) er
 		}
 		select {
 		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.Canceled) {
+			if errors.Is(context.Cause(ctx), context.Canceled) {
 				return &ServiceError{Stack: stackName, Service: s.Logical, Err: fmt.Errorf("interrupted while waiting for endpoints: %w", ctx.Err())}
 			}
 			return &ServiceError{Stack: stackName, Service: s.Logical, Err: fmt.Errorf("endpoints not ready in time: %w", last)}
@@ -38,8 +38,11 @@ const failFastAfter = 3
 
 // wait polls until the service converges: its update (if any) completed, every task of the
 // current spec running (and healthy: Swarm reports a task with a health check as running
-// only once healthy) at the desired count, or for jobs, every completion done.
-func (a *Applier) wait(ctx context.Context, stackName string, s Service, id string, updatedBefore time.Time) error {
+// only once healthy) at the desired count, or for jobs, every completion done. It calls
+// started once every desired task's container has started (healthy or not). Tasks that
+// failed before depsUp closed do not count towards failing fast: a service started with its
+// dependencies may restart until they answer.
+func (a *Applier) wait(ctx context.Context, stackName string, s Service, id string, updatedBefore time.Time, depsUp <-chan struct{}, started func()) error {
 	// applied identifies the tasks of the spec applied; newRan tells whether one ever ran
 	// (with a health check: passed it, Swarm counts such a task running only once healthy).
 	applied, newRan := "", false
@@ -53,6 +56,7 @@ func (a *Applier) wait(ctx context.Context, stackName string, s Service, id stri
 		return &ServiceError{Stack: stackName, Service: s.Logical, Err: err, RolledBack: rolledBack, TaskError: taskErr}
 	}
 	last := ""
+	excused := 0 // failed tasks of the current spec seen before depsUp
 	for {
 		insp, err := a.Client.ServiceInspect(ctx, id, client.ServiceInspectOptions{})
 		if err != nil {
@@ -71,6 +75,9 @@ func (a *Applier) wait(ctx context.Context, stackName string, s Service, id stri
 			if applied != "" && task.Status.State == swarm.TaskStateRunning && specJSON(task.Spec) == applied {
 				newRan = true
 			}
+		}
+		if tasksStarted(svc, tasks.Items, st.Desired) {
+			started()
 		}
 		line := st.String()
 		if line != last {
@@ -97,21 +104,40 @@ func (a *Applier) wait(ctx context.Context, stackName string, s Service, id stri
 			}
 			return nil
 		}
-		if updatedBefore.IsZero() && st.CurrentFailed >= failFastAfter && !s.IsJob() {
-			return fail(fmt.Errorf("%d tasks failed to start", st.CurrentFailed), false, st.LastError)
+		select {
+		case <-depsUp:
+		default:
+			excused = st.CurrentFailed
+		}
+		if updatedBefore.IsZero() && st.CurrentFailed-excused >= failFastAfter && !s.IsJob() {
+			return fail(fmt.Errorf("%d tasks failed to start", st.CurrentFailed-excused), false, st.LastError)
 		}
 		if s.IsJob() && st.JobFailed {
 			return fail(errors.New("job failed"), false, st.LastError)
 		}
 		select {
 		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.Canceled) {
+			if errors.Is(context.Cause(ctx), context.Canceled) {
 				return fail(fmt.Errorf("interrupted while waiting (%s): %w", line, ctx.Err()), false, st.LastError)
 			}
 			return fail(fmt.Errorf("not converged in time (%s)", line), false, st.LastError)
 		case <-time.After(a.poll()):
 		}
 	}
+}
+
+// tasksStarted reports whether the containers of desired tasks of the current spec have
+// started (running, or starting: waiting for their first passing health check).
+func tasksStarted(svc swarm.Service, tasks []swarm.Task, desired uint64) bool {
+	want := specJSON(svc.Spec.TaskTemplate)
+	n := uint64(0)
+	for _, t := range tasks {
+		if t.DesiredState == swarm.TaskStateRunning && (t.Status.State == swarm.TaskStateStarting ||
+			t.Status.State == swarm.TaskStateRunning) && specJSON(t.Spec) == want {
+			n++
+		}
+	}
+	return desired > 0 && n >= desired
 }
 
 // TaskSummary is the state of a service's tasks.
