@@ -453,6 +453,13 @@ func (a *Applier) applyServices(ctx context.Context, d *Desired, cur *Current, s
 	return errors.Join(failed...)
 }
 
+// restartsUntilUp reports whether Swarm restarts the service's failed tasks without limit:
+// started before its dependencies answer, it may fail until they do and must not be given up.
+func restartsUntilUp(spec swarm.ServiceSpec) bool {
+	rp := spec.TaskTemplate.RestartPolicy
+	return rp == nil || (rp.Condition != swarm.RestartPolicyConditionNone && (rp.MaxAttempts == nil || *rp.MaxAttempts == 0))
+}
+
 // awaitDependencies waits until each dependency lets s be applied: started when early, done
 // otherwise. It returns a *dependencyError when one failed.
 func awaitDependencies(ctx context.Context, deps []dependency, early bool) error {
@@ -509,9 +516,10 @@ func dependenciesDone(deps []dependency) <-chan error {
 func (a *Applier) applyService(ctx context.Context, stackName string, s Service, deps []dependency, g *gate, cur *Current, secretIDs, configIDs map[string]string, opts ApplyOptions, m *mutations) error {
 	fail := func(err error) error { return &ServiceError{Stack: stackName, Service: s.Logical, Err: err} }
 	have := cur.service(s.Name)
-	// early: created now, and not a job; its dependencies need only have started, unless
-	// they are themselves not early (their started gate then waits for done).
-	early := have == nil && !s.IsJob() && !opts.NoWait
+	// early: created now, not a job, and restarted by Swarm for as long as it takes; its
+	// dependencies need only have started, unless they are themselves not early (their
+	// started gate then waits for done).
+	early := have == nil && !s.IsJob() && !opts.NoWait && restartsUntilUp(s.Spec)
 	if err := awaitDependencies(ctx, deps, early); err != nil {
 		var de *dependencyError
 		if errors.As(err, &de) {

@@ -229,3 +229,20 @@ func TestApplyUpdatesADependentOnceItsDependencyConverged(t *testing.T) {
 		assert.Equal(t, "maps_db", c.Name, "api is not updated while db's update has not converged")
 	}
 }
+
+// A service Swarm would give up restarting (a bounded restart policy) is created only once
+// its dependency converged: failing while it waits would exhaust its attempts.
+func TestApplyCreatesABoundedRestartDependentOnceItsDependencyConverged(t *testing.T) {
+	a, e := heldApplier(t)
+	e.hold("maps_db", swarm.TaskStateStarting)
+	api := svc("api")
+	api.DependsOn = []string{"db"}
+	api.Restart = &stack.RestartPolicy{Condition: "on-failure", MaxAttempts: 2}
+	wait := applyAsync(a, stack.New("maps", svc("db"), api), swarmx.ApplyOptions{})
+	eventually(t, "db created", func() bool { return created(e, "maps_db") })
+	polled(t, e, 20)
+	assert.False(t, created(e, "maps_api"))
+	e.release("maps_db")
+	require.NoError(t, wait())
+	assert.True(t, created(e, "maps_api"))
+}
