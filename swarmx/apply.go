@@ -484,6 +484,21 @@ func awaitDependencies(ctx context.Context, deps []dependency, early bool) error
 	return nil
 }
 
+// dependenciesUp reports whether every dependency converged and answered already.
+func dependenciesUp(deps []dependency) bool {
+	for _, dep := range deps {
+		select {
+		case <-dep.g.done:
+			if dep.g.err != nil {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // dependenciesDone sends nil once every dependency converged and answered, or a
 // *dependencyError as soon as one failed.
 func dependenciesDone(deps []dependency) <-chan error {
@@ -606,17 +621,24 @@ func (a *Applier) applyService(ctx context.Context, stackName string, s Service,
 	wctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	depsUp := make(chan struct{})
-	depsDone := dependenciesDone(deps)
+	var depsDone <-chan error
+	if dependenciesUp(deps) {
+		close(depsUp) // now, so failing fast counts from the first poll
+	} else {
+		depsDone = dependenciesDone(deps)
+	}
 	go func() {
-		select {
-		case err := <-depsDone:
-			if err != nil {
-				cancel(err)
+		if depsDone != nil {
+			select {
+			case err := <-depsDone:
+				if err != nil {
+					cancel(err)
+					return
+				}
+				close(depsUp)
+			case <-wctx.Done():
 				return
 			}
-			close(depsUp)
-		case <-wctx.Done():
-			return
 		}
 		t := time.NewTimer(timeout)
 		defer t.Stop()
