@@ -1,10 +1,8 @@
 package swarmx
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -142,8 +140,10 @@ func (a *Applier) Plan(ctx context.Context, st *stack.Stack) (*Plan, error) {
 
 // Apply makes the Swarm run the stack. It renders and validates everything and checks that
 // external objects exist before the first mutating call, so an invalid stack changes nothing.
-// Networks, secrets and configs are created first; then services in depends-on order (the
-// independent ones in parallel), each waited for until it converges unless opts.NoWait.
+// Networks, secrets and configs are created first; then services in depends-on order, each
+// as soon as its dependencies allow (see applyServices: on a first apply, once their
+// containers started; otherwise once they converged), and waited for until it converges
+// unless opts.NoWait. A failed dependency fails the apply with its own name and cause.
 // Only what changed is touched: re-applying an unchanged stack makes no mutating call. A
 // service whose spec is unchanged is still judged by what runs: one not converged (tasks
 // missing or unhealthy, update paused or in progress) is waited for, and given a new rollout
@@ -369,28 +369,180 @@ func Levels(services []Service) [][]Service {
 	return levels
 }
 
+// gate tells the services that depend on one how far it got during Apply.
+type gate struct {
+	// started closes once a dependent created by the same apply may be created too: the
+	// service was created and every desired task's container started (its health check
+	// may not have passed yet). It also closes when done does.
+	started chan struct{}
+	// done closes once the service converged and its endpoints answered, or failed (err).
+	done      chan struct{}
+	err       error
+	startOnce sync.Once
+}
+
+func newGate() *gate { return &gate{started: make(chan struct{}), done: make(chan struct{})} }
+
+func (g *gate) start() { g.startOnce.Do(func() { close(g.started) }) }
+
+// finish records the outcome; it is called once.
+func (g *gate) finish(err error) {
+	g.err = err
+	g.start()
+	close(g.done)
+}
+
+// dependency is a service of the stack that another one depends on.
+type dependency struct {
+	name string
+	g    *gate
+}
+
+// dependencyError ends a service that was not applied, or no longer waited for, because a
+// service it depends on failed: Apply reports that failure, not this consequence.
+type dependencyError struct{ dep string }
+
+func (e *dependencyError) Error() string { return fmt.Sprintf("depends on %q, which failed", e.dep) }
+
+// applyServices applies every service as soon as what it depends on allows. A service
+// created by this apply whose dependencies are also created by it (neither being a job) is
+// created as soon as their tasks have started, and waited for together with them: a health
+// check that only passes once a dependency answers passes at its next interval, instead of
+// one whole chain of health intervals after another. Its tasks that fail before its
+// dependencies converged do not count against it (it may restart until they answer); its
+// timeout runs from then. Any other service (an update, a job, or one depending on a
+// service that already ran) is applied once its dependencies converged and answered, as
+// with levels. When a dependency fails, its dependents are not applied, and those this
+// apply created are removed again: only the dependency's failure is reported.
 func (a *Applier) applyServices(ctx context.Context, d *Desired, cur *Current, secretIDs, configIDs map[string]string, opts ApplyOptions, m *mutations) error {
-	for _, level := range Levels(d.Services) {
-		var wg sync.WaitGroup
-		errs := make([]error, len(level))
-		for i, s := range level {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs[i] = a.applyService(ctx, d.Stack, s, cur, secretIDs, configIDs, opts, m)
-			}()
+	gates := map[string]*gate{}
+	level := map[string]int{}
+	for i, l := range Levels(d.Services) {
+		for _, s := range l {
+			gates[s.Logical] = newGate()
+			level[s.Logical] = i
 		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
-			return err
+	}
+	errs := make([]error, len(d.Services))
+	var wg sync.WaitGroup
+	for i, s := range d.Services {
+		var deps []dependency
+		for _, name := range s.DependsOn {
+			// Only earlier levels: a cycle (Validate rejects it) must not wait forever.
+			if g, ok := gates[name]; ok && level[name] < level[s.Logical] {
+				deps = append(deps, dependency{name, g})
+			}
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			g := gates[s.Logical]
+			err := a.applyService(ctx, d.Stack, s, deps, g, cur, secretIDs, configIDs, opts, m)
+			g.finish(err)
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	var failed []error
+	for _, err := range errs {
+		var de *dependencyError
+		if err != nil && !errors.As(err, &de) {
+			failed = append(failed, err)
+		}
+	}
+	return errors.Join(failed...)
+}
+
+// restartsUntilUp reports whether Swarm restarts the service's failed tasks without limit:
+// started before its dependencies answer, it may fail until they do and must not be given up.
+func restartsUntilUp(spec swarm.ServiceSpec) bool {
+	rp := spec.TaskTemplate.RestartPolicy
+	return rp == nil || (rp.Condition != swarm.RestartPolicyConditionNone && (rp.MaxAttempts == nil || *rp.MaxAttempts == 0))
+}
+
+// awaitDependencies waits until each dependency lets s be applied: started when early, done
+// otherwise. It returns a *dependencyError when one failed.
+func awaitDependencies(ctx context.Context, deps []dependency, early bool) error {
+	for _, dep := range deps {
+		ch := dep.g.done
+		if early {
+			ch = dep.g.started
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		select {
+		case <-dep.g.done:
+			if dep.g.err != nil {
+				return &dependencyError{dep: dep.name}
+			}
+		default:
 		}
 	}
 	return nil
 }
 
-func (a *Applier) applyService(ctx context.Context, stackName string, s Service, cur *Current, secretIDs, configIDs map[string]string, opts ApplyOptions, m *mutations) error {
+// dependenciesUp reports whether every dependency converged and answered already.
+func dependenciesUp(deps []dependency) bool {
+	for _, dep := range deps {
+		select {
+		case <-dep.g.done:
+			if dep.g.err != nil {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// dependenciesDone sends nil once every dependency converged and answered, or a
+// *dependencyError as soon as one failed.
+func dependenciesDone(deps []dependency) <-chan error {
+	out := make(chan error, 1)
+	results := make(chan error, len(deps))
+	for _, dep := range deps {
+		go func() {
+			<-dep.g.done // every service's gate finishes before Apply returns
+			if dep.g.err != nil {
+				results <- &dependencyError{dep: dep.name}
+			} else {
+				results <- nil
+			}
+		}()
+	}
+	go func() {
+		for range deps {
+			if err := <-results; err != nil {
+				out <- err
+				return
+			}
+		}
+		out <- nil
+	}()
+	return out
+}
+
+// applyService applies s once its dependencies allow it, and waits for it unless
+// opts.NoWait. g tells its own dependents how far it got.
+func (a *Applier) applyService(ctx context.Context, stackName string, s Service, deps []dependency, g *gate, cur *Current, secretIDs, configIDs map[string]string, opts ApplyOptions, m *mutations) error {
 	fail := func(err error) error { return &ServiceError{Stack: stackName, Service: s.Logical, Err: err} }
 	have := cur.service(s.Name)
+	// early: created now, not a job, and restarted by Swarm for as long as it takes; its
+	// dependencies need only have started, unless they are themselves not early (their
+	// started gate then waits for done).
+	early := have == nil && !s.IsJob() && !opts.NoWait && restartsUntilUp(s.Spec)
+	if err := awaitDependencies(ctx, deps, early); err != nil {
+		var de *dependencyError
+		if errors.As(err, &de) {
+			a.progressf("service %s: not applied: %v", s.Name, err)
+			return err
+		}
+		return fail(fmt.Errorf("interrupted while waiting for its dependencies: %w", err))
+	}
 	spec, err := resolveRefs(s.Spec, secretIDs, configIDs)
 	if err != nil {
 		return fail(err)
@@ -464,13 +616,68 @@ func (a *Applier) applyService(ctx context.Context, stackName string, s Service,
 	if timeout <= 0 {
 		timeout = 5 * time.Minute
 	}
-	wctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	// The timeout runs once every dependency is up (at once for a service not started
+	// early); a failed dependency ends the wait with a *dependencyError as its cause.
+	wctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	depsUp := make(chan struct{})
+	var depsDone <-chan error
+	if dependenciesUp(deps) {
+		close(depsUp) // now, so failing fast counts from the first poll
+	} else {
+		depsDone = dependenciesDone(deps)
+	}
+	go func() {
+		if depsDone != nil {
+			select {
+			case err := <-depsDone:
+				if err != nil {
+					cancel(err)
+					return
+				}
+				close(depsUp)
+			case <-wctx.Done():
+				return
+			}
+		}
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancel(context.DeadlineExceeded)
+		case <-wctx.Done():
+		}
+	}()
+	started := g.start
+	if !early {
+		started = func() {} // dependents wait for it to be done
+	}
 	if !converged {
-		err = a.wait(wctx, stackName, s, id, since)
+		err = a.wait(wctx, stackName, s, id, since, depsUp, started)
 	}
 	if err == nil && a.Ready != nil && len(s.Endpoints) > 0 {
 		err = a.waitReady(wctx, stackName, s)
+	}
+	if err == nil {
+		// A service started early is only done once what it depends on is.
+		select {
+		case <-depsUp:
+		case <-wctx.Done():
+			err = fail(fmt.Errorf("interrupted while waiting for its dependencies: %w", context.Cause(wctx)))
+		}
+	}
+	var de *dependencyError
+	if err != nil && errors.As(context.Cause(wctx), &de) && ctx.Err() == nil {
+		// Its dependency failed: the apply reports that. Do not leave behind a service this
+		// apply created that would only restart until the dependency answers.
+		if have == nil {
+			a.progressf("service %s: removed again: %v", s.Name, de)
+			m.inc()
+			if _, rerr := a.Client.ServiceRemove(context.WithoutCancel(ctx), id, client.ServiceRemoveOptions{}); rerr != nil {
+				a.progressf("service %s: not removed: %v", s.Name, rerr)
+			}
+		}
+		return de
 	}
 	var se *ServiceError
 	if err != nil && have != nil && errors.As(err, &se) {
@@ -478,7 +685,8 @@ func (a *Applier) applyService(ctx context.Context, stackName string, s Service,
 		// Swarm rolls back updates whose tasks fail, not ones that never converge or whose
 		// endpoints never answer: ask for the rollback so the service is not left
 		// half-updated. A job still running is not rolled back: that would stop its run.
-		if !se.RolledBack && !unchanged && !s.IsJob() && wctx.Err() != nil && ctx.Err() == nil {
+		timedOut := errors.Is(context.Cause(wctx), context.DeadlineExceeded)
+		if !se.RolledBack && !unchanged && !s.IsJob() && timedOut && ctx.Err() == nil {
 			se.RolledBack = a.rollback(ctx, s, id, m)
 		}
 	}
@@ -503,25 +711,6 @@ func (a *Applier) rollback(ctx context.Context, s Service, id string, m *mutatio
 	return true
 }
 
-// waitReady asks a.Ready until the service answers on its endpoints or ctx ends.
-func (a *Applier) waitReady(ctx context.Context, stackName string, s Service) error {
-	var last error
-	for {
-		if last = a.Ready(ctx, s); last == nil {
-			a.progressf("service %s: endpoints ready", s.Name)
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.Canceled) {
-				return &ServiceError{Stack: stackName, Service: s.Logical, Err: fmt.Errorf("interrupted while waiting for endpoints: %w", ctx.Err())}
-			}
-			return &ServiceError{Stack: stackName, Service: s.Logical, Err: fmt.Errorf("endpoints not ready in time: %w", last)}
-		case <-time.After(a.poll()):
-		}
-	}
-}
-
 // resolveRefs fills the IDs of secret and config references from their names.
 func resolveRefs(spec swarm.ServiceSpec, secretIDs, configIDs map[string]string) (swarm.ServiceSpec, error) {
 	out := deepcopy.Of(spec)
@@ -538,219 +727,6 @@ func resolveRefs(spec swarm.ServiceSpec, secretIDs, configIDs map[string]string)
 		}
 	}
 	return out, nil
-}
-
-// failFastAfter is how many failed tasks of a new service (no previous spec to roll back to)
-// make Apply give up before the timeout.
-const failFastAfter = 3
-
-// wait polls until the service converges: its update (if any) completed, every task of the
-// current spec running (and healthy: Swarm reports a task with a health check as running
-// only once healthy) at the desired count, or for jobs, every completion done.
-func (a *Applier) wait(ctx context.Context, stackName string, s Service, id string, updatedBefore time.Time) error {
-	// applied identifies the tasks of the spec applied; newRan tells whether one ever ran
-	// (with a health check: passed it, Swarm counts such a task running only once healthy).
-	applied, newRan := "", false
-	hc := s.Spec.TaskTemplate.ContainerSpec.Healthcheck
-	healthChecked := hc != nil && len(hc.Test) > 0 && hc.Test[0] != "NONE"
-	fail := func(err error, rolledBack bool, taskErr string) error {
-		if rolledBack && applied != "" && !newRan && healthChecked {
-			// A task Swarm stops for being unhealthy may well exit 0: say what failed.
-			taskErr = "no task of the update passed its health check (last: " + cmp.Or(taskErr, "none") + ")"
-		}
-		return &ServiceError{Stack: stackName, Service: s.Logical, Err: err, RolledBack: rolledBack, TaskError: taskErr}
-	}
-	last := ""
-	for {
-		insp, err := a.Client.ServiceInspect(ctx, id, client.ServiceInspectOptions{})
-		if err != nil {
-			return fail(fmt.Errorf("inspect: %w", err), false, "")
-		}
-		svc := insp.Service
-		tasks, err := a.Client.TaskList(ctx, client.TaskListOptions{Filters: client.Filters{}.Add("service", id)})
-		if err != nil {
-			return fail(fmt.Errorf("list tasks: %w", err), false, "")
-		}
-		st := summarize(svc, tasks.Items)
-		if svc.Spec.Labels[stack.LabelHash] == s.Hash {
-			applied = specJSON(svc.Spec.TaskTemplate)
-		}
-		for _, task := range tasks.Items {
-			if applied != "" && task.Status.State == swarm.TaskStateRunning && specJSON(task.Spec) == applied {
-				newRan = true
-			}
-		}
-		line := st.String()
-		if line != last {
-			a.progressf("service %s: %s", s.Name, line)
-			last = line
-		}
-		us := svc.UpdateStatus
-		fresh := us != nil && (updatedBefore.IsZero() || us.StartedAt == nil || !us.StartedAt.Before(updatedBefore))
-		if fresh {
-			switch us.State {
-			case swarm.UpdateStatePaused:
-				return fail(fmt.Errorf("update paused: %s", us.Message), false, st.LastError)
-			case swarm.UpdateStateRollbackCompleted:
-				return fail(fmt.Errorf("update failed: %s", us.Message), true, st.LastError)
-			case swarm.UpdateStateRollbackPaused:
-				return fail(fmt.Errorf("update failed and its rollback paused: %s", us.Message), false, st.LastError)
-			}
-		}
-		rollingBack := fresh && us.State == swarm.UpdateStateRollbackStarted
-		updating := fresh && us.State == swarm.UpdateStateUpdating
-		if !rollingBack && !updating && st.Converged {
-			if svc.Spec.Labels[stack.LabelHash] != s.Hash {
-				return fail(errors.New("the service runs another spec than the one applied"), true, st.LastError)
-			}
-			return nil
-		}
-		if updatedBefore.IsZero() && st.CurrentFailed >= failFastAfter && !s.IsJob() {
-			return fail(fmt.Errorf("%d tasks failed to start", st.CurrentFailed), false, st.LastError)
-		}
-		if s.IsJob() && st.JobFailed {
-			return fail(errors.New("job failed"), false, st.LastError)
-		}
-		select {
-		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.Canceled) {
-				return fail(fmt.Errorf("interrupted while waiting (%s): %w", line, ctx.Err()), false, st.LastError)
-			}
-			return fail(fmt.Errorf("not converged in time (%s)", line), false, st.LastError)
-		case <-time.After(a.poll()):
-		}
-	}
-}
-
-// TaskSummary is the state of a service's tasks.
-type TaskSummary struct {
-	// Desired is the number of tasks (or completions for jobs) Swarm wants.
-	Desired uint64
-	// Running counts the tasks running now.
-	Running uint64
-	// Completed counts the finished tasks of a job's current run.
-	Completed uint64
-	// CurrentFailed counts failed or rejected tasks of the current spec.
-	CurrentFailed int
-	// LastError is the error of the most recent failed task.
-	LastError string
-	// Converged is true when every desired task of the current spec runs (or, for a job, completed).
-	Converged bool
-	// JobFailed is true when a job's tasks failed more often than its restart policy allows.
-	JobFailed bool
-}
-
-// String returns e.g. "2/3 running" or "1/1 completed", with the last error if any.
-func (t TaskSummary) String() string {
-	s := fmt.Sprintf("%d/%d running", t.Running, t.Desired)
-	if t.Completed > 0 {
-		s = fmt.Sprintf("%d/%d completed", t.Completed, t.Desired)
-	}
-	if t.LastError != "" {
-		s += " (last error: " + t.LastError + ")"
-	}
-	return s
-}
-
-// specJSON identifies a task spec, the same for a service's task template and its tasks. The
-// engine reports Runtime "container" on a service spec holding configs but not on its tasks'
-// specs: compare without it.
-func specJSON(ts swarm.TaskSpec) string {
-	ts.Runtime = ""
-	// Nor does it copy an empty Placement or DNSConfig into the tasks.
-	if ts.Placement != nil && len(ts.Placement.Constraints) == 0 && len(ts.Placement.Preferences) == 0 &&
-		ts.Placement.MaxReplicas == 0 && len(ts.Placement.Platforms) == 0 {
-		ts.Placement = nil
-	}
-	if cs := ts.ContainerSpec; cs != nil && cs.DNSConfig != nil && len(cs.DNSConfig.Nameservers) == 0 &&
-		len(cs.DNSConfig.Search) == 0 && len(cs.DNSConfig.Options) == 0 {
-		c := *cs
-		c.DNSConfig = nil
-		ts.ContainerSpec = &c
-	}
-	b, _ := json.Marshal(ts)
-	return string(b)
-}
-
-func summarize(svc swarm.Service, tasks []swarm.Task) TaskSummary {
-	var t TaskSummary
-	want := specJSON(svc.Spec.TaskTemplate)
-	current := func(task swarm.Task) bool { return specJSON(task.Spec) == want }
-	sort.Slice(tasks, func(i, j int) bool { return tasks[i].UpdatedAt.Before(tasks[j].UpdatedAt) })
-	job := svc.Spec.Mode.ReplicatedJob != nil || svc.Spec.Mode.GlobalJob != nil
-	stale := 0
-	// Tasks Swarm wants on some node: the desired count of a global service when the engine
-	// gives no ServiceStatus (it only does on a list with status, never on inspect).
-	wanted := uint64(0)
-	for _, task := range tasks {
-		if job && svc.JobStatus != nil && task.JobIteration != nil && task.JobIteration.Index != svc.JobStatus.JobIteration.Index {
-			continue
-		}
-		if task.DesiredState == swarm.TaskStateRunning || task.DesiredState == swarm.TaskStateComplete {
-			wanted++
-		}
-		switch task.Status.State {
-		case swarm.TaskStateFailed, swarm.TaskStateRejected:
-			if task.Status.Err != "" {
-				t.LastError = task.Status.Err
-			}
-			if current(task) {
-				t.CurrentFailed++
-			}
-		}
-		if task.DesiredState == swarm.TaskStateRunning && task.Status.State == swarm.TaskStateRunning {
-			t.Running++
-			if !current(task) {
-				stale++
-			}
-		}
-		if task.Status.State == swarm.TaskStateComplete {
-			if job {
-				t.Completed++
-			} else {
-				// A service task whose process exited, even with status 0, stopped serving and
-				// is not replaced under the on-failure restart policy (Swarm also reports a
-				// container it stopped for being unhealthy this way when it exits 0 on SIGTERM).
-				t.LastError = "task exited with status 0: " + task.Status.Message
-				if current(task) {
-					t.CurrentFailed++
-				}
-			}
-		}
-	}
-	switch {
-	case svc.Spec.Mode.Replicated != nil && svc.Spec.Mode.Replicated.Replicas != nil:
-		t.Desired = *svc.Spec.Mode.Replicated.Replicas
-		t.Converged = t.Running == t.Desired && stale == 0
-	case svc.Spec.Mode.ReplicatedJob != nil:
-		if svc.Spec.Mode.ReplicatedJob.TotalCompletions != nil {
-			t.Desired = *svc.Spec.Mode.ReplicatedJob.TotalCompletions
-		}
-		t.Converged = t.Completed >= t.Desired
-		max := uint64(1)
-		if rp := svc.Spec.TaskTemplate.RestartPolicy; rp != nil && rp.MaxAttempts != nil {
-			max = *rp.MaxAttempts + 1
-		}
-		t.JobFailed = !t.Converged && uint64(t.CurrentFailed) >= max*maxU(t.Desired-t.Completed, 1) && t.Running == 0
-	default: // global modes: every node with a task runs it
-		t.Desired = wanted
-		if svc.ServiceStatus != nil {
-			t.Desired = svc.ServiceStatus.DesiredTasks
-		}
-		if job {
-			t.Converged = t.Desired > 0 && t.Completed >= t.Desired
-		} else {
-			t.Converged = t.Desired > 0 && t.Running >= t.Desired && stale == 0
-		}
-	}
-	return t
-}
-
-func maxU(a, b uint64) uint64 {
-	if a > b {
-		return a
-	}
-	return b
 }
 
 // cleanup removes old versions of the stack's secrets and configs (no desired service uses

@@ -178,12 +178,16 @@ func TestApplyNamesANeverHealthyUpdate(t *testing.T) {
 	assert.Contains(t, err.Error(), "undoing TaskTemplate.ContainerSpec.Healthcheck.Test")
 }
 
-// afterUpdate calls f once the engine has received an update of the named service, however
+// afterUpdate calls f once the engine has received an update of the named service and the
+// apply has polled its tasks since (as it would before Swarm acts on the update), however
 // long the apply takes to get there (secret digests are deliberately slow to compute).
 func afterUpdate(e *fakeengine.Engine, name string, f func()) {
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		for _, c := range e.CallsTo("ServiceUpdate") {
-			if c.Name == name {
+		updated := false
+		for _, c := range e.Calls() {
+			if c.Method == "ServiceUpdate" && c.Name == name {
+				updated = true
+			} else if updated && c.Method == "TaskList" {
 				f()
 				return
 			}

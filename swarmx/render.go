@@ -125,7 +125,8 @@ type Service struct {
 	Spec swarm.ServiceSpec
 	// Hash of the desired spec, stored in the service's stack.LabelHash label.
 	Hash string
-	// DependsOn are the logical names of the services that must converge before this one.
+	// DependsOn are the logical names of the services this one needs (see
+	// stack.Service.DependsOn for the order Apply keeps).
 	DependsOn []string
 	// Endpoints the service exposes, for readiness checks.
 	Endpoints []stack.Endpoint
