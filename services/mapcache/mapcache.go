@@ -141,7 +141,9 @@ type Config struct {
 	// MetaTile is the number of tiles (columns, rows) fetched from the source at once
 	// (default 1x1: one WMS request per tile). Larger values cut labels less at tile edges.
 	MetaTile [2]int
-	// Expires is how long clients may keep a tile (HTTP Expires and Cache-Control), default 1h.
+	// Expires is how long clients may keep a tile, default 1h: MapCache's HTTP Expires and
+	// Cache-Control max-age, and the max-age of the tiles a gateway answers from the cache's
+	// files (Cache.Files).
 	Expires time.Duration
 	// VectorTiles adds, for each layer L, the tileset L-mvt of Mapbox vector tiles rendered
 	// by the source (its WMS must offer the GetMap format application/vnd.mapbox-vector-tile,
