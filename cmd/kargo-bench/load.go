@@ -18,6 +18,8 @@ type Load struct {
 	Concurrency int
 	Duration    time.Duration
 	MaxRequests uint64
+	// Header is sent with every request (e.g. If-None-Match, to load the 304 path).
+	Header http.Header
 }
 
 // LoadResult is what one attack measured.
@@ -57,7 +59,7 @@ func attack(ctx context.Context, target string, l Load) (LoadResult, error) {
 		vegeta.MaxConnections(l.Concurrency), vegeta.KeepAlive(true), vegeta.HTTP2(false),
 		vegeta.Timeout(10*time.Second), vegeta.Redirects(vegeta.NoFollow),
 	)
-	tr := vegeta.NewStaticTargeter(vegeta.Target{Method: http.MethodGet, URL: target})
+	tr := vegeta.NewStaticTargeter(vegeta.Target{Method: http.MethodGet, URL: target, Header: l.Header})
 	var m vegeta.Metrics
 	var first string
 	results := a.Attack(tr, vegeta.Rate{Freq: 0}, l.Duration, "bench")
@@ -83,31 +85,44 @@ func attack(ctx context.Context, target string, l Load) (LoadResult, error) {
 // probe GETs a URL once and checks the status and, when given, the content type prefix; it
 // returns the body.
 func probe(ctx context.Context, target, contentType string) ([]byte, http.Header, error) {
-	if err := checkLoopback(target); err != nil {
+	status, b, h, err := probeWith(ctx, target, nil)
+	if err != nil {
 		return nil, nil, err
+	}
+	if status != http.StatusOK {
+		return b, h, fmt.Errorf("GET %s: %d: %.200s", target, status, b)
+	}
+	if ct := h.Get("Content-Type"); contentType != "" && !strings.HasPrefix(ct, contentType) {
+		return b, h, fmt.Errorf("GET %s: content type %q, want %s: %.200s", target, ct, contentType, b)
+	}
+	return b, h, nil
+}
+
+// probeWith GETs a URL once with the given headers and returns the status, body and headers.
+func probeWith(ctx context.Context, target string, header http.Header) (int, []byte, http.Header, error) {
+	if err := checkLoopback(target); err != nil {
+		return 0, nil, nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
-		return nil, nil, err
+		return 0, nil, nil, err
+	}
+	req.Header = header.Clone()
+	if req.Header == nil {
+		req.Header = http.Header{}
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, nil, err
+		return 0, nil, nil, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	if err != nil {
-		return nil, nil, err
+		return 0, nil, nil, err
 	}
-	if resp.StatusCode != http.StatusOK {
-		return b, resp.Header, fmt.Errorf("GET %s: %s: %.200s", target, resp.Status, b)
-	}
-	if ct := resp.Header.Get("Content-Type"); contentType != "" && !strings.HasPrefix(ct, contentType) {
-		return b, resp.Header, fmt.Errorf("GET %s: content type %q, want %s: %.200s", target, ct, contentType, b)
-	}
-	return b, resp.Header, nil
+	return resp.StatusCode, b, resp.Header, nil
 }
 
 // waitAnswer polls probe until it succeeds or the time is out.

@@ -6,7 +6,9 @@
 //  3. render and plan of a 500-service stack;
 //  4. WMS GetMap through the gateway vs straight to a MapServer task, FastCGI vs plain CGI,
 //     1, 2, 3 MapServer replicas;
-//  5. a cached tile through the gateway vs a static file of the same size, same gateway;
+//  5. a cached tile through the gateway (WMTS RESTful, answered from MapCache's file; the same
+//     with If-None-Match, a 304; TMS, answered by MapCache) vs a static file of the same
+//     size, same gateway;
 //  6. MapCache seeding, 1 vs 2 seeder threads.
 //
 // Every figure is taken over repeats, side by side with its baseline in the same run. Every

@@ -76,6 +76,13 @@ func TestAttackIsBoundedInRequests(t *testing.T) {
 		if r.URL.Path == "/fail" {
 			http.Error(w, "no", http.StatusInternalServerError)
 		}
+		if r.URL.Path == "/etag" {
+			if r.Header.Get("If-None-Match") != `"t1"` {
+				http.Error(w, "no If-None-Match", http.StatusBadRequest)
+				return
+			}
+			w.WriteHeader(http.StatusNotModified)
+		}
 	}))
 	defer srv.Close()
 	res, err := attack(context.Background(), srv.URL+"/", Load{Concurrency: 1, Duration: 10 * time.Second, MaxRequests: 50})
@@ -86,6 +93,11 @@ func TestAttackIsBoundedInRequests(t *testing.T) {
 	res, err = attack(context.Background(), srv.URL+"/fail", Load{Concurrency: 2, Duration: 10 * time.Second, MaxRequests: 20})
 	require.NoError(t, err)
 	assert.Equal(t, res.Requests, res.Errors, "failed responses are counted as errors")
+	// The load's header goes with every request; 304 is a success.
+	res, err = attack(context.Background(), srv.URL+"/etag", Load{Concurrency: 2, Duration: 10 * time.Second, MaxRequests: 20, Header: http.Header{"If-None-Match": {`"t1"`}}})
+	require.NoError(t, err)
+	assert.Zero(t, res.Errors)
+	assert.InDelta(t, 20, res.Requests, 2)
 }
 
 func TestBenchStacksAreValid(t *testing.T) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -301,6 +302,7 @@ func loadSet(ctx context.Context, r *Report, section, prefix string, c int, l Lo
 				return err
 			}
 		}
+		l.Header = t.header
 		res, err := attack(ctx, t.url, l)
 		if err != nil {
 			return err
@@ -329,7 +331,11 @@ func opt(base, suffix string) string {
 	return base + suffix
 }
 
-type target struct{ key, label, short, url string }
+type target struct {
+	key, label, short, url string
+	// header is sent with every request of the target.
+	header http.Header
+}
 
 func chartIf(ok bool, label string) string {
 	if ok {
@@ -357,8 +363,12 @@ func getMapURL(base string) string {
 		"&BBOX=41,-5,52,10&WIDTH=256&HEIGHT=256&FORMAT=image/png"
 }
 
-// tilePath is a WMTS tile of the roads over France, zoom 6.
-const tilePath = "/1.0.0/roads/default/GoogleMapsCompatible/6/22/32.png"
+// tilePath is a WMTS tile of the roads over France, zoom 6 (TileRow 22, TileCol 32);
+// tmsTilePath is the same tile in TMS, whose y counts from the bottom (2^6-1-22 = 41).
+const (
+	tilePath    = "/1.0.0/roads/default/GoogleMapsCompatible/6/22/32.png"
+	tmsTilePath = "/1.0.0/roads@GoogleMapsCompatible/6/32/41.png"
+)
 
 // measureServing deploys the serving stack and runs measures 4, 5 and 6.
 func measureServing(ctx context.Context, r *Report, e *engine, d quickstartData, o serveOptions) error {
@@ -414,19 +424,42 @@ func measureServing(ctx context.Context, r *Report, e *engine, d quickstartData,
 	if err != nil {
 		return err
 	}
-	r.note(secTiles, "Tile: WMTS `%s` (%d bytes), cached before the loads; static file: the same bytes served by the same gateway with Caddy's file_server (a route of the bench stack only).", tilePath, len(tile))
+	r.note(secTiles, "Tile: WMTS `%s` (%d bytes), cached before the loads; static file: the same bytes served by the same gateway with Caddy's file_server (a route of the bench stack only). The gateway answers a WMTS RESTful or XYZ tile MapCache has stored from its file (the cache volume mounted read-only in the gateway), and asks MapCache for the others; TMS tiles (y from the bottom) always go to MapCache. The 304 measure sends the tile's ETag in If-None-Match.", tilePath, len(tile))
 	if len(sb) != len(tile) {
 		return fmt.Errorf("static file is %d bytes, the tile %d", len(sb), len(tile))
 	}
 	r.note(secTiles, "Response headers of the tile through the gateway: %s; of the static file: %s.", headerSummary(th), headerSummary(sh))
+	tms := gw + "/tms" + tmsTilePath
+	tmsBody, tmsH, err := probe(ctx, tms, "image/png")
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(tmsBody, tile) {
+		return fmt.Errorf("TMS %s is not the WMTS tile %s", tmsTilePath, tilePath)
+	}
+	r.note(secTiles, "Response headers of the same tile through the gateway in TMS (`%s`, y from the bottom, always answered by MapCache): %s.", tmsTilePath, headerSummary(tmsH))
+	// The 304 path: a client holding the tile asks again with its ETag.
+	var notModified http.Header
+	if etag := th.Get("Etag"); etag != "" {
+		notModified = http.Header{"If-None-Match": {etag}}
+		status, _, _, err := probeWith(ctx, gw+"/wmts"+tilePath, notModified)
+		if err != nil {
+			return err
+		}
+		if status != http.StatusNotModified {
+			return fmt.Errorf("WMTS tile with If-None-Match %s: status %d, want 304", etag, status)
+		}
+	} else {
+		r.note(secTiles, "The tile through the gateway has no ETag: the 304 path (If-None-Match) is not measured.")
+	}
 
 	// 4. GetMap: gateway vs direct (both one MapServer task), plain CGI of the same image.
 	for i := 0; i < o.repeats; i++ {
 		for _, c := range o.concurrency {
 			if err := loadSet(ctx, r, secGetMap, "getmap", c, o.load, []target{
-				{"direct", "direct to MapServer (FastCGI)", "GetMap direct", getMapURL(direct)},
-				{"gateway", "through the gateway", "GetMap gateway", getMapURL(gw)},
-				{"cgi", "direct to MapServer (plain CGI)", "GetMap CGI", getMapURL(cgi)},
+				{key: "direct", label: "direct to MapServer (FastCGI)", short: "GetMap direct", url: getMapURL(direct)},
+				{key: "gateway", label: "through the gateway", short: "GetMap gateway", url: getMapURL(gw)},
+				{key: "cgi", label: "direct to MapServer (plain CGI)", short: "GetMap CGI", url: getMapURL(cgi)},
 			}, "direct", i == 0); err != nil {
 				return err
 			}
@@ -439,15 +472,17 @@ func measureServing(ctx context.Context, r *Report, e *engine, d quickstartData,
 	for i := 0; i < o.repeats; i++ {
 		for _, c := range o.concurrency {
 			ts := []target{
-				{"static", "static file through the gateway", "static", static},
-				{"tile", "cached tile through the gateway", "tile gateway", gw + "/wmts" + tilePath},
-				{"plain", "cached tile through a plain reverse_proxy route of the same gateway", "tile plain proxy", gw + plainPrefix + tilePath},
-				{"mapcache", "cached tile straight to MapCache", "tile MapCache", tilesDirect + tilePath},
-				{"healthz", "gateway /healthz (respond)", "/healthz", gw + "/healthz"},
+				{key: "static", label: "static file through the gateway", short: "static", url: static},
+				{key: "tile", label: "cached tile through the gateway", short: "tile gateway", url: gw + "/wmts" + tilePath},
+				{key: "tile304", label: "cached tile through the gateway, If-None-Match (304)", short: "tile 304", url: gw + "/wmts" + tilePath, header: notModified},
+				{key: "tms", label: "cached tile through the gateway, TMS", short: "tile TMS", url: tms},
+				{key: "plain", label: "cached tile through a plain reverse_proxy route of the same gateway", short: "tile plain proxy", url: gw + plainPrefix + tilePath},
+				{key: "mapcache", label: "cached tile straight to MapCache", short: "tile MapCache", url: tilesDirect + tilePath},
+				{key: "healthz", label: "gateway /healthz (respond)", short: "/healthz", url: gw + "/healthz"},
 			}
-			if !plain {
-				ts = slices.DeleteFunc(ts, func(t target) bool { return t.key == "plain" })
-			}
+			ts = slices.DeleteFunc(ts, func(t target) bool {
+				return t.key == "plain" && !plain || t.key == "tile304" && notModified == nil
+			})
 			if err := loadSet(ctx, r, secTiles, "tiles", c, o.tileLoad, ts, "static", i == 0); err != nil {
 				return err
 			}

@@ -290,6 +290,8 @@ func (r *Report) findings(concurrency []int) {
 		var parts []string
 		for _, t := range []struct{ key, what string }{
 			{"tile", "the cached tile through the gateway"},
+			{"tile304", "the same with If-None-Match (304)"},
+			{"tms", "the same tile in TMS (MapCache behind the gateway)"},
 			{"plain", "the same tile through a plain reverse_proxy route"},
 			{"mapcache", "the tile straight from MapCache (no gateway)"},
 			{"healthz", "the gateway's fixed /healthz answer"},

@@ -16,7 +16,10 @@ const (
 // node (so a drained or lost node's replica has a free node to go to), and both labels put on
 // the node with the given hostname. MapCache may run on any node: its tile cache is a local
 // volume of the node it runs on, so a moved task starts with an empty cache (tiles are
-// rendered again on demand). Use it with a registry (stack.Registry or KARGO_REGISTRY) so
+// rendered again on demand). The gateway answers cached XYZ and WMTS tiles from the files of
+// the cache volume of its own node: they are there when MapCache runs (or ran) on the edge
+// node; elsewhere the gateway's volume stays empty and every tile goes to MapCache, as it
+// would without files (a miss always falls back to MapCache). Use it with a registry (stack.Registry or KARGO_REGISTRY) so
 // every node can pull the images.
 func OnCluster(st *stack.Stack, node string) *stack.Stack {
 	st.Nodes = append(st.Nodes, stack.NodeLabels{Hostname: node, Labels: map[string]string{DBLabel: "true", EdgeLabel: "true"}})

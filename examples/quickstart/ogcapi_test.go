@@ -142,7 +142,7 @@ func testVectorTiles(ctx context.Context, t *testing.T, c *ogc.Client) {
 		fmt.Sprintf("%s/tms/1.0.0/cities-mvt@GoogleMapsCompatible/6/32/%d.mvt", base, 1<<6-1-22),
 	}
 	before := mapserverMVTs(t)
-	for _, u := range urls {
+	for i, u := range urls {
 		ls, r, err := c.VectorTile(ctx, u)
 		if err != nil {
 			t.Fatal(err)
@@ -150,6 +150,12 @@ func testVectorTiles(ctx context.Context, t *testing.T, c *ogc.Client) {
 		ls.ProjectToWGS84(tile)
 		if !hasParis(ls) {
 			t.Errorf("%s (%d bytes): no Paris in %v", u, len(r.Body), layerSummary(ls))
+		}
+		// Once MapCache stored the tile (the XYZ request), the gateway answers its WMTS
+		// RESTful URL from the file: an ETag (MapCache sends none), the vector tile type and
+		// the cache's max-age.
+		if i == 1 && (r.Header.Get("Etag") == "" || r.Header.Get("Cache-Control") != "public, max-age=3600") {
+			t.Errorf("%s: not answered from the cache's file: %v", u, r.Header)
 		}
 	}
 	time.Sleep(2 * time.Second)

@@ -3,7 +3,9 @@ package gateway
 import (
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
+	"time"
 )
 
 type caddyInput struct {
@@ -124,6 +126,9 @@ func Caddyfile(in caddyInput) []byte {
 	w(1, "}")
 	for i, r := range in.Routes {
 		name := fmt.Sprintf("r%d", i)
+		if f := r.Files; f != nil {
+			fileRoute(w, in, r, name+"f", f)
+		}
 		var re string
 		if r.Prefix == "/" {
 			re = "^(/.*)$"
@@ -132,42 +137,7 @@ func Caddyfile(in caddyInput) []byte {
 		}
 		w(1, "@%s path_regexp %s %s", name, name, re)
 		w(1, "handle @%s {", name)
-		switch {
-		case r.Path != "":
-			p, q, _ := strings.Cut(r.Path, "?")
-			query := ""
-			if q != "" {
-				query = "?" + q + "&{query}"
-			}
-			if p == "/" || p == "" {
-				if r.Prefix != "/" {
-					w(2, "uri strip_prefix %s", r.Prefix)
-				}
-				if query != "" {
-					w(2, "rewrite * {path}%s", query)
-				}
-			} else {
-				w(2, "rewrite * %s{re.%s.1}%s", p, name, query)
-			}
-		case r.StripPrefix && r.Prefix != "/":
-			w(2, "uri strip_prefix %s", r.Prefix)
-		}
-		w(2, "reverse_proxy {")
-		w(3, "dynamic a tasks.%s %d {", r.Service.Name, r.Port)
-		w(4, "refresh 2s")
-		w(3, "}")
-		w(3, "lb_policy round_robin")
-		w(3, "lb_try_duration 5s")
-		w(3, "lb_try_interval 250ms")
-		// The public host and port as separate headers: OGC servers build the URLs they
-		// advertise in capabilities from them (MapServer appends X-Forwarded-Port to
-		// X-Forwarded-Host, which would otherwise already carry the port).
-		w(3, "header_up X-Forwarded-Host {http.request.host}")
-		w(3, "header_up X-Forwarded-Port {http.request.port}")
-		if in.UpstreamHeader {
-			w(3, "header_down +X-Upstream {http.reverse_proxy.upstream.address}")
-		}
-		w(2, "}")
+		proxy(w, 2, in, r, name)
 		w(1, "}")
 	}
 	w(1, "handle {")
@@ -235,4 +205,89 @@ func Caddyfile(in caddyInput) []byte {
 		w(0, "}")
 	}
 	return []byte(b.String())
+}
+
+// proxy writes the rewrite and reverse_proxy of a route whose path_regexp matcher is name, with
+// the rest of the path after the prefix in its group 1.
+func proxy(w func(int, string, ...any), ind int, in caddyInput, r Route, name string) {
+	switch {
+	case r.Path != "":
+		p, q, _ := strings.Cut(r.Path, "?")
+		query := ""
+		if q != "" {
+			query = "?" + q + "&{query}"
+		}
+		if p == "/" || p == "" {
+			if r.Prefix != "/" {
+				w(ind, "uri strip_prefix %s", r.Prefix)
+			}
+			if query != "" {
+				w(ind, "rewrite * {path}%s", query)
+			}
+		} else {
+			w(ind, "rewrite * %s{re.%s.1}%s", p, name, query)
+		}
+	case r.StripPrefix && r.Prefix != "/":
+		w(ind, "uri strip_prefix %s", r.Prefix)
+	}
+	w(ind, "reverse_proxy {")
+	w(ind+1, "dynamic a tasks.%s %d {", r.Service.Name, r.Port)
+	w(ind+2, "refresh 2s")
+	w(ind+1, "}")
+	w(ind+1, "lb_policy round_robin")
+	w(ind+1, "lb_try_duration 5s")
+	w(ind+1, "lb_try_interval 250ms")
+	// The public host and port as separate headers: OGC servers build the URLs they
+	// advertise in capabilities from them (MapServer appends X-Forwarded-Port to
+	// X-Forwarded-Host, which would otherwise already carry the port).
+	w(ind+1, "header_up X-Forwarded-Host {http.request.host}")
+	w(ind+1, "header_up X-Forwarded-Port {http.request.port}")
+	if in.UpstreamHeader {
+		w(ind+1, "header_down +X-Upstream {http.reverse_proxy.upstream.address}")
+	}
+	w(ind, "}")
+}
+
+// fileRoute writes the part of a route answered from files: requests matching the files'
+// pattern get the file when it exists (Caddy's file matcher, then file_server), and go to the
+// route's service otherwise, like the rest of the route. Placeholders of the outer matcher
+// are set before the inner file matcher runs, so the file path can use its groups.
+func fileRoute(w func(int, string, ...any), in caddyInput, r Route, name string, f *Files) {
+	prefix := ""
+	if r.Prefix != "/" {
+		prefix = regexp.QuoteMeta(r.Prefix)
+	}
+	// Group 1 is the whole rest of the path (as in the route's own matcher, for the
+	// fallback's rewrite); the groups of Match follow.
+	w(1, "@%s path_regexp %s ^%s(%s)$", name, name, prefix, f.Match)
+	root := FilesDir + "/" + f.Volume
+	file := fileRefRE.ReplaceAllStringFunc(f.Path, func(m string) string {
+		return fmt.Sprintf("{re.%s.%d}", name, int(m[1]-'0')+1)
+	})
+	w(1, "handle @%s {", name)
+	w(2, "@%shit file {", name)
+	w(3, "root %s", root)
+	w(3, "try_files %s", file)
+	w(2, "}")
+	w(2, "handle @%shit {", name)
+	w(3, "root * %s", root)
+	w(3, "rewrite * {http.matchers.file.relative}")
+	if f.MaxAge > 0 {
+		w(3, "header Cache-Control \"public, max-age=%d\"", int(f.MaxAge/time.Second))
+	}
+	exts := make([]string, 0, len(f.Types))
+	for ext := range f.Types {
+		exts = append(exts, ext)
+	}
+	sort.Strings(exts)
+	for i, ext := range exts {
+		w(3, "@%stype%d path *%s", name, i, ext)
+		w(3, "header @%stype%d Content-Type %s", name, i, f.Types[ext])
+	}
+	w(3, "file_server")
+	w(2, "}")
+	w(2, "handle {")
+	proxy(w, 3, in, r, name)
+	w(2, "}")
+	w(1, "}")
 }

@@ -83,27 +83,69 @@ type Route struct {
 	Path string
 	// StripPrefix removes the prefix on the way to the service (when Path is empty).
 	StripPrefix bool
+	// Files, when set, answers the requests it matches from files of a volume when the file
+	// exists, and sends them to the service otherwise (mapcache.Cache gives its tiles this
+	// way, through OGC).
+	Files *Files
+}
+
+// FilesDir is where the gateway mounts the volumes of Route.Files, read-only: FilesDir/<volume>.
+const FilesDir = "/srv/volumes"
+
+// Files serves some requests of a route straight from files of a volume, the way a tile cache
+// stores its tiles: a request whose path (after the route's prefix) matches Match is answered
+// with the file Path of the volume when it exists (Caddy's file_server: ETag, Last-Modified,
+// conditional requests answered 304, byte ranges), and goes to the route's service otherwise.
+// The volume is the one of the gateway's node: where the service writing the files runs on
+// another node, the files are not there and every request goes to the service.
+type Files struct {
+	// Volume holding the files, mounted read-only at FilesDir/<volume>.
+	Volume string
+	// Match is a regular expression (RE2) the whole rest of the path after the route's prefix
+	// must match, e.g. "/([a-z]+)/([0-9]+)[.]png". No backslashes: write [.] for a dot and
+	// [0-9] for a digit.
+	Match string
+	// Path is the file's path in the volume, starting with /, where $1 to $9 are the groups of
+	// Match, e.g. "/$1/$2.png".
+	Path string
+	// MaxAge, when set, adds Cache-Control: public, max-age=<seconds> to the files' responses.
+	MaxAge time.Duration
+	// Types are media types by file extension (".mvt") for extensions Caddy does not know.
+	Types map[string]string
+}
+
+// FileServer is a part (such as mapcache.Cache) some of whose public endpoints the gateway may
+// answer from files: OGC sets Route.Files to what Files returns for the endpoint's public prefix
+// (nil: none).
+type FileServer interface {
+	Files(prefix string) *Files
 }
 
 // OGC returns one route per endpoint of the given parts (services, or components such as
 // mapcache's) that has a Public prefix: Public → the endpoint's port and path.
 func OGC(parts ...stack.Part) []Route {
-	tmp := &stack.Stack{}
-	for _, p := range parts {
-		if p != nil {
-			p.AddTo(tmp)
-		}
-	}
 	var out []Route
-	for _, svc := range tmp.Services {
-		if svc == nil {
+	for _, p := range parts {
+		if p == nil {
 			continue
 		}
-		for _, ep := range svc.Endpoints {
-			if ep.Public == "" {
+		tmp := &stack.Stack{}
+		p.AddTo(tmp)
+		fs, _ := p.(FileServer)
+		for _, svc := range tmp.Services {
+			if svc == nil {
 				continue
 			}
-			out = append(out, Route{Prefix: ep.Public, Service: svc, Port: ep.Port, Path: ep.Path})
+			for _, ep := range svc.Endpoints {
+				if ep.Public == "" {
+					continue
+				}
+				r := Route{Prefix: ep.Public, Service: svc, Port: ep.Port, Path: ep.Path}
+				if fs != nil {
+					r.Files = fs.Files(ep.Public)
+				}
+				out = append(out, r)
+			}
 		}
 	}
 	return out
@@ -265,6 +307,13 @@ func New(cfg Config) *stack.Service {
 	}
 
 	routes := checkRoutes(svc, cfg.Routes)
+	mounted := map[string]bool{}
+	for _, r := range routes {
+		if r.Files != nil && !mounted[r.Files.Volume] {
+			mounted[r.Files.Volume] = true
+			svc.Mounts = append(svc.Mounts, stack.Mount{Type: stack.VolumeMount, Source: r.Files.Volume, Target: FilesDir + "/" + r.Files.Volume, ReadOnly: true})
+		}
+	}
 	if cfg.BasicAuth == nil && cfg.HTTP == HTTPServe {
 		// Readiness probes go through the published HTTP port.
 		svc.Endpoints = append(svc.Endpoints, publicEndpoints(cfg.Routes)...)
@@ -364,6 +413,9 @@ func checkRoutes(svc *stack.Service, routes []Route) []Route {
 			svc.Problemf(p+".stripPrefix", "cannot be set with path (path already replaces the prefix)")
 			bad = true
 		}
+		if r.Files != nil && !checkFiles(svc, p+".files", r.Files) {
+			bad = true
+		}
 		if !bad {
 			ok = append(ok, r)
 		}
@@ -378,6 +430,54 @@ func checkRoutes(svc *stack.Service, routes []Route) []Route {
 		}
 		return a < b
 	})
+	return ok
+}
+
+var (
+	volumeRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+	fileRefRE  = regexp.MustCompile(`\$([0-9])`)
+	fileExtRE  = regexp.MustCompile(`^[.][A-Za-z0-9]+$`)
+	mediaTypRE = regexp.MustCompile(`^[A-Za-z0-9.+-]+/[A-Za-z0-9.+-]+$`)
+)
+
+// checkFiles validates a route's Files and reports whether it is usable.
+func checkFiles(svc *stack.Service, p string, f *Files) bool {
+	ok := true
+	if !volumeRE.MatchString(f.Volume) {
+		svc.Problemf(p+".volume", "%q is not a volume name", f.Volume)
+		ok = false
+	}
+	groups := -1
+	if f.Match == "" || strings.IndexFunc(f.Match, breaksCaddyToken) >= 0 || !utf8.ValidString(f.Match) {
+		svc.Problemf(p+".match", "%q must be a regular expression without spaces, control characters, braces, quotes, backslashes or '#'", f.Match)
+		ok = false
+	} else if re, err := regexp.Compile(f.Match); err != nil {
+		svc.Problemf(p+".match", "%q: %v", f.Match, err)
+		ok = false
+	} else {
+		groups = re.NumSubexp()
+	}
+	if !strings.HasPrefix(f.Path, "/") || strings.IndexFunc(f.Path, breaksCaddyToken) >= 0 || !utf8.ValidString(f.Path) {
+		svc.Problemf(p+".path", "%q must start with / and hold no spaces, control characters, braces, quotes, backslashes or '#'", f.Path)
+		ok = false
+	} else if groups >= 0 {
+		for _, m := range fileRefRE.FindAllStringSubmatch(f.Path, -1) {
+			if n := int(m[1][0] - '0'); n < 1 || n > groups {
+				svc.Problemf(p+".path", "%q refers to $%d, but match has %d group(s)", f.Path, n, groups)
+				ok = false
+			}
+		}
+	}
+	if f.MaxAge < 0 {
+		svc.Problemf(p+".maxAge", "must not be negative, got %v", f.MaxAge)
+		ok = false
+	}
+	for ext, typ := range f.Types {
+		if !fileExtRE.MatchString(ext) || !mediaTypRE.MatchString(typ) {
+			svc.Problemf(p+".types", "%q: %q is not an extension (.mvt) and a media type", ext, typ)
+			ok = false
+		}
+	}
 	return ok
 }
 

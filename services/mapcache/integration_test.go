@@ -209,8 +209,9 @@ func TestMapCacheOnSwarm(t *testing.T) {
 		t.Fatalf("second GetTile made %d source requests, want 0 (served from cache)", n-afterFirst)
 	}
 	t.Logf("first GetTile %v, second (cached) %v", first, second)
-	if out := enginetest.Docker(t, "exec", tc, "find", mapcache.CacheDir+"/roads/GoogleMapsCompatible/06", "-name", "*.png"); len(strings.Fields(out)) != 1 {
-		t.Fatalf("cache holds %q for level 6, want one tile file", out)
+	// Stored at the path of its XYZ URL: <z>/<x = TileCol>/<y = TileRow>.
+	if out := enginetest.Docker(t, "exec", tc, "find", mapcache.CacheDir+"/roads/GoogleMapsCompatible/6", "-name", "*.png"); strings.TrimSpace(out) != mapcache.CacheDir+"/roads/GoogleMapsCompatible/6/32/23.png" {
+		t.Fatalf("cache holds %q for level 6, want the one tile file 6/32/23.png", out)
 	}
 	// KVP GetTile of a seeded tile (level 0) does not reach the source.
 	checkTile(t, base+"/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=roads&STYLE=default&TILEMATRIXSET=GoogleMapsCompatible&TILEMATRIX=0&TILEROW=0&TILECOL=0&FORMAT=image/png")
@@ -230,5 +231,89 @@ func TestMapCacheOnSwarm(t *testing.T) {
 	}
 	if _, b := get(t, gwBase+"/wms?SERVICE=WMS&REQUEST=GetCapabilities"); !bytes.Contains(b, []byte("<Name>roads</Name>")) {
 		t.Fatalf("WMS capabilities through the gateway:\n%.1000s", b)
+	}
+
+	tilesFromFiles(t, tc)
+}
+
+func getWith(t *testing.T, url string, h http.Header) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = h
+	c := &http.Client{Timeout: 30 * time.Second}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+// tilesFromFiles checks that the gateway answers XYZ and WMTS RESTful tiles from MapCache's
+// files once cached, and asks MapCache (which renders and stores them) otherwise. MapCache
+// never sends an ETag and Caddy's file_server always does, so the ETag tells who answered;
+// the fake source paints each tile it renders differently, so equal bytes mean one rendering.
+func tilesFromFiles(t *testing.T, tc string) {
+	gwBase := "http://127.0.0.1:28280"
+	xyz := gwBase + "/xyz/roads@GoogleMapsCompatible/7/64/44.png"
+	file := mapcache.CacheDir + "/roads/GoogleMapsCompatible/7/64/44.png"
+	before := sourceCount(t)
+	if out := enginetest.Docker(t, "exec", tc, "sh", "-c", "test -e "+file+" && echo present || echo absent"); strings.TrimSpace(out) != "absent" {
+		t.Fatalf("%s before the first request: %s", file, out)
+	}
+	// A miss falls back to MapCache: rendered once, stored, no ETag.
+	first, b1 := get(t, xyz)
+	if first.StatusCode != 200 || first.Header.Get("Content-Type") != "image/png" || first.Header.Get("Etag") != "" {
+		t.Fatalf("first XYZ tile: status %d, headers %v", first.StatusCode, first.Header)
+	}
+	if n := sourceCount(t); n != before+1 {
+		t.Fatalf("first XYZ tile made %d source requests, want 1", n-before)
+	}
+	stored := enginetest.Docker(t, "exec", tc, "cat", file)
+	if stored != string(b1) {
+		t.Fatalf("%s (%d bytes) is not the tile MapCache answered (%d bytes)", file, len(stored), len(b1))
+	}
+	// Fetched again: the file, from the gateway (ETag, Last-Modified, Cache-Control of the
+	// cache's Expires), the same bytes, no source request.
+	second, b2 := get(t, xyz)
+	etag := second.Header.Get("Etag")
+	if second.StatusCode != 200 || etag == "" || second.Header.Get("Last-Modified") == "" ||
+		second.Header.Get("Cache-Control") != "public, max-age=3600" || second.Header.Get("Content-Type") != "image/png" || !bytes.Equal(b1, b2) {
+		t.Fatalf("second XYZ tile: status %d, headers %v, same bytes %v", second.StatusCode, second.Header, bytes.Equal(b1, b2))
+	}
+	// The WMTS RESTful URL of the same tile (TileRow 44, TileCol 64) is the same file.
+	wmts, b3 := get(t, gwBase+"/wmts/1.0.0/roads/default/GoogleMapsCompatible/7/44/64.png")
+	if wmts.StatusCode != 200 || wmts.Header.Get("Etag") != etag || !bytes.Equal(b1, b3) {
+		t.Fatalf("WMTS tile 7/44/64: status %d, headers %v, same bytes %v", wmts.StatusCode, wmts.Header, bytes.Equal(b1, b3))
+	}
+	// And MapCache agrees on the axes: its own WMTS, XYZ and TMS (y from the bottom:
+	// 2^7-1-44 = 83) answers of that tile are that rendering, with no new source request.
+	for _, u := range []string{"/wmts/1.0.0/roads/default/GoogleMapsCompatible/7/44/64.png", "/gmaps/roads@GoogleMapsCompatible/7/64/44.png", "/tms/1.0.0/roads@GoogleMapsCompatible/7/64/83.png"} {
+		if _, b := get(t, "http://127.0.0.1:28180/mapcache"+u); !bytes.Equal(b, b1) {
+			t.Errorf("MapCache's %s is another tile", u)
+		}
+	}
+	if n := sourceCount(t); n != before+1 {
+		t.Fatalf("the cached tile made %d more source requests", n-before-1)
+	}
+	// A client holding the tile asks again: 304, no body.
+	nm, b4 := getWith(t, xyz, http.Header{"If-None-Match": {etag}})
+	if nm.StatusCode != http.StatusNotModified || len(b4) != 0 {
+		t.Fatalf("If-None-Match: status %d, %d bytes", nm.StatusCode, len(b4))
+	}
+	// A WMTS tile not cached yet also falls back to MapCache, then is a file.
+	miss, _ := get(t, gwBase+"/wmts/1.0.0/roads/default/GoogleMapsCompatible/7/45/64.png")
+	if miss.StatusCode != 200 || miss.Header.Get("Etag") != "" {
+		t.Fatalf("WMTS miss: status %d, headers %v", miss.StatusCode, miss.Header)
+	}
+	if n := sourceCount(t); n != before+2 {
+		t.Fatalf("WMTS miss made %d source requests, want 1", n-before-1)
+	}
+	if again, _ := get(t, gwBase+"/xyz/roads@GoogleMapsCompatible/7/64/45.png"); again.Header.Get("Etag") == "" {
+		t.Fatalf("the WMTS miss is not a file for XYZ: headers %v", again.Header)
 	}
 }

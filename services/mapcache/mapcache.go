@@ -11,6 +11,14 @@
 // camptocamp/mapcache contract: configuration in /etc/mapcache/mapcache.xml, served under
 // /mapcache. The builder generates mapcache.xml (one tileset per source layer) and ships it as
 // a Swarm config; tiles live on a volume mounted at /var/cache/mapcache.
+//
+// Tiles are stored one file per tile at <tileset>/<grid>/<z>/<x>/<y>.<ext> of the volume
+// (TileTemplate), y counted from the top as in XYZ URLs and WMTS TileRow: the very path of
+// the XYZ and WMTS RESTful tile URLs. So a gateway routing the cache (gateway.OGC) mounts the
+// volume read-only and answers /xyz/... and /wmts/1.0.0/... tiles already cached straight
+// from their files, with ETag and Last-Modified, asking MapCache only for the others (which
+// it renders and stores). TMS tiles count y from the bottom, so they always go to MapCache.
+// Responses of both carry Cache-Control max-age=Config.Expires.
 package mapcache
 
 import (
@@ -28,6 +36,7 @@ import (
 	"github.com/kalisio/kargo/images"
 	"github.com/kalisio/kargo/internal/shell"
 	"github.com/kalisio/kargo/services/builder"
+	"github.com/kalisio/kargo/services/gateway"
 	"github.com/kalisio/kargo/stack"
 )
 
@@ -76,6 +85,10 @@ const (
 	ConfigPath = "/etc/mapcache/mapcache.xml"
 	// CacheDir is where the disk cache keeps tiles; the volume is mounted there.
 	CacheDir = "/var/cache/mapcache"
+	// TileTemplate is where the disk cache stores each tile (MapCache's template layout): y
+	// counted from the top ({inv_y}, MapCache's own y counting from the bottom), as XYZ URLs
+	// and WMTS TileRow do.
+	TileTemplate = CacheDir + "/{tileset}/{grid}/{z}/{x}/{inv_y}.{ext}"
 	// LockDir is MapCache's lock directory, on the cache volume so that every container
 	// sharing the volume (the cache service's tasks and the seeding job) waits for a tile
 	// another one is rendering instead of rendering it again. It must exist and be writable
@@ -132,7 +145,9 @@ type Config struct {
 	// MetaTile is the number of tiles (columns, rows) fetched from the source at once
 	// (default 1x1: one WMS request per tile). Larger values cut labels less at tile edges.
 	MetaTile [2]int
-	// Expires is how long clients may keep a tile (HTTP Expires and Cache-Control), default 1h.
+	// Expires is how long clients may keep a tile, default 1h: MapCache's HTTP Expires and
+	// Cache-Control max-age, and the max-age of the tiles a gateway answers from the cache's
+	// files (Cache.Files).
 	Expires time.Duration
 	// VectorTiles adds, for each layer L, the tileset L-mvt of Mapbox vector tiles rendered
 	// by the source (its WMS must offer the GetMap format application/vnd.mapbox-vector-tile,
@@ -165,6 +180,48 @@ type Cache struct {
 	Seed *stack.Service
 	// XML is the generated mapcache.xml.
 	XML []byte
+
+	volume  string
+	expires time.Duration
+	format  Format
+}
+
+// Tile paths a gateway answers from the cache's files (see Files): the rest of the path after
+// the public prefix, and the file it is in the volume.
+const (
+	tilesetPat = "([A-Za-z0-9_:-][A-Za-z0-9_.:-]*)"
+	gridPat    = "([A-Za-z0-9_]+)"
+	numPat     = "([0-9]+)"
+	extPat     = "(png|jpg|mvt)"
+	// xyzMatch: /<tileset>@<grid>/<z>/<x>/<y>.<ext>
+	xyzMatch = "/" + tilesetPat + "@" + gridPat + "/" + numPat + "/" + numPat + "/" + numPat + "[.]" + extPat
+	// wmtsMatch: /1.0.0/<tileset>/default/<grid>/<z>/<row>/<col>.<ext>
+	wmtsMatch = "/1[.]0[.]0/" + tilesetPat + "/default/" + gridPat + "/" + numPat + "/" + numPat + "/" + numPat + "[.]" + extPat
+)
+
+// Files tells a gateway (gateway.OGC) how to answer tiles of the public prefix /xyz or /wmts
+// from the cache volume: the files MapCache stored (TileTemplate), read-only, with
+// Cache-Control max-age=Config.Expires; a tile not stored yet goes to MapCache. Nil for other
+// prefixes and for the mixed format (whose files are PNG or JPEG under one extension).
+//
+// On a Swarm of several nodes, the gateway sees the volume of its own node: tiles are served
+// from files there only when a MapCache task runs (or ran) on that node; otherwise every tile
+// goes to MapCache, as without files. MapCache writes a tile file in place (no rename), so a
+// request arriving during the microseconds of a new tile's write may read it incomplete.
+func (c *Cache) Files(prefix string) *gateway.Files {
+	if c == nil || c.format == Mixed {
+		return nil
+	}
+	f := &gateway.Files{Volume: c.volume, MaxAge: c.expires, Types: map[string]string{".mvt": MVT}}
+	switch prefix {
+	case "/xyz":
+		f.Match, f.Path = xyzMatch, "/$1/$2/$3/$4/$5.$6"
+	case "/wmts":
+		f.Match, f.Path = wmtsMatch, "/$1/$2/$3/$5/$4.$6"
+	default:
+		return nil
+	}
+	return f
 }
 
 // Services returns the cache service, then the seeding job when there is one.
@@ -277,7 +334,7 @@ func New(cfg Config) *Cache {
 
 	data := Render(cfg, sourceURL)
 	svc.Declares.Configs = []stack.Config{{Name: cfg.Name + "-xml", Data: data}}
-	c := &Cache{Service: svc, XML: data}
+	c := &Cache{Service: svc, XML: data, volume: cfg.Volume, expires: cfg.Expires, format: cfg.Format}
 
 	if cfg.Seed != nil {
 		c.Seed = seedJob(cfg, svc)
@@ -467,7 +524,9 @@ func Render(cfg Config, sourceURL string) []byte {
 		}
 		fmt.Fprintf(&b, "  <metadata>\n    <url>%s</url>\n  </metadata>\n", esc(u))
 	}
-	fmt.Fprintf(&b, "  <cache name=\"disk\" type=\"disk\">\n    <base>%s</base>\n    <symlink_blank/>\n  </cache>\n", CacheDir)
+	// One file per tile at the path of its XYZ and WMTS RESTful URLs (TileTemplate), which a
+	// gateway serves as files. The template layout does not link blank tiles to one file.
+	fmt.Fprintf(&b, "  <cache name=\"disk\" type=\"disk\" layout=\"template\">\n    <template>%s</template>\n    <creation_retry>3</creation_retry>\n  </cache>\n", TileTemplate)
 	mime := "image/png"
 	if cfg.Format == JPEG {
 		mime = "image/jpeg"

@@ -2,10 +2,13 @@ package mapcache
 
 import (
 	"encoding/xml"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kalisio/kargo/services/builder"
+	"github.com/kalisio/kargo/services/gateway"
 	"github.com/kalisio/kargo/stack"
 	"github.com/kalisio/kargo/swarmx"
 )
@@ -51,7 +54,9 @@ func TestMapCacheRender(t *testing.T) {
 			Cache  string   `xml:"cache"`
 		} `xml:"tileset"`
 		Cache struct {
-			Base string `xml:"base"`
+			Layout   string  `xml:"layout,attr"`
+			Template string  `xml:"template"`
+			Base     *string `xml:"base"`
 		} `xml:"cache"`
 		URL    string `xml:"metadata>url"`
 		Locker struct {
@@ -69,8 +74,10 @@ func TestMapCacheRender(t *testing.T) {
 		doc.Tilesets[0].Format != "PNG" || doc.Tilesets[0].Cache != "disk" {
 		t.Errorf("tilesets %+v", doc.Tilesets)
 	}
-	if doc.Cache.Base != CacheDir || doc.URL != "https://maps.example.org/" {
-		t.Errorf("cache %q url %q", doc.Cache.Base, doc.URL)
+	// One file per tile at the path of its XYZ URL: y from the top ({inv_y}), on the volume.
+	if doc.Cache.Layout != "template" || doc.Cache.Base != nil ||
+		doc.Cache.Template != CacheDir+"/{tileset}/{grid}/{z}/{x}/{inv_y}.{ext}" || doc.URL != "https://maps.example.org/" {
+		t.Errorf("cache %+v url %q", doc.Cache, doc.URL)
 	}
 	// Locks live on the cache volume, shared by the service's tasks and the seeding job (a
 	// directory private to each container, such as /tmp, would let them render a tile twice).
@@ -280,5 +287,66 @@ func TestServicesAndCommonReachTheSeedingJob(t *testing.T) {
 	}
 	if got := New(Config{Source: src, Layers: []string{"roads"}}).Services(); len(got) != 1 {
 		t.Errorf("without seeding, Services() = %v", got)
+	}
+}
+
+func TestMapCacheFilesForTheGateway(t *testing.T) {
+	ms := wmsSource()
+	tiles := New(Config{Common: builder.Common{Name: "tiles"}, Source: ms, Layers: []string{"roads"}, VectorTiles: true, Volume: "tc", Expires: 90 * time.Second})
+	routes := gateway.OGC(ms, tiles)
+	files := map[string]*gateway.Files{}
+	for _, r := range routes {
+		files[r.Prefix] = r.Files
+	}
+	// XYZ and WMTS RESTful tiles are files of the volume; TMS (y from the bottom), WMS and
+	// the source's routes are not.
+	if files["/tms"] != nil || files["/wms"] != nil || len(files) != 4 {
+		t.Fatalf("files by prefix %v", files)
+	}
+	for prefix, c := range map[string]struct{ path, file string }{
+		"/xyz":  {"/roads-mvt@GoogleMapsCompatible/6/32/22.mvt", "/roads-mvt/GoogleMapsCompatible/6/32/22.mvt"},
+		"/wmts": {"/1.0.0/roads/default/GoogleMapsCompatible/6/22/32.png", "/roads/GoogleMapsCompatible/6/32/22.png"},
+	} {
+		f := files[prefix]
+		if f == nil || f.Volume != "tc" || f.MaxAge != 90*time.Second || f.Types[".mvt"] != MVT {
+			t.Fatalf("%s: files %+v", prefix, f)
+		}
+		m := regexp.MustCompile("^" + f.Match + "$").FindStringSubmatch(c.path)
+		if m == nil {
+			t.Fatalf("%s: %q does not match %s", prefix, c.path, f.Match)
+		}
+		got := regexp.MustCompile(`[$]([0-9])`).ReplaceAllStringFunc(f.Path, func(s string) string { return m[s[1]-'0'] })
+		if got != c.file {
+			t.Errorf("%s%s is the file %s, want %s", prefix, c.path, got, c.file)
+		}
+	}
+	// Paths that are not tiles stored as files (capabilities, other styles, the lock
+	// directory) do not match.
+	for prefix, paths := range map[string][]string{
+		"/xyz":  {"/.locks@x/1/2/3.png", "/roads@GoogleMapsCompatible/1/2/3.png/x", "/roads/GoogleMapsCompatible/1/2/3.png"},
+		"/wmts": {"/1.0.0/WMTSCapabilities.xml", "/1.0.0/roads/dark/GoogleMapsCompatible/6/22/32.png", "/1.0.0/roads/default/GoogleMapsCompatible/6/22/../32.png"},
+	} {
+		re := regexp.MustCompile("^" + files[prefix].Match + "$")
+		for _, p := range paths {
+			if re.MatchString(p) {
+				t.Errorf("%s%s matches the files", prefix, p)
+			}
+		}
+	}
+	// The mixed format stores PNG and JPEG under one extension: no files.
+	mixed := New(Config{Common: builder.Common{Name: "tiles"}, Source: ms, Layers: []string{"roads"}, Format: Mixed})
+	if f := mixed.Files("/xyz"); f != nil {
+		t.Errorf("mixed format: files %+v", f)
+	}
+	// The gateway mounts the volume read-only.
+	gw := gateway.New(gateway.Config{Routes: routes})
+	d, err := swarmx.Render(stack.New("mc", ms, tiles, gw), swarmx.Source{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, _ := d.Service("gateway")
+	mounts := g.Spec.TaskTemplate.ContainerSpec.Mounts
+	if len(mounts) != 1 || mounts[0].Source != "mc_tc" || !mounts[0].ReadOnly || mounts[0].Target != gateway.FilesDir+"/tc" {
+		t.Errorf("gateway mounts %+v", mounts)
 	}
 }
