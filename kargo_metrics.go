@@ -50,7 +50,7 @@ func (c *cli) metricsCmd() *cobra.Command {
 func (c *cli) prometheusURL() (string, error) {
 	var prom *stack.Service
 	for _, s := range c.st.Services {
-		if s != nil && s.Labels[monitoring.LabelRole] == "prometheus" {
+		if s != nil && s.Labels[stack.LabelRole] == "prometheus" {
 			prom = s
 		}
 	}

@@ -23,7 +23,6 @@ import (
 	_ "time/tzdata"
 
 	"github.com/kalisio/kargo/internal/schedrun"
-	"github.com/kalisio/kargo/services/scheduler"
 	"github.com/moby/moby/client"
 )
 
@@ -58,9 +57,9 @@ func main() {
 }
 
 func run() error {
-	stackName := os.Getenv(scheduler.EnvStack)
+	stackName := os.Getenv(schedrun.EnvStack)
 	if stackName == "" {
-		return fmt.Errorf("%s is not set", scheduler.EnvStack)
+		return fmt.Errorf("%s is not set", schedrun.EnvStack)
 	}
 	refresh := 5 * time.Second
 	if v := os.Getenv("KARGO_SCHEDULER_REFRESH"); v != "" {
@@ -78,7 +77,7 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	r := &schedrun.Runner{Client: c, Stack: stackName, Log: os.Stdout, Refresh: refresh, Heartbeat: beat}
-	if addr := os.Getenv(scheduler.EnvMetrics); addr != "" {
+	if addr := os.Getenv(schedrun.EnvMetrics); addr != "" {
 		srv := &http.Server{Addr: addr, Handler: metricsHandler(r), ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {

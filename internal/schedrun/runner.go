@@ -69,6 +69,16 @@ type Runner struct {
 	invalid map[string]string
 }
 
+// EnvStack is the environment variable that names the stack whose jobs the scheduler runs.
+// services/scheduler sets it with a Swarm template to the service's own
+// com.docker.stack.namespace label, so a scheduler can only ever touch the stack it was
+// deployed with.
+const EnvStack = "KARGO_STACK"
+
+// EnvMetrics is the environment variable holding the address the scheduler serves /metrics
+// at (unset: it serves nothing).
+const EnvMetrics = "KARGO_SCHEDULER_METRICS"
+
 // MaxHeartbeatInterval is the longest the run loop sleeps between two heartbeats. The
 // scheduler's health check (kargo-scheduler health) allows a few of these intervals.
 const MaxHeartbeatInterval = 20 * time.Second

@@ -83,8 +83,6 @@ const (
 
 // Labels of the Prometheus service, read by `kargo metrics`.
 const (
-	// LabelRole is "prometheus" on the Prometheus service.
-	LabelRole = "io.kargo.role"
 	// LabelGateway names the gateway that routes PathPrefix to Prometheus.
 	LabelGateway = "io.kargo.prometheus.gateway"
 )
@@ -297,7 +295,7 @@ func New(cfg Config) *Monitoring {
 	if p.Labels == nil {
 		p.Labels = map[string]string{}
 	}
-	p.Labels[LabelRole] = "prometheus"
+	p.Labels[stack.LabelRole] = "prometheus"
 	for _, s := range []*stack.Service{m.Node, m.Blackbox, m.Postgres} {
 		if s != nil {
 			s.Labels = map[string]string{"io.kargo.product": "monitoring"}

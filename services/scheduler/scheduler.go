@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/kalisio/kargo/internal/schedrun"
 	"github.com/kalisio/kargo/internal/socketproxy"
 	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/stack"
@@ -35,19 +36,11 @@ import (
 // DefaultName is the service name New uses when Config.Name is empty.
 const DefaultName = "scheduler"
 
-// LabelRole marks the scheduler service, so Ensure finds it whatever its name.
-const LabelRole = "io.kargo.role"
-
-// EnvStack is the environment variable that names the stack whose jobs the scheduler runs.
-// New sets it with a Swarm template to the service's own com.docker.stack.namespace label,
-// so a scheduler can only ever touch the stack it was deployed with.
-const EnvStack = "KARGO_STACK"
-
 // Socket is the Docker Engine socket bind-mounted into the scheduler's socket proxy.
 const Socket = "/var/run/docker.sock"
 
-// Roles (values of LabelRole). The socket proxy is the only Kargo service that mounts the
-// Docker socket: it is found by LabelRole=RoleProxy, its profile by LabelProxyProfile.
+// Roles (values of stack.LabelRole). The socket proxy is the only Kargo service that mounts the
+// Docker socket: it is found by stack.LabelRole=RoleProxy, its profile by LabelProxyProfile.
 const (
 	// RoleScheduler marks the scheduler service.
 	RoleScheduler = "scheduler"
@@ -64,10 +57,6 @@ const ProxyPort = 2375
 // MetricsPort is the port the scheduler serves /metrics on when Config.Metrics is set (see
 // Runner.WriteMetrics for the series).
 const MetricsPort = 9262
-
-// EnvMetrics is the environment variable holding the address the scheduler serves /metrics
-// at (unset: it serves nothing).
-const EnvMetrics = "KARGO_SCHEDULER_METRICS"
 
 // Config configures the scheduler service. The zero value is a complete configuration.
 //
@@ -146,7 +135,7 @@ func New(cfg Config) *Scheduler {
 		Network: name + "-engine", Profile: socketproxy.ProfileScheduler})
 	// Swarm expands this template per task: the scheduler learns its own stack from the
 	// namespace label Kargo puts on every service.
-	svc.Env[EnvStack] = `{{index .Service.Labels "com.docker.stack.namespace"}}`
+	svc.Env[schedrun.EnvStack] = `{{index .Service.Labels "com.docker.stack.namespace"}}`
 	svc.Env["DOCKER_HOST"] = fmt.Sprintf("tcp://%s:%d", proxy.Name, ProxyPort)
 	if cfg.Refresh > 0 {
 		svc.Env["KARGO_SCHEDULER_REFRESH"] = cfg.Refresh.String()
@@ -158,7 +147,7 @@ func New(cfg Config) *Scheduler {
 	}
 	svc.Networks = append([]string{name + "-engine"}, svc.Networks...)
 	if cfg.Metrics {
-		svc.Env[EnvMetrics] = fmt.Sprintf(":%d", MetricsPort)
+		svc.Env[schedrun.EnvMetrics] = fmt.Sprintf(":%d", MetricsPort)
 		if len(cfg.MetricsNetworks) == 0 {
 			svc.Networks = append(svc.Networks, stack.DefaultNetwork)
 		}
@@ -176,7 +165,7 @@ func New(cfg Config) *Scheduler {
 	// waits 5 s).
 	svc.Restart = &stack.RestartPolicy{Condition: "any"}
 	svc.DependsOn = []string{proxy.Name}
-	svc.Labels = map[string]string{LabelRole: RoleScheduler}
+	svc.Labels = map[string]string{stack.LabelRole: RoleScheduler}
 	return &Scheduler{Service: svc, Proxy: proxy}
 }
 
@@ -212,13 +201,13 @@ var proxyDefaults = builder.Defaults{
 // with 403. It runs as root because the socket is root's; the socket is the only thing it
 // mounts, and its image holds nothing but the proxy binary.
 //
-// The socket mount is marked: the service carries LabelRole=RoleProxy and LabelProxyProfile.
+// The socket mount is marked: the service carries stack.LabelRole=RoleProxy and LabelProxyProfile.
 func Proxy(cfg ProxyConfig) *stack.Service {
 	svc := builder.Base(cfg.Common, proxyDefaults)
 	if len(cfg.Networks) > 0 {
 		svc.Problemf("config.networks", "a socket proxy joins its internal network only (Network)")
 	}
-	svc.Env[EnvStack] = `{{index .Service.Labels "com.docker.stack.namespace"}}`
+	svc.Env[schedrun.EnvStack] = `{{index .Service.Labels "com.docker.stack.namespace"}}`
 	svc.Env["KARGO_PROXY_PROFILE"] = cfg.Profile
 	svc.Env["KARGO_PROXY_LISTEN"] = fmt.Sprintf(":%d", ProxyPort)
 	if placementUnset(svc.Placement) {
@@ -236,10 +225,10 @@ func Proxy(cfg ProxyConfig) *stack.Service {
 	}
 	// Restarted at once, whatever the exit code, as the scheduler that needs it.
 	svc.Restart = &stack.RestartPolicy{Condition: "any"}
-	svc.Labels = map[string]string{LabelRole: RoleProxy, LabelProxyProfile: cfg.Profile}
+	svc.Labels = map[string]string{stack.LabelRole: RoleProxy, LabelProxyProfile: cfg.Profile}
 	svc.Declares.Networks = []stack.Network{
 		{Name: cfg.Network, Internal: true, Attachable: stack.Ptr(false),
-			Labels: map[string]string{LabelRole: RoleProxy}},
+			Labels: map[string]string{stack.LabelRole: RoleProxy}},
 	}
 	return svc
 }
@@ -257,7 +246,7 @@ func Needed(st *stack.Stack) bool {
 // Has reports whether the stack already has a scheduler service.
 func Has(st *stack.Stack) bool {
 	for _, svc := range st.Services {
-		if svc != nil && svc.Labels[LabelRole] == RoleScheduler {
+		if svc != nil && svc.Labels[stack.LabelRole] == RoleScheduler {
 			return true
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/kalisio/kargo/images"
+	"github.com/kalisio/kargo/internal/schedrun"
 	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/services/scheduler"
 	"github.com/kalisio/kargo/stack"
@@ -56,8 +57,8 @@ func TestNewRendersASchedulerBehindASocketProxy(t *testing.T) {
 		t.Errorf("proxy image %q, want %q", img, scheduler.ProxyImageRef)
 	}
 	for _, s := range []swarmx.Service{svc, proxy} {
-		if env := s.Env()[scheduler.EnvStack]; env != `{{index .Service.Labels "com.docker.stack.namespace"}}` {
-			t.Errorf("%s: %s=%q, want the namespace template", s.Logical, scheduler.EnvStack, env)
+		if env := s.Env()[schedrun.EnvStack]; env != `{{index .Service.Labels "com.docker.stack.namespace"}}` {
+			t.Errorf("%s: %s=%q, want the namespace template", s.Logical, schedrun.EnvStack, env)
 		}
 		if s.Spec.TaskTemplate.RestartPolicy == nil || s.Spec.TaskTemplate.RestartPolicy.Condition != swarm.RestartPolicyConditionAny {
 			t.Errorf("%s: restart %+v, want any (a long-running service)", s.Logical, s.Spec.TaskTemplate.RestartPolicy)
@@ -86,7 +87,7 @@ func TestNewRendersASchedulerBehindASocketProxy(t *testing.T) {
 		if want := map[bool]int{true: 1, false: 0}[s.Logical == "scheduler-proxy"]; n != want {
 			t.Errorf("%s: %d docker socket mounts, want %d", s.Logical, n, want)
 		}
-		if n > 0 && (s.Spec.Labels[scheduler.LabelRole] != scheduler.RoleProxy || s.Spec.Labels[scheduler.LabelProxyProfile] != "scheduler") {
+		if n > 0 && (s.Spec.Labels[stack.LabelRole] != scheduler.RoleProxy || s.Spec.Labels[scheduler.LabelProxyProfile] != "scheduler") {
 			t.Errorf("%s: labels %v, want the socket proxy's role and profile", s.Logical, s.Spec.Labels)
 		}
 	}
@@ -207,11 +208,11 @@ func TestContextCompilesAStaticBinary(t *testing.T) {
 
 func TestMetricsOption(t *testing.T) {
 	plain := scheduler.New(scheduler.Config{})
-	if _, ok := plain.Service.Env[scheduler.EnvMetrics]; ok || len(plain.Service.Networks) != 1 {
+	if _, ok := plain.Service.Env[schedrun.EnvMetrics]; ok || len(plain.Service.Networks) != 1 {
 		t.Errorf("without Metrics: env %v networks %v, want no metrics and only the proxy's network", plain.Service.Env, plain.Service.Networks)
 	}
 	m := scheduler.New(scheduler.Config{Metrics: true})
-	if m.Service.Env[scheduler.EnvMetrics] != ":9262" || fmt.Sprint(m.Service.Networks) != "[scheduler-engine default]" {
+	if m.Service.Env[schedrun.EnvMetrics] != ":9262" || fmt.Sprint(m.Service.Networks) != "[scheduler-engine default]" {
 		t.Errorf("with Metrics: env %v networks %v", m.Service.Env, m.Service.Networks)
 	}
 	if fmt.Sprint(m.Proxy.Networks) != "[scheduler-engine]" {
