@@ -218,15 +218,12 @@ func newRoot(st *stack.Stack, o *Options) *cobra.Command {
 	return root
 }
 
-// applier connects to the engine. plan and apply validate the whole stack first, so an invalid
-// stack never reaches the engine (Render checks it again, through the same stack.Normalize); status,
-// rm and logs only need its name, so they still work on a stack a bad edit made invalid.
-func (c *cli) applier(validate bool) (*swarmx.Applier, Engine, error) {
-	if validate {
-		if err := c.st.Validate(); err != nil {
-			return nil, nil, err
-		}
-	} else if strings.TrimSpace(c.st.Name) == "" {
+// applier connects to the engine. plan and apply render (and so validate) the whole stack
+// before they call it, so an invalid stack never reaches the engine and is normalised once;
+// status, rm and logs only need its name, so they still work on a stack a bad edit made
+// invalid.
+func (c *cli) applier() (*swarmx.Applier, Engine, error) {
+	if strings.TrimSpace(c.st.Name) == "" {
 		return nil, nil, &UsageError{Err: errors.New("the stack has no name")}
 	}
 	e, err := c.o.Engine()
@@ -345,11 +342,15 @@ func (c *cli) planCmd() *cobra.Command {
 			if err := c.checkOutput(); err != nil {
 				return err
 			}
-			a, _, err := c.applier(true)
+			d, err := swarmx.Render(c.st, c.o.Source)
 			if err != nil {
 				return err
 			}
-			p, err := a.Plan(cmd.Context(), c.st)
+			a, _, err := c.applier()
+			if err != nil {
+				return err
+			}
+			p, err := a.PlanDesired(cmd.Context(), d)
 			if err != nil {
 				return err
 			}
@@ -373,12 +374,16 @@ func (c *cli) applyCmd() *cobra.Command {
 			if err := c.checkOutput(); err != nil {
 				return err
 			}
-			a, _, err := c.applier(true)
+			d, err := swarmx.Render(c.st, c.o.Source)
+			if err != nil {
+				return err
+			}
+			a, _, err := c.applier()
 			if err != nil {
 				return err
 			}
 			opts.NoWait = !wait
-			res, err := a.Apply(cmd.Context(), c.st, opts)
+			res, err := a.ApplyDesired(cmd.Context(), d, opts)
 			if err != nil {
 				return err
 			}
@@ -423,7 +428,7 @@ func (c *cli) statusCmd() *cobra.Command {
 			if err := c.checkOutput(); err != nil {
 				return err
 			}
-			a, e, err := c.applier(false)
+			a, e, err := c.applier()
 			if err != nil {
 				return err
 			}
@@ -504,7 +509,7 @@ func (c *cli) rmCmd() *cobra.Command {
 		Short: "Remove the stack's services, networks, secrets and configs (volumes and the secrets Kargo generated only with --volumes)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, _, err := c.applier(false)
+			a, _, err := c.applier()
 			if err != nil {
 				return err
 			}
@@ -564,7 +569,7 @@ func (c *cli) logsCmd() *cobra.Command {
 			if c.st.Service(args[0]) == nil {
 				return &UsageError{Err: fmt.Errorf("stack %q has no service %q", c.st.Name, args[0])}
 			}
-			_, e, err := c.applier(false)
+			_, e, err := c.applier()
 			if err != nil {
 				return err
 			}

@@ -62,7 +62,7 @@ func (c *cli) backupCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			_, e, err := c.applier(false)
+			_, e, err := c.applier()
 			if err != nil {
 				return err
 			}
@@ -120,7 +120,7 @@ func (c *cli) restoreCmd() *cobra.Command {
 					return &UsageError{Err: fmt.Errorf("%q is not a dump name (see the dumps with status)", name)}
 				}
 			}
-			_, e, err := c.applier(false)
+			_, e, err := c.applier()
 			if err != nil {
 				return err
 			}

@@ -68,7 +68,7 @@ func nodeReady(e Engine, fallback string) func(ctx context.Context, s swarmx.Ser
 }
 
 func (c *cli) nodeClient() (*swarmx.Applier, swarmx.NodeClient, error) {
-	a, e, err := c.applier(false)
+	a, e, err := c.applier()
 	if err != nil {
 		return nil, nil, err
 	}

@@ -382,10 +382,19 @@ func TestApplyInterrupted(t *testing.T) {
 	changed.Service("mapserver").Env = map[string]string{"DEBUG": "1"}
 	c.engine.Stall["maps_mapserver"] = true
 
+	// Interrupt once the update reached the engine (and apply waits on it), however long
+	// rendering took on a loaded machine.
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
-		time.Sleep(100 * time.Millisecond)
-		cancel()
+		defer cancel()
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			for _, call := range c.engine.CallsTo("ServiceUpdate") {
+				if call.Name == "maps_mapserver" {
+					time.Sleep(100 * time.Millisecond)
+					return
+				}
+			}
+		}
 	}()
 	var out, errb bytes.Buffer
 	err = kargo.Run(ctx, []string{"apply"}, changed, kargo.Options{Stdout: &out, Stderr: &errb,

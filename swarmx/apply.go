@@ -123,6 +123,13 @@ func (a *Applier) Plan(ctx context.Context, st *stack.Stack) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	return a.PlanDesired(ctx, d)
+}
+
+// PlanDesired is Plan of a stack already rendered (by Render, which validated it): a program
+// that renders first, to refuse a bad stack before it connects to the engine, normalises the
+// stack once.
+func (a *Applier) PlanDesired(ctx context.Context, d *Desired) (*Plan, error) {
 	cur, err := Observe(ctx, a.Client, d.Stack)
 	if err != nil {
 		return nil, err
@@ -131,7 +138,7 @@ func (a *Applier) Plan(ctx context.Context, st *stack.Stack) (*Plan, error) {
 		return nil, err
 	}
 	d.bindSecrets(cur.Secrets)
-	nodes, err := a.nodeChanges(ctx, st)
+	nodes, err := a.nodeChanges(ctx, d)
 	if err != nil {
 		return nil, err
 	}
@@ -154,6 +161,11 @@ func (a *Applier) Apply(ctx context.Context, st *stack.Stack, opts ApplyOptions)
 	if err != nil {
 		return nil, err
 	}
+	return a.ApplyDesired(ctx, d, opts)
+}
+
+// ApplyDesired is Apply of a stack already rendered (by Render, which validated it).
+func (a *Applier) ApplyDesired(ctx context.Context, d *Desired, opts ApplyOptions) (*Result, error) {
 	cur, err := Observe(ctx, a.Client, d.Stack)
 	if err != nil {
 		return nil, err
@@ -164,7 +176,7 @@ func (a *Applier) Apply(ctx context.Context, st *stack.Stack, opts ApplyOptions)
 		}
 	}
 	d.bindSecrets(cur.Secrets)
-	nodes, err := a.nodeChanges(ctx, st)
+	nodes, err := a.nodeChanges(ctx, d)
 	if err != nil {
 		return nil, err
 	}

@@ -135,19 +135,19 @@ func splitKeys(s string) []string {
 
 // nodeChanges lists the Swarm's nodes and plans the stack's node labels. A client without
 // node calls is fine for a stack that declares none.
-func (a *Applier) nodeChanges(ctx context.Context, st *stack.Stack) ([]NodeChange, error) {
+func (a *Applier) nodeChanges(ctx context.Context, d *Desired) ([]NodeChange, error) {
 	nc, ok := a.Client.(NodeClient)
 	if !ok {
-		if len(st.Nodes) > 0 {
-			return nil, fmt.Errorf("stack %q: nodes: this engine client cannot list or label nodes", st.Name)
+		if len(d.Nodes) > 0 {
+			return nil, fmt.Errorf("stack %q: nodes: this engine client cannot list or label nodes", d.Stack)
 		}
 		return nil, nil
 	}
 	list, err := nc.NodeList(ctx, client.NodeListOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("stack %q: list nodes: %w", st.Name, err)
+		return nil, fmt.Errorf("stack %q: list nodes: %w", d.Stack, err)
 	}
-	return PlanNodes(st.Name, st.Nodes, list.Items)
+	return PlanNodes(d.Stack, d.Nodes, list.Items)
 }
 
 // withNodes puts the node actions first in the plan: Apply labels nodes before it creates or

@@ -50,6 +50,8 @@ type Desired struct {
 	Configs []Config
 	// Services in the order the stack lists them.
 	Services []Service
+	// Nodes are the node labels the stack keeps (stack.Stack.Nodes); empty for most stacks.
+	Nodes []stack.NodeLabels `json:",omitempty"`
 }
 
 // Network is a desired network.
@@ -231,7 +233,7 @@ func Render(st *stack.Stack, src Source) (*Desired, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Desired{Stack: s.Name}
+	d := &Desired{Stack: s.Name, Nodes: s.Nodes}
 	r := renderer{stack: s, src: src, labels: baseLabels(s)}
 
 	netNames := map[string]string{}
