@@ -1,7 +1,6 @@
 package swarmx_test
 
 import (
-	"bytes"
 	"context"
 	"slices"
 	"sync"
@@ -9,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kalisio/kargo/internal/fakeengine"
+	"github.com/kalisio/kargo/internal/syncbuf"
 	"github.com/kalisio/kargo/stack"
 	"github.com/kalisio/kargo/swarmx"
 	"github.com/moby/moby/api/types/swarm"
@@ -60,30 +60,13 @@ func (h *heldEngine) TaskList(ctx context.Context, o client.TaskListOptions) (cl
 func heldApplier(t *testing.T) (*swarmx.Applier, *heldEngine) {
 	t.Helper()
 	h := &heldEngine{Engine: fakeengine.New(), held: map[string]swarm.TaskState{}}
-	var progress syncBuffer
+	var progress syncbuf.Buffer
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("progress:\n%s", progress.String())
 		}
 	})
 	return &swarmx.Applier{Client: h, Source: emptySource, Progress: &progress, Poll: time.Millisecond}, h
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // eventually fails the test when cond is still false after many polls.

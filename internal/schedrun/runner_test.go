@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kalisio/kargo/internal/schedrun"
+	"github.com/kalisio/kargo/internal/syncbuf"
 	"github.com/kalisio/kargo/stack"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
@@ -258,7 +259,7 @@ func TestRunnerSleepIsCappedForTheHeartbeat(t *testing.T) {
 // included), and beats even when the refresh is long.
 func TestRunStartsRunsAndBeats(t *testing.T) {
 	f := &fakeEngine{services: []swarm.Service{jobService("a", "s", "* * * * * *")}, tasks: map[string][]swarm.Task{}}
-	var log syncBuffer
+	var log syncbuf.Buffer
 	var mu sync.Mutex
 	beats := 0
 	r := &schedrun.Runner{Client: f, Stack: "s", Log: &log, Refresh: 100 * time.Millisecond,
@@ -397,24 +398,6 @@ func TestSchedulesAreUTCUnlessCronTZ(t *testing.T) {
 			t.Errorf("%s: next %s, want %s", s.Service, s.Next.UTC(), want[s.Service])
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the Runner's loop and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func atoi(s string) int {
