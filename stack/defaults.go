@@ -169,6 +169,11 @@ func (svc *Service) applyDefaults() {
 	}
 	if r.Order == "" {
 		r.Order = order
+		// A service whose update stops the old task first (one writer on a data volume)
+		// stops the failed task first when rolling back too.
+		if u.Order == StopFirst {
+			r.Order = StopFirst
+		}
 	}
 	if r.FailureAction == "" {
 		r.FailureAction = "pause"

@@ -78,6 +78,12 @@ func TestDefaultedService(t *testing.T) {
 			assert.Equal(t, stack.StartFirst, s.Update.Order)
 			assert.Equal(t, stack.StopFirst, s.Rollback.Order)
 		}},
+		{"a stop-first update rolls back stop-first", func(s *stack.Service) {
+			s.Update = &stack.UpdatePolicy{Order: stack.StopFirst}
+		}, func(t *testing.T, s *stack.Service) {
+			assert.Equal(t, stack.StopFirst, s.Update.Order)
+			assert.Equal(t, stack.StopFirst, s.Rollback.Order)
+		}},
 		{"monitor window from the health check", func(s *stack.Service) {
 			s.Health = &stack.Health{Test: []string{"CMD", "true"}, Interval: 10 * time.Second, Retries: 5, StartPeriod: 30 * time.Second}
 		}, func(t *testing.T, s *stack.Service) {

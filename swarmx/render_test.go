@@ -273,8 +273,9 @@ func TestRenderService(t *testing.T) {
 		}, nil, func(t *testing.T, spec swarm.ServiceSpec) {
 			assert.Equal(t, &swarm.UpdateConfig{Parallelism: 2, Delay: time.Second, FailureAction: swarm.UpdateFailureActionContinue,
 				Monitor: time.Minute, MaxFailureRatio: 0.5, Order: swarm.UpdateOrderStopFirst}, spec.UpdateConfig)
+			// The rollback's order follows a stop-first update (one writer on a data volume).
 			assert.Equal(t, &swarm.UpdateConfig{Parallelism: 3, FailureAction: swarm.UpdateFailureActionPause,
-				Monitor: stack.DefaultRollbackMonitor, Order: swarm.UpdateOrderStartFirst}, spec.RollbackConfig)
+				Monitor: stack.DefaultRollbackMonitor, Order: swarm.UpdateOrderStopFirst}, spec.RollbackConfig)
 		}},
 		{"default update config", func(*stack.Service) {}, nil, func(t *testing.T, spec swarm.ServiceSpec) {
 			assert.Equal(t, &swarm.UpdateConfig{Parallelism: 1, FailureAction: swarm.UpdateFailureActionRollback,

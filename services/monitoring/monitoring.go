@@ -280,6 +280,12 @@ func New(cfg Config) *Monitoring {
 		"--web.external-url=" + PathPrefix + "/",
 	}
 	p.Mounts = []stack.Mount{{Type: stack.VolumeMount, Source: vol, Target: dataDir}}
+	// One Prometheus writes one TSDB: a second task on the same volume (an update started
+	// before the old task stopped, or a second replica) cannot lock it and exits.
+	p.Update = &stack.UpdatePolicy{Order: stack.StopFirst}
+	if cfg.Replicas > 1 {
+		p.Problemf("config.replicas", "one Prometheus writes one data volume (got %d replicas)", cfg.Replicas)
+	}
 	p.Declares.Volumes = append(p.Declares.Volumes, stack.Volume{Name: vol})
 	conf, rules := p.Name+"-config", p.Name+"-rules"
 	p.Declares.Configs = append(p.Declares.Configs,
