@@ -256,19 +256,6 @@ func (r *Report) Chart(path string) error {
 	return nil
 }
 
-// slug makes a key part from a label.
-func slug(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' {
-			return r
-		}
-		if r >= 'A' && r <= 'Z' {
-			return r + 32
-		}
-		return '-'
-	}, s)
-}
-
 // median returns the median of a series, if it was measured.
 func (r *Report) median(key string) (float64, bool) {
 	s := r.index[key]

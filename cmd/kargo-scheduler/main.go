@@ -69,7 +69,7 @@ func run() error {
 		}
 		refresh = d
 	}
-	c, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	c, err := client.New(client.FromEnv)
 	if err != nil {
 		return err
 	}

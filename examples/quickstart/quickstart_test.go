@@ -345,8 +345,6 @@ func TestQuickstart(t *testing.T) {
 	})
 }
 
-func ptr[T any](v T) *T { return &v }
-
 func near(img image.Image, x, y, r int, hex string) bool {
 	want, _ := strconv.ParseUint(strings.TrimPrefix(hex, "#"), 16, 32)
 	wr, wg, wb := int(want>>16&0xff), int(want>>8&0xff), int(want&0xff)

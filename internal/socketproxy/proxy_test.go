@@ -164,7 +164,7 @@ func setup(t *testing.T, profile string) (*engine, *httptest.Server, *bytes.Buff
 
 func dockerClient(t *testing.T, ps *httptest.Server) *client.Client {
 	t.Helper()
-	c, err := client.New(client.WithHost("tcp://"+ps.Listener.Addr().String()), client.WithAPIVersionNegotiation())
+	c, err := client.New(client.WithHost("tcp://" + ps.Listener.Addr().String()))
 	if err != nil {
 		t.Fatal(err)
 	}
