@@ -16,3 +16,13 @@ func TestScheduledRunIsUTC(t *testing.T) {
 		t.Errorf("next run = %s, want 2026-11-25T03:00:00Z (03:00 UTC)", st.NextRun)
 	}
 }
+
+// A scheduled job that never ran yet shows its first run, not an empty one.
+func TestScheduledRunBeforeTheFirst(t *testing.T) {
+	now := time.Date(2026, 11, 25, 1, 30, 0, 0, time.UTC)
+	st := &ServiceStatus{Schedule: "0 0 3 * * *"}
+	scheduledRun(st, TaskSummary{}, now)
+	if st.NextRun != "2026-11-25T03:00:00Z" {
+		t.Errorf("next run = %q, want 2026-11-25T03:00:00Z", st.NextRun)
+	}
+}

@@ -136,7 +136,8 @@ func scheduledRun(st *ServiceStatus, t TaskSummary, now time.Time) {
 			st.LastResult = stack.RunFailed
 		}
 	}
-	if next, err := time.Parse(time.RFC3339, st.NextRun); st.LastRun != "" && (err != nil || next.Before(now)) {
+	// Missing (no run yet: the scheduler writes it when it starts one) or past: compute it.
+	if next, err := time.Parse(time.RFC3339, st.NextRun); err != nil || next.Before(now) {
 		if sched, err := stack.CronParser.Parse(st.Schedule); err == nil {
 			// The scheduler runs in UTC (its image has no local time zone): compute as it does.
 			st.NextRun = sched.Next(now.UTC()).UTC().Format(time.RFC3339)
