@@ -47,6 +47,9 @@ const (
 	DefaultUser = "postgres"
 )
 
+// HealthInterval is how often the server's health is checked (pg_isready).
+const HealthInterval = 2 * time.Second
+
 var defaults = builder.Defaults{
 	Name:  "postgis",
 	Image: images.Ref("postgis"),
@@ -200,10 +203,15 @@ func New(cfg Config) *Server {
 	svc.Health = &stack.Health{
 		// pg_isready over TCP: the server accepts connections from the network, not only
 		// on its socket (which answers during first-start init, when TCP is off).
+		// Swarm 20.10 runs the first check one interval after the start (it has no start
+		// interval) and gives the server a DNS name only once a check passed: a short
+		// interval makes a server that is ready in a few seconds reachable a few seconds
+		// later, not ten. pg_isready costs one connection attempt; fifteen failed checks
+		// in a row (30 s) still mark it unhealthy, as five at 10 s used to (50 s).
 		Test:        []string{"CMD", "pg_isready", "-h", "127.0.0.1", "-p", strconv.Itoa(Port), "-U", user, "-d", db},
-		Interval:    10 * time.Second,
+		Interval:    HealthInterval,
 		Timeout:     5 * time.Second,
-		Retries:     5,
+		Retries:     15,
 		StartPeriod: 60 * time.Second,
 	}
 	return &Server{Service: svc, database: db, user: user, password: sec.Name}
