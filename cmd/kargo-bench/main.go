@@ -156,7 +156,7 @@ func run(ctx context.Context, o options) error {
 		try(secGetMap+", "+secTiles+", "+secSeed, func() error { return measureServing(ctx, r, e, d, serve) })
 	}
 	if want("1") && !o.quick {
-		try(secCold, func() error { return measureCold(ctx, r, e, d, min(o.repeats, 2), logw) })
+		try(secCold, func() error { return measureCold(ctx, r, e, d, o.repeats+2, logw) })
 	}
 	r.findings(serve.concurrency)
 	r.Ended = time.Now()
