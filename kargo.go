@@ -448,12 +448,8 @@ func (c *cli) statusCmd() *cobra.Command {
 				if stack.Mode(s.Mode).IsJob() {
 					tasks = fmt.Sprintf("%d/%d done", s.Completed, s.Desired)
 				}
-				run := ""
-				if s.Schedule != "" {
-					run = fmt.Sprintf("%s %s (next %s)", s.LastRun, s.LastResult, s.NextRun)
-				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Mode, tasks, s.Health,
-					strings.Join(s.Nodes, ","), strings.Join(s.Ports, ","), s.Endpoints, run, s.LastError)
+					strings.Join(s.Nodes, ","), strings.Join(s.Ports, ","), s.Endpoints, lastRunText(s), s.LastError)
 			}
 			if err := tw.Flush(); err != nil {
 				return err
@@ -462,6 +458,29 @@ func (c *cli) statusCmd() *cobra.Command {
 			return nil
 		},
 	})
+}
+
+// lastRunText is the LAST RUN cell of a scheduled job in `status`: its last run's time and
+// result, "not yet" before the first run, then its next run when known, e.g.
+// "2026-11-25T03:00:00Z succeeded (next 2026-11-26T03:00:00Z)". It is empty for a service
+// without a schedule. Missing parts leave no stray spaces.
+func lastRunText(s swarmx.ServiceStatus) string {
+	if s.Schedule == "" {
+		return ""
+	}
+	var parts []string
+	for _, p := range []string{s.LastRun, s.LastResult} {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "not yet")
+	}
+	if s.NextRun != "" {
+		parts = append(parts, "(next "+s.NextRun+")")
+	}
+	return strings.Join(parts, " ")
 }
 
 // probeEndpoints asks the readiness check of every running service with OGC endpoints

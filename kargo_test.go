@@ -418,3 +418,23 @@ func TestApplyInterrupted(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, out2, "stack maps applied: 0 change(s), 0 engine call(s); not converged before, converged now: maps_mapserver")
 }
+
+// A scheduled job that never ran shows "not yet" and its next run in status, with no stray
+// spaces where the last run would be.
+func TestStatusTextOfAJobThatNeverRan(t *testing.T) {
+	c := newCLI(t)
+	job := &stack.Service{Name: "nightly", Image: "busybox", Mode: stack.ReplicatedJob, Schedule: "0 0 3 * * *"}
+	st := stack.New("maps", job)
+	_, _, err := c.run(st, "apply", "--wait=false")
+	require.NoError(t, err)
+	out, _, err := c.run(st, "status")
+	require.NoError(t, err)
+	var line string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "maps_nightly ") {
+			line = l
+		}
+	}
+	require.NotEmpty(t, line, out)
+	assert.Regexp(t, `  not yet \(next 20\d\d-\d\d-\d\dT03:00:00Z\)\s*$`, line)
+}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kalisio/kargo/examples/quickstart/qstack"
 	"github.com/kalisio/kargo/swarmx"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -101,7 +102,7 @@ func TestAttackIsBoundedInRequests(t *testing.T) {
 }
 
 func TestBenchStacksAreValid(t *testing.T) {
-	d := quickstartData{sql: []byte("select 1;"), elevation: []byte("ncols 1\n")}
+	d := qstack.Data{SQL: []byte("select 1;"), Elevation: []byte("ncols 1\n")}
 	for _, st := range []interface{ Validate() error }{quickstartStack(d), noopStackOf(20), bigStackOf(bigStack, 500)} {
 		require.NoError(t, st.Validate())
 	}

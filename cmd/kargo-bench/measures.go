@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/kalisio/kargo"
+	"github.com/kalisio/kargo/examples/quickstart/qstack"
 	"github.com/kalisio/kargo/ogc"
 	"github.com/kalisio/kargo/stack"
 	"github.com/kalisio/kargo/swarmx"
@@ -205,7 +206,7 @@ func escapeDollars(b []byte) ([]byte, bool) {
 // measureCold applies the quickstart from nothing with Kargo and with `docker stack deploy`
 // of the compose file Kargo renders, alternately, removing the stack (and its volumes, so
 // PostGIS initialises again) before each run.
-func measureCold(ctx context.Context, r *Report, e *engine, d quickstartData, repeats int, logw io.Writer) error {
+func measureCold(ctx context.Context, r *Report, e *engine, d qstack.Data, repeats int, logw io.Writer) error {
 	st := quickstartStack(d)
 	checks, err := endpointChecks(st, qsHTTPPort)
 	if err != nil {
@@ -378,7 +379,7 @@ const (
 )
 
 // measureServing deploys the serving stack and runs measures 4, 5 and 6.
-func measureServing(ctx context.Context, r *Report, e *engine, d quickstartData, o serveOptions) error {
+func measureServing(ctx context.Context, r *Report, e *engine, d qstack.Data, o serveOptions) error {
 	_ = e.remove(ctx, serveStack)
 	defer func() { _ = e.remove(context.WithoutCancel(ctx), serveStack) }()
 	apply := func(replicas uint64, static []byte) error {
@@ -513,7 +514,7 @@ func measureServing(ctx context.Context, r *Report, e *engine, d quickstartData,
 					b = "seed-1"
 				}
 				r.add(secSeed, fmt.Sprintf("seed-%d", n), fmt.Sprintf("mapcache_seed, %d seeder thread(s)", n), "tiles/s", b, chartIf(n != 1, "seed 2 threads"), float64(tiles)/secs)
-				r.note(secSeed, "Each run re-renders (-f) the %d tiles of the roads layer over France (%.0f,%.0f to %.0f,%.0f), zoom %d to %d, GoogleMapsCompatible, one WMS request per tile, as www-data inside the MapCache task.", tiles, franceExtent[0], franceExtent[1], franceExtent[2], franceExtent[3], o.seedZoom[0], o.seedZoom[1])
+				r.note(secSeed, "Each run re-renders (-f) the %d tiles of the roads layer over France (%.0f,%.0f to %.0f,%.0f), zoom %d to %d, GoogleMapsCompatible, one WMS request per tile, as www-data inside the MapCache task.", tiles, qstack.FranceExtent[0], qstack.FranceExtent[1], qstack.FranceExtent[2], qstack.FranceExtent[3], o.seedZoom[0], o.seedZoom[1])
 			}
 		}
 		seeded = true
@@ -611,8 +612,8 @@ func runSeed(ctx context.Context, n int, zoom [2]int) (int, float64, error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	x0, y0 := mercator(franceExtent[0], franceExtent[1])
-	x1, y1 := mercator(franceExtent[2], franceExtent[3])
+	x0, y0 := mercator(qstack.FranceExtent[0], qstack.FranceExtent[1])
+	x1, y1 := mercator(qstack.FranceExtent[2], qstack.FranceExtent[3])
 	ext := fmt.Sprintf("%.2f,%.2f,%.2f,%.2f", x0, y0, x1, y1)
 	t := time.Now()
 	out, err := docker(ctx, 3*time.Minute, "exec", "-u", "www-data", id, "timeout", "170",

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/kalisio/kargo/examples/quickstart/qstack"
 	"github.com/kalisio/kargo/services/builder"
 	"github.com/kalisio/kargo/services/gateway"
 	"github.com/kalisio/kargo/services/mapcache"
@@ -28,96 +29,32 @@ const (
 	tilesPort   = 38083 // MapCache published in host mode
 )
 
-// quickstartData are the quickstart's embedded files, read from the repository.
-type quickstartData struct{ sql, elevation []byte }
-
-func readQuickstartData(repo string) (quickstartData, error) {
-	var d quickstartData
+// readQuickstartData reads the quickstart's data files from the repository.
+func readQuickstartData(repo string) (qstack.Data, error) {
+	var d qstack.Data
 	var err error
 	dir := filepath.Join(repo, "examples", "quickstart", "data")
-	if d.sql, err = os.ReadFile(filepath.Join(dir, "quickstart.sql")); err != nil {
+	if d.SQL, err = os.ReadFile(filepath.Join(dir, "quickstart.sql")); err != nil {
 		return d, fmt.Errorf("quickstart data: %w", err)
 	}
-	if d.elevation, err = os.ReadFile(filepath.Join(dir, "elevation.asc")); err != nil {
+	if d.Elevation, err = os.ReadFile(filepath.Join(dir, "elevation.asc")); err != nil {
 		return d, fmt.Errorf("quickstart data: %w", err)
 	}
 	return d, nil
 }
 
-// franceExtent is the quickstart map's extent (EPSG:4326).
-var franceExtent = mapserver.Extent{-5, 41, 10, 52}
-
-const elevationTIFF = "/var/lib/mapserver/elevation.tif"
-
-// quickstartMap is examples/quickstart's map (that package is a main package, so it is
-// repeated here; keep them alike).
-func quickstartMap() mapserver.Map {
-	return mapserver.Map{
-		Name: "quickstart", Title: "Kargo quickstart", Extent: franceExtent,
-		Layers: []mapserver.Layer{
-			{Name: "elevation", Title: "Elevation (m)", Type: mapserver.Raster, File: elevationTIFF, Extent: franceExtent,
-				Classes: []mapserver.Class{{Name: "elevation", ColorRange: [2]string{"#1a9641", "#a6611a"}, DataRange: [2]float64{0, 3500}}}},
-			{Name: "zones", Title: "Zones", Type: mapserver.Polygon, Table: "zones", Opacity: 50,
-				Classes: []mapserver.Class{{Name: "zone", Color: "#fdae61", OutlineColor: "#000000"}}},
-			{Name: "roads", Title: "Roads", Type: mapserver.Line, Table: "roads",
-				Classes: []mapserver.Class{
-					{Name: "motorway", Expression: "('[class]' = 'motorway')", Color: "#2b83ba", Width: 3},
-					{Name: "secondary", Color: "#80b1d3", Width: 1.5},
-				}},
-			{Name: "cities", Title: "Cities", Type: mapserver.Point, Table: "cities",
-				Classes: []mapserver.Class{
-					{Name: "city", Expression: "('[kind]' = 'city')", Color: "#d7191c", OutlineColor: "#ffffff", Size: 12},
-					{Name: "town", Expression: "('[kind]' = 'town')", Color: "#7b3294", Size: 7},
-					{Name: "village", Color: "#404040", Size: 4},
-				}},
-		},
-	}
-}
-
-var tiledLayers = []string{"roads", "cities"}
-
-const elevationScript = `#!/bin/sh
-set -e
-gdal_translate -q -of GTiff -ot Int16 -a_srs EPSG:4326 -co COMPRESS=DEFLATE -co TILED=YES \
-  /etc/mapserver/data/elevation.asc ` + elevationTIFF + `
-chown www-data:www-data ` + elevationTIFF + `
-`
-
-func database(d quickstartData) *postgis.Server {
-	return postgis.New(postgis.Config{
-		Common: builder.Common{Name: "db",
-			Resources: stack.Resources{CPULimit: 1, MemoryLimit: 512 * stack.MiB, MemoryReservation: 128 * stack.MiB}},
-		Database:      "gis",
-		User:          "gis",
-		Volume:        "pgdata",
-		Init:          []postgis.InitFile{{Name: "20_quickstart.sql", Data: d.sql}},
-		SharedBuffers: "64MB",
-	})
-}
-
-func mapServer(d quickstartData, db *postgis.Server, name string, replicas uint64, port uint32, files ...mapserver.File) *stack.Service {
-	return mapserver.New(mapserver.Config{
-		Common: builder.Common{Name: name, Replicas: replicas,
-			Resources: stack.Resources{CPULimit: 1, MemoryLimit: 256 * stack.MiB, MemoryReservation: 32 * stack.MiB}},
-		Maps:          []mapserver.Map{quickstartMap()},
-		Database:      db,
-		PublishedPort: port,
-		Files: append([]mapserver.File{
-			{Target: "/etc/mapserver/data/elevation.asc", Data: d.elevation},
-			{Target: "/docker-entrypoint.d/10-elevation.sh", Data: []byte(elevationScript)},
-		}, files...),
-	})
+// mapServer is the quickstart's MapServer under another name, with replicas, a host port
+// (0: none) and extra files. The serving measures load WMS and tiles only: no OGC API.
+func mapServer(d qstack.Data, db *postgis.Server, name string, replicas uint64, port uint32, files ...mapserver.File) *stack.Service {
+	cfg := qstack.MapServerConfig(d, db)
+	cfg.Name, cfg.Replicas, cfg.PublishedPort, cfg.OGCAPI = name, replicas, port, false
+	cfg.Files = append(cfg.Files, files...)
+	return mapserver.New(cfg)
 }
 
 // quickstartStack is examples/quickstart's stack under another name and other ports.
-func quickstartStack(d quickstartData) *stack.Stack {
-	db := database(d)
-	ms := mapServer(d, db, "mapserver", 2, 0)
-	tiles := mapcache.New(mapcache.Config{Common: builder.Common{Name: "tiles"}, Source: ms, Layers: tiledLayers,
-		PublicURL: fmt.Sprintf("http://127.0.0.1:%d/", qsHTTPPort)})
-	gw := gateway.New(gateway.Config{HTTPPort: qsHTTPPort, HTTPSPort: qsHTTPSPort,
-		Routes: gateway.OGC(ms, tiles), AccessLog: true})
-	return stack.New(qsStack, db, ms, tiles, gw)
+func quickstartStack(d qstack.Data) *stack.Stack {
+	return qstack.Stack(d, qstack.Options{Name: qsStack, HTTPPort: qsHTTPPort, HTTPSPort: qsHTTPSPort})
 }
 
 // cgiSite is the image's Apache site with mod_cgid instead of mod_fcgid: every request starts
@@ -156,8 +93,8 @@ const (
 // MapServer published on a host port (FastCGI, as the product runs it) and once more through
 // plain CGI, MapCache published on a host port, and a static file route on the gateway
 // holding a file of the size of a cached tile (static: its content; nil: no route yet).
-func serveStackOf(d quickstartData, replicas uint64, static []byte) (*stack.Stack, error) {
-	db := database(d)
+func serveStackOf(d qstack.Data, replicas uint64, static []byte) (*stack.Stack, error) {
+	db := postgis.New(qstack.DatabaseConfig(d))
 	ms := mapServer(d, db, "mapserver", replicas, 0)
 	direct := mapServer(d, db, "msdirect", 1, directPort)
 	cgi := mapServer(d, db, "mscgi", 1, cgiPort,
@@ -165,7 +102,7 @@ func serveStackOf(d quickstartData, replicas uint64, static []byte) (*stack.Stac
 		mapserver.File{Target: "/etc/apache2/mods-enabled/cgid.load", Data: []byte("LoadModule cgid_module /usr/lib/apache2/modules/mod_cgid.so\n")},
 		mapserver.File{Target: "/etc/apache2/mods-enabled/cgid.conf", Data: []byte("ScriptSock ${APACHE_RUN_DIR}/cgisock\n")},
 	)
-	tiles := mapcache.New(mapcache.Config{Common: builder.Common{Name: "tiles"}, Source: ms, Layers: tiledLayers,
+	tiles := mapcache.New(mapcache.Config{Common: builder.Common{Name: "tiles"}, Source: ms, Layers: qstack.TiledLayers,
 		PublicURL: fmt.Sprintf("http://127.0.0.1:%d/", gwPort)})
 	tiles.Service.Ports = append(tiles.Service.Ports, stack.Port{Target: mapcache.Port, Published: tilesPort, Mode: stack.HostPort})
 	gw := gateway.New(gateway.Config{HTTPPort: gwPort, Routes: gateway.OGC(ms, tiles), AccessLog: true})

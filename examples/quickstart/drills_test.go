@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/kalisio/kargo"
+	"github.com/kalisio/kargo/examples/quickstart/qstack"
 	"github.com/kalisio/kargo/internal/enginetest"
 	"github.com/kalisio/kargo/ogc"
 	"github.com/kalisio/kargo/swarmx"
@@ -265,7 +266,7 @@ func TestDrills(t *testing.T) {
 			{ogc.WMS, "/wms", []string{"elevation", "zones", "roads", "cities"}},
 			{ogc.WFS, "/wfs", []string{"zones", "roads", "cities"}},
 			{ogc.WCS, "/wcs", []string{"elevation"}},
-			{ogc.WMTS, "/wmts", TiledLayers},
+			{ogc.WMTS, "/wmts", qstack.TiledLayers},
 		} {
 			if err := retryCheck(cctx, c, tc.svc, drillBase+tc.path, tc.layers); err != nil {
 				t.Errorf("%s through the gateway of the compose deployment: %v", tc.svc, err)

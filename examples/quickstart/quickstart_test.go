@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/kalisio/kargo"
+	"github.com/kalisio/kargo/examples/quickstart/qstack"
 	"github.com/kalisio/kargo/internal/enginetest"
 	"github.com/kalisio/kargo/ogc"
 	"github.com/kalisio/kargo/services/gateway"
@@ -52,7 +53,7 @@ func TestQuickstart(t *testing.T) {
 			{ogc.WMS, "/wms", []string{"elevation", "zones", "roads", "cities"}},
 			{ogc.WFS, "/wfs", []string{"zones", "roads", "cities"}},
 			{ogc.WCS, "/wcs", []string{"elevation"}},
-			{ogc.WMTS, "/wmts", append([]string{"roads-mvt", "cities-mvt"}, TiledLayers...)},
+			{ogc.WMTS, "/wmts", append([]string{"roads-mvt", "cities-mvt"}, qstack.TiledLayers...)},
 		} {
 			caps, err := c.GetCapabilities(ctx, tc.svc, base+tc.path)
 			if err != nil {
@@ -91,10 +92,10 @@ func TestQuickstart(t *testing.T) {
 		parisLon, parisLat := 2.3522, 48.8566
 		px := int((parisLon - 1.8) / 1.1 * 256)
 		py := int((49.4 - parisLat) / 1.1 * 256)
-		if !near(img, px, py, 3, CityColor) {
-			t.Errorf("no %s pixel around Paris (%d,%d): %v", CityColor, px, py, img.At(px, py))
+		if !near(img, px, py, 3, qstack.CityColor) {
+			t.Errorf("no %s pixel around Paris (%d,%d): %v", qstack.CityColor, px, py, img.At(px, py))
 		}
-		if near(img, 10, 10, 3, CityColor) {
+		if near(img, 10, 10, 3, qstack.CityColor) {
 			t.Errorf("city colour far from any city")
 		}
 		// The whole map: many colours (raster ramp, zones, roads, cities).
@@ -107,7 +108,7 @@ func TestQuickstart(t *testing.T) {
 			t.Errorf("full map has %d distinct colours: blank?", n)
 		}
 		// Each vector layer is drawn, not only the raster: count pixels of its own colour.
-		for name, hex := range map[string]string{"motorways": MotorwayColor, "cities": CityColor} {
+		for name, hex := range map[string]string{"motorways": qstack.MotorwayColor, "cities": qstack.CityColor} {
 			if n := countColor(img, hex); n < 30 {
 				t.Errorf("full map has %d pixels of the %s colour %s", n, name, hex)
 			}
@@ -208,7 +209,7 @@ func TestQuickstart(t *testing.T) {
 			{ogc.WMS, "/wms", []string{"cities"}},
 			{ogc.WFS, "/wfs", []string{"cities"}},
 			{ogc.WCS, "/wcs", []string{"elevation"}},
-			{ogc.WMTS, "/wmts", TiledLayers},
+			{ogc.WMTS, "/wmts", qstack.TiledLayers},
 		} {
 			caps, err := sc.GetCapabilities(ctx, tc.svc, secure+tc.path)
 			if err != nil {

@@ -12,8 +12,10 @@
 // GeoServer logo every 1m, 20s timeout, 3 retries.
 //
 // The admin password is a Docker secret read through GEOSERVER_ADMIN_PASSWORD_FILE (generated
-// when not given), never an env value. The image runs as root by default, so the secret file
-// keeps Swarm's default 0400 root ownership.
+// when not given), never an env value: GEOSERVER_ADMIN_PASSWORD* in Config.Env is refused (the
+// image would let a plain GEOSERVER_ADMIN_PASSWORD win over the file). The admin user name is
+// not a secret and stays a plain GEOSERVER_ADMIN_USER set from Config.AdminUser. The image runs
+// as root by default, so the secret file keeps Swarm's default 0400 root ownership.
 package geoserver
 
 import (
@@ -107,6 +109,9 @@ var (
 // Validate.
 func New(cfg Config) *stack.Service {
 	svc := builder.Base(cfg.Common, defaults)
+	// A plain GEOSERVER_ADMIN_PASSWORD would put the password in the service spec and win
+	// over the builder's GEOSERVER_ADMIN_PASSWORD_FILE.
+	builder.RefuseEnv(svc, "AdminPassword", "GEOSERVER_ADMIN_PASSWORD")
 	name := svc.Name
 	vol := cmp.Or(cfg.Volume, name+"-data")
 	ctx := strings.Trim(cmp.Or(cfg.Context, DefaultContext), "/")

@@ -131,6 +131,30 @@ func TestProblems(t *testing.T) {
 	assert.False(t, ve.Has("services[geoserver].config.extensions[0]"))
 }
 
+// The admin password is a secret: a plain GEOSERVER_ADMIN_PASSWORD in Env would reach the
+// service spec and win over the secret file, so it is refused like every builder's
+// credentials. The admin user name is not a secret and stays a plain variable.
+func TestAdminPasswordInEnvRefused(t *testing.T) {
+	svc := geoserver.New(geoserver.Config{Common: builder.Common{Name: "gs", Env: map[string]string{
+		"GEOSERVER_ADMIN_PASSWORD":      "s3cr3t",
+		"GEOSERVER_ADMIN_PASSWORD_FILE": "/tmp/pw",
+		"TZ":                            "UTC",
+	}}})
+	assert.NotContains(t, svc.Env, "GEOSERVER_ADMIN_PASSWORD", "the password never reaches the spec")
+	assert.Equal(t, "/run/secrets/gs-admin-password", svc.Env["GEOSERVER_ADMIN_PASSWORD_FILE"], "the builder's file wins")
+	assert.Equal(t, "UTC", svc.Env["TZ"])
+	assert.Equal(t, "admin", svc.Env["GEOSERVER_ADMIN_USER"])
+	err := stack.New("maps", svc).Validate()
+	require.Error(t, err)
+	var ve *stack.ValidationError
+	require.ErrorAs(t, err, &ve)
+	assert.Equal(t, "maps", ve.Stack)
+	assert.True(t, ve.Has("services[gs].config.env.GEOSERVER_ADMIN_PASSWORD"), err.Error())
+	assert.True(t, ve.Has("services[gs].config.env.GEOSERVER_ADMIN_PASSWORD_FILE"), err.Error())
+	assert.Contains(t, err.Error(), "Config.AdminPassword")
+	assert.NotContains(t, err.Error(), "s3cr3t")
+}
+
 func TestJavaOpts(t *testing.T) {
 	assert.Equal(t, "", geoserver.JavaOpts(0, nil))
 	assert.Equal(t, "-Xms256m -Xmx768m", geoserver.JavaOpts(stack.GiB, nil))

@@ -93,15 +93,17 @@ func binaryContext(ctx context.Context, pkg, bin string, args []string) (map[str
 	}, nil
 }
 
+// goTool finds the go command: "go" on PATH, else $GOROOT/bin/go.
 func goTool() (string, error) {
 	if p, err := exec.LookPath("go"); err == nil {
 		return p, nil
 	}
-	p := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(p); err == nil {
-		return p, nil
+	if root := os.Getenv("GOROOT"); root != "" {
+		if p, err := exec.LookPath(filepath.Join(root, "bin", "go")); err == nil {
+			return p, nil
+		}
 	}
-	return "", fmt.Errorf("building %s and %s needs the Go toolchain (go on PATH): they are compiled on this machine", ImageRef, ProxyImageRef)
+	return "", fmt.Errorf("building %s and %s needs the Go toolchain, compiled on this machine: no go on PATH nor in $GOROOT/bin; install Go and put its bin directory on PATH (or set GOROOT)", ImageRef, ProxyImageRef)
 }
 
 // sourceDir is the directory of this package's source when it exists (so the scheduler built
