@@ -249,9 +249,14 @@ func proxy(w func(int, string, ...any), ind int, in caddyInput, r Route, name st
 }
 
 // fileRoute writes the part of a route answered from files: requests matching the files'
-// pattern get the file when it exists (Caddy's file matcher, then file_server), and go to the
-// route's service otherwise, like the rest of the route. Placeholders of the outer matcher
-// are set before the inner file matcher runs, so the file path can use its groups.
+// pattern get the file when it exists, and go to the route's service otherwise, like the rest
+// of the route. One file_server in pass-through mode does both: it looks the file up once (a
+// separate file matcher would stat it twice more before file_server does) and hands a miss
+// to the next handler of the route block, which keeps its order. The headers are set as
+// defaults when the response is written ("?"), so they apply to the file (file_server sets
+// neither Cache-Control nor, for an extension it does not know, Content-Type) and never add
+// a second value to the service's own. A miss goes on with the request's own URI, as the
+// rest of the route sends it.
 func fileRoute(w func(int, string, ...any), in caddyInput, r Route, name string, f *Files) {
 	prefix := ""
 	if r.Prefix != "/" {
@@ -260,20 +265,14 @@ func fileRoute(w func(int, string, ...any), in caddyInput, r Route, name string,
 	// Group 1 is the whole rest of the path (as in the route's own matcher, for the
 	// fallback's rewrite); the groups of Match follow.
 	w(1, "@%s path_regexp %s ^%s(%s)$", name, name, prefix, f.Match)
-	root := FilesDir + "/" + f.Volume
 	file := fileRefRE.ReplaceAllStringFunc(f.Path, func(m string) string {
 		return fmt.Sprintf("{re.%s.%d}", name, int(m[1]-'0')+1)
 	})
 	w(1, "handle @%s {", name)
-	w(2, "@%shit file {", name)
-	w(3, "root %s", root)
-	w(3, "try_files %s", file)
-	w(2, "}")
-	w(2, "handle @%shit {", name)
-	w(3, "root * %s", root)
-	w(3, "rewrite * {http.matchers.file.relative}")
+	w(2, "route {")
+	w(3, "rewrite * %s", file)
 	if f.MaxAge > 0 {
-		w(3, "header Cache-Control \"public, max-age=%d\"", int(f.MaxAge/time.Second))
+		w(3, "header ?Cache-Control \"public, max-age=%d\"", int(f.MaxAge/time.Second))
 	}
 	exts := make([]string, 0, len(f.Types))
 	for ext := range f.Types {
@@ -282,11 +281,14 @@ func fileRoute(w func(int, string, ...any), in caddyInput, r Route, name string,
 	sort.Strings(exts)
 	for i, ext := range exts {
 		w(3, "@%stype%d path *%s", name, i, ext)
-		w(3, "header @%stype%d Content-Type %s", name, i, f.Types[ext])
+		w(3, "header @%stype%d ?Content-Type %s", name, i, f.Types[ext])
 	}
-	w(3, "file_server")
-	w(2, "}")
-	w(2, "handle {")
+	w(3, "file_server {")
+	w(4, "root %s/%s", FilesDir, f.Volume)
+	w(4, "pass_thru")
+	w(3, "}")
+	// A miss: the request as it came, then as the rest of the route sends it.
+	w(3, "rewrite * {http.request.orig_uri}")
 	proxy(w, 3, in, r, name)
 	w(2, "}")
 	w(1, "}")

@@ -32,23 +32,21 @@ func TestGatewayFilesRoute(t *testing.T) {
 	gw := New(Config{HTTPPort: 28080, Routes: routes})
 	d := render(t, tc, gw)
 	cf := configData(t, d, "gateway-caddyfile")
-	// The file route comes before the route's own matcher, and falls back to the service
-	// with the same rewrite (group 1 is the rest of the path).
+	// The file route comes before the route's own matcher: one file_server passes a miss on
+	// to the service, with the request's own URI and the route's rewrite (group 1 is the
+	// rest of the path).
 	want := `	@r0f path_regexp r0f ^/tiles(/([a-z]+)/([0-9]+)/([0-9]+)[.](png|mvt))$
 	handle @r0f {
-		@r0fhit file {
-			root /srv/volumes/cache
-			try_files /{re.r0f.2}/{re.r0f.4}/{re.r0f.3}.{re.r0f.5}
-		}
-		handle @r0fhit {
-			root * /srv/volumes/cache
-			rewrite * {http.matchers.file.relative}
-			header Cache-Control "public, max-age=90"
+		route {
+			rewrite * /{re.r0f.2}/{re.r0f.4}/{re.r0f.3}.{re.r0f.5}
+			header ?Cache-Control "public, max-age=90"
 			@r0ftype0 path *.mvt
-			header @r0ftype0 Content-Type application/vnd.mapbox-vector-tile
-			file_server
-		}
-		handle {
+			header @r0ftype0 ?Content-Type application/vnd.mapbox-vector-tile
+			file_server {
+				root /srv/volumes/cache
+				pass_thru
+			}
+			rewrite * {http.request.orig_uri}
 			rewrite * /cache/tiles{re.r0f.1}
 			reverse_proxy {
 				dynamic a tasks.tc 80 {

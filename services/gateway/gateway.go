@@ -108,9 +108,11 @@ type Files struct {
 	// Path is the file's path in the volume, starting with /, where $1 to $9 are the groups of
 	// Match, e.g. "/$1/$2.png".
 	Path string
-	// MaxAge, when set, adds Cache-Control: public, max-age=<seconds> to the files' responses.
+	// MaxAge, when set, adds Cache-Control: public, max-age=<seconds> to the files' responses
+	// (and to the service's answers for these paths that carry no Cache-Control).
 	MaxAge time.Duration
-	// Types are media types by file extension (".mvt") for extensions Caddy does not know.
+	// Types are media types by file extension (".mvt"), for extensions the gateway image's
+	// /etc/mime.types may not know; a response that has a Content-Type keeps it.
 	Types map[string]string
 }
 
