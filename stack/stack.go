@@ -179,9 +179,9 @@ type Service struct {
 	// StopGracePeriod before the task is killed; 0 keeps Swarm's default (10s).
 	StopGracePeriod time.Duration
 	// DependsOn names services of the stack this one needs. Apply never leaves it running
-	// before them: on a first apply it is created once their containers started (a service
-	// restarted without limit) or once they converged (jobs, bounded restarts), and it counts
-	// as converged only once they are; an update of it waits for theirs to converge.
+	// before them: on a first apply it is created right after them (a service restarted
+	// without limit) or once they converged (jobs, bounded restarts), and it counts as
+	// converged only once they are; an update of it waits for theirs to converge.
 	DependsOn []string
 	// Labels are set on the service itself.
 	Labels map[string]string

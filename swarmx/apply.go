@@ -148,8 +148,8 @@ func (a *Applier) PlanDesired(ctx context.Context, d *Desired) (*Plan, error) {
 // Apply makes the Swarm run the stack. It renders and validates everything and checks that
 // external objects exist before the first mutating call, so an invalid stack changes nothing.
 // Networks, secrets and configs are created first; then services in depends-on order, each
-// as soon as its dependencies allow (see applyServices: on a first apply, once their
-// containers started; otherwise once they converged), and waited for until it converges
+// as soon as its dependencies allow (see applyServices: on a first apply, once they were
+// created; otherwise once they converged), and waited for until it converges
 // unless opts.NoWait. A failed dependency fails the apply with its own name and cause.
 // Only what changed is touched: re-applying an unchanged stack makes no mutating call. A
 // service whose spec is unchanged is still judged by what runs: one not converged (tasks
@@ -384,8 +384,7 @@ func Levels(services []Service) [][]Service {
 // gate tells the services that depend on one how far it got during Apply.
 type gate struct {
 	// started closes once a dependent created by the same apply may be created too: the
-	// service was created and every desired task's container started (its health check
-	// may not have passed yet). It also closes when done does.
+	// service was created (its tasks may not run yet). It also closes when done does.
 	started chan struct{}
 	// done closes once the service converged and its endpoints answered, or failed (err).
 	done      chan struct{}
@@ -418,9 +417,11 @@ func (e *dependencyError) Error() string { return fmt.Sprintf("depends on %q, wh
 
 // applyServices applies every service as soon as what it depends on allows. A service
 // created by this apply whose dependencies are also created by it (neither being a job) is
-// created as soon as their tasks have started, and waited for together with them: a health
-// check that only passes once a dependency answers passes at its next interval, instead of
-// one whole chain of health intervals after another. Its tasks that fail before its
+// created right after them, and waited for together with them: Swarm gives a task a DNS
+// name only once its health check passed, so a dependent started early cannot reach its
+// dependency before it is up anyway, and its own first check (one interval after its start)
+// comes as soon as it would with every service created at once, instead of one whole chain
+// of health intervals after another. Its tasks that fail before its
 // dependencies converged do not count against it (it may restart until they answer); its
 // timeout runs from then. Any other service (an update, a job, or one depending on a
 // service that already ran) is applied once its dependencies converged and answered, as
@@ -544,7 +545,7 @@ func (a *Applier) applyService(ctx context.Context, stackName string, s Service,
 	fail := func(err error) error { return &ServiceError{Stack: stackName, Service: s.Logical, Err: err} }
 	have := cur.service(s.Name)
 	// early: created now, not a job, and restarted by Swarm for as long as it takes; its
-	// dependencies need only have started, unless they are themselves not early (their
+	// dependencies need only have been created, unless they are themselves not early (their
 	// started gate then waits for done).
 	early := have == nil && !s.IsJob() && !opts.NoWait && restartsUntilUp(s.Spec)
 	if err := awaitDependencies(ctx, deps, early); err != nil {
@@ -574,6 +575,9 @@ func (a *Applier) applyService(ctx context.Context, stackName string, s Service,
 			return fail(fmt.Errorf("create: %w", err))
 		}
 		id = r.ID
+		if early {
+			g.start()
+		}
 	case have.Spec.Labels[stack.LabelHash] == s.Hash && len(Drift(have.Spec)) == 0:
 		tasks, observed := cur.Tasks[have.ID]
 		if !observed || opts.NoWait || s.IsJob() {
@@ -660,12 +664,8 @@ func (a *Applier) applyService(ctx context.Context, stackName string, s Service,
 		case <-wctx.Done():
 		}
 	}()
-	started := g.start
-	if !early {
-		started = func() {} // dependents wait for it to be done
-	}
 	if !converged {
-		err = a.wait(wctx, stackName, s, id, since, depsUp, started)
+		err = a.wait(wctx, stackName, s, id, since, depsUp)
 	}
 	if err == nil && a.Ready != nil && len(s.Endpoints) > 0 {
 		err = a.waitReady(wctx, stackName, s)

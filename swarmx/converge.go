@@ -39,11 +39,10 @@ const failFastAfter = 3
 
 // wait polls until the service converges: its update (if any) completed, every task of the
 // current spec running (and healthy: Swarm reports a task with a health check as running
-// only once healthy) at the desired count, or for jobs, every completion done. It calls
-// started once every desired task's container has started (healthy or not). Tasks that
+// only once healthy) at the desired count, or for jobs, every completion done. Tasks that
 // failed before depsUp closed do not count towards failing fast: a service started with its
 // dependencies may restart until they answer.
-func (a *Applier) wait(ctx context.Context, stackName string, s Service, id string, updatedBefore time.Time, depsUp <-chan struct{}, started func()) error {
+func (a *Applier) wait(ctx context.Context, stackName string, s Service, id string, updatedBefore time.Time, depsUp <-chan struct{}) error {
 	// applied identifies the tasks of the spec applied; newRan tells whether one ever ran
 	// (with a health check: passed it, Swarm counts such a task running only once healthy).
 	applied, newRan := "", false
@@ -76,9 +75,6 @@ func (a *Applier) wait(ctx context.Context, stackName string, s Service, id stri
 			if applied != "" && task.Status.State == swarm.TaskStateRunning && specJSON(task.Spec) == applied {
 				newRan = true
 			}
-		}
-		if tasksStarted(svc, tasks.Items, st.Desired) {
-			started()
 		}
 		line := st.String()
 		if line != last {
@@ -125,20 +121,6 @@ func (a *Applier) wait(ctx context.Context, stackName string, s Service, id stri
 		case <-time.After(a.poll()):
 		}
 	}
-}
-
-// tasksStarted reports whether the containers of desired tasks of the current spec have
-// started (running, or starting: waiting for their first passing health check).
-func tasksStarted(svc swarm.Service, tasks []swarm.Task, desired uint64) bool {
-	want := specJSON(svc.Spec.TaskTemplate)
-	n := uint64(0)
-	for _, t := range tasks {
-		if t.DesiredState == swarm.TaskStateRunning && (t.Status.State == swarm.TaskStateStarting ||
-			t.Status.State == swarm.TaskStateRunning) && specJSON(t.Spec) == want {
-			n++
-		}
-	}
-	return desired > 0 && n >= desired
 }
 
 // TaskSummary is the state of a service's tasks.

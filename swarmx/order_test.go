@@ -102,25 +102,30 @@ func applyAsync(a *swarmx.Applier, st *stack.Stack, opts swarmx.ApplyOptions) fu
 	return func() error { return <-done }
 }
 
-// A cold apply creates a dependent as soon as its dependency's tasks have started, not once
-// their health checks passed, and still returns only once everything converged.
-func TestApplyCreatesDependentsOnceTheirDependenciesStarted(t *testing.T) {
+// A cold apply creates a dependent right after its dependency, before the dependency's
+// tasks run or pass their health checks, and still returns only once everything converged.
+func TestApplyCreatesDependentsRightAfterTheirDependencies(t *testing.T) {
 	a, e := heldApplier(t)
 	e.hold("maps_db", swarm.TaskStatePending) // scheduled, no container yet
-	wait := applyAsync(a, gisStack("info"), swarmx.ApplyOptions{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := a.Apply(context.Background(), gisStack("info"), swarmx.ApplyOptions{})
+		done <- err
+	}()
 
-	eventually(t, "db created", func() bool { return created(e, "maps_db") })
-	polled(t, e, 20)
-	assert.False(t, created(e, "maps_api"), "api is not created before db's container started")
-
-	e.hold("maps_db", swarm.TaskStateStarting) // running, its health check not passed yet
 	eventually(t, "web created", func() bool { return created(e, "maps_web") })
 	calls := e.Calls()
 	assert.Less(t, indexOf(t, calls, "ServiceCreate", "maps_db"), indexOf(t, calls, "ServiceCreate", "maps_api"))
 	assert.Less(t, indexOf(t, calls, "ServiceCreate", "maps_api"), indexOf(t, calls, "ServiceCreate", "maps_web"))
+	polled(t, e, 20)
+	select {
+	case err := <-done:
+		t.Fatalf("the apply returned (%v) while db had no container yet", err)
+	default:
+	}
 
 	e.release("maps_db")
-	require.NoError(t, wait())
+	require.NoError(t, <-done)
 	assert.Len(t, e.Services(), 4)
 }
 
