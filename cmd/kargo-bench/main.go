@@ -119,8 +119,10 @@ func run(ctx context.Context, o options) error {
 
 	serve := serveOptions{
 		repeats: o.repeats, concurrency: []int{1, 4, 8},
-		load:     Load{Duration: 3 * time.Second, MaxRequests: 5000},
-		tileLoad: Load{Duration: 2 * time.Second, MaxRequests: 20000},
+		// GetMap answers some 40 a second: 5 s make a couple of hundred requests per
+		// figure; tiles answer thousands a second.
+		load:     Load{Duration: 5 * time.Second, MaxRequests: 5000},
+		tileLoad: Load{Duration: 3 * time.Second, MaxRequests: 30000},
 		replicas: []int{1, 2, 3}, scaleConc: 8,
 		seedZoom: [2]int{5, 8}, seedRepeats: min(o.repeats, 2), seedAtReplic: 2,
 	}
