@@ -137,7 +137,7 @@ func (a *Applier) PlanDesired(ctx context.Context, d *Desired) (*Plan, error) {
 	if err := ObserveTasks(ctx, a.Client, d.Stack, cur); err != nil {
 		return nil, err
 	}
-	d.bindSecrets(cur.Secrets)
+	d.bindSecrets(cur.Secrets, false)
 	nodes, err := a.nodeChanges(ctx, d)
 	if err != nil {
 		return nil, err
@@ -175,7 +175,7 @@ func (a *Applier) ApplyDesired(ctx context.Context, d *Desired, opts ApplyOption
 			return nil, err
 		}
 	}
-	d.bindSecrets(cur.Secrets)
+	d.bindSecrets(cur.Secrets, true)
 	nodes, err := a.nodeChanges(ctx, d)
 	if err != nil {
 		return nil, err

@@ -91,8 +91,9 @@ func digestMatches(label string, content []byte) bool {
 }
 
 // bindSecret returns the name of the existing version of s whose digest matches its content,
-// or the next version's, then labelling s with a new digest.
-func bindSecret(stackName string, s *Secret, existing []swarm.Secret) string {
+// or the next version's, then labelling s with a new digest when label is set (a secret to
+// create needs it; a plan does not, and Argon2id is what costs).
+func bindSecret(stackName string, s *Secret, existing []swarm.Secret, label bool) string {
 	type cand struct {
 		n      int
 		name   string
@@ -116,7 +117,9 @@ func bindSecret(stackName string, s *Secret, existing []swarm.Secret) string {
 			return c.name
 		}
 	}
-	s.Spec.Labels = merge(s.Spec.Labels, map[string]string{LabelDigest: newDigest(s.Fingerprint)})
+	if label {
+		s.Spec.Labels = merge(s.Spec.Labels, map[string]string{LabelDigest: newDigest(s.Fingerprint)})
+	}
 	return versionedName(stackName, s.Logical, latest+1)
 }
 
@@ -140,9 +143,9 @@ func versionOf(name, stackName, logical string) (int, bool) {
 
 // bindSecrets names the versioned secrets of d after the existing objects of the stack (as
 // Observe lists them): the version whose digest matches the content, else the next version,
-// labelled with a new digest. Service specs are pointed at the names chosen and their hashes
-// computed again.
-func (d *Desired) bindSecrets(existing []swarm.Secret) {
+// labelled with a new digest when label is set (Apply; Plan creates nothing and skips that
+// cost). Service specs are pointed at the names chosen and their hashes computed again.
+func (d *Desired) bindSecrets(existing []swarm.Secret, label bool) {
 	names := make([]string, len(d.Secrets))
 	// Each secret costs an Argon2id or two: they run in parallel, a few at a time (each
 	// takes 64 MiB).
@@ -158,7 +161,7 @@ func (d *Desired) bindSecrets(existing []swarm.Secret) {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			names[i] = bindSecret(d.Stack, s, existing)
+			names[i] = bindSecret(d.Stack, s, existing, label)
 		}()
 	}
 	wg.Wait()

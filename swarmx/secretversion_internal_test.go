@@ -43,3 +43,19 @@ func TestDigestMatches(t *testing.T) {
 		}
 	}
 }
+
+// Plan binds secrets without labelling the new ones: a digest is only needed to create a
+// secret, and each costs an Argon2id (a plan of 500 new secrets took about 12 s on two cores).
+func TestBindSecretsLabelsOnlyWhenAsked(t *testing.T) {
+	for _, label := range []bool{false, true} {
+		d := &Desired{Stack: "maps", Secrets: []Secret{{Name: "maps_pw_v1", Logical: "pw", Versioned: true, Fingerprint: []byte("x")}}}
+		d.bindSecrets(nil, label)
+		dg, ok := d.Secrets[0].Spec.Labels[LabelDigest]
+		if ok != label || (label && !digestMatches(dg, []byte("x"))) {
+			t.Fatalf("label=%t: digest label %q present %t", label, dg, ok)
+		}
+		if d.Secrets[0].Name != "maps_pw_v1" {
+			t.Fatalf("label=%t: name %q", label, d.Secrets[0].Name)
+		}
+	}
+}
