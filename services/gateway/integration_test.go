@@ -98,11 +98,8 @@ func TestGatewayOnSwarm(t *testing.T) {
 
 	// The Caddyfile, a config anyone with access to the Swarm reads with docker config
 	// inspect, holds neither the user nor the password hash: they are in a secret.
-	var cfgNames []string
-	for _, c := range strings.Fields(enginetest.Docker(t, "service", "inspect", name+"_gateway",
-		"--format", "{{range .Spec.TaskTemplate.ContainerSpec.Configs}}{{.ConfigName}} {{end}}")) {
-		cfgNames = append(cfgNames, c)
-	}
+	cfgNames := strings.Fields(enginetest.Docker(t, "service", "inspect", name+"_gateway",
+		"--format", "{{range .Spec.TaskTemplate.ContainerSpec.Configs}}{{.ConfigName}} {{end}}"))
 	if len(cfgNames) != 1 {
 		t.Fatalf("gateway configs %v", cfgNames)
 	}
