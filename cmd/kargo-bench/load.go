@@ -65,6 +65,11 @@ func attack(ctx context.Context, target string, l Load) (LoadResult, error) {
 	results := a.Attack(tr, vegeta.Rate{Freq: 0}, l.Duration, "bench")
 	stopped := false
 	for res := range results {
+		// Requests already in flight when the bound is reached still finish (at most one
+		// per worker); they are not counted, so a figure is over MaxRequests exactly.
+		if m.Requests >= l.MaxRequests {
+			continue
+		}
 		m.Add(res)
 		if res.Error != "" && first == "" {
 			first = res.Error
