@@ -383,23 +383,24 @@ func Levels(services []Service) [][]Service {
 
 // gate tells the services that depend on one how far it got during Apply.
 type gate struct {
-	// started closes once a dependent created by the same apply may be created too: the
+	// created closes once a dependent created by the same apply may be created too: the
 	// service was created (its tasks may not run yet). It also closes when done does.
-	started chan struct{}
+	created chan struct{}
 	// done closes once the service converged and its endpoints answered, or failed (err).
-	done      chan struct{}
-	err       error
-	startOnce sync.Once
+	done       chan struct{}
+	err        error
+	createOnce sync.Once
 }
 
-func newGate() *gate { return &gate{started: make(chan struct{}), done: make(chan struct{})} }
+func newGate() *gate { return &gate{created: make(chan struct{}), done: make(chan struct{})} }
 
-func (g *gate) start() { g.startOnce.Do(func() { close(g.started) }) }
+// create records that the service was created.
+func (g *gate) create() { g.createOnce.Do(func() { close(g.created) }) }
 
 // finish records the outcome; it is called once.
 func (g *gate) finish(err error) {
 	g.err = err
-	g.start()
+	g.create()
 	close(g.done)
 }
 
@@ -473,13 +474,13 @@ func restartsUntilUp(spec swarm.ServiceSpec) bool {
 	return rp == nil || (rp.Condition != swarm.RestartPolicyConditionNone && (rp.MaxAttempts == nil || *rp.MaxAttempts == 0))
 }
 
-// awaitDependencies waits until each dependency lets s be applied: started when early, done
+// awaitDependencies waits until each dependency lets s be applied: created when early, done
 // otherwise. It returns a *dependencyError when one failed.
 func awaitDependencies(ctx context.Context, deps []dependency, early bool) error {
 	for _, dep := range deps {
 		ch := dep.g.done
 		if early {
-			ch = dep.g.started
+			ch = dep.g.created
 		}
 		select {
 		case <-ch:
@@ -546,7 +547,7 @@ func (a *Applier) applyService(ctx context.Context, stackName string, s Service,
 	have := cur.service(s.Name)
 	// early: created now, not a job, and restarted by Swarm for as long as it takes; its
 	// dependencies need only have been created, unless they are themselves not early (their
-	// started gate then waits for done).
+	// created gate then waits for done).
 	early := have == nil && !s.IsJob() && !opts.NoWait && restartsUntilUp(s.Spec)
 	if err := awaitDependencies(ctx, deps, early); err != nil {
 		var de *dependencyError
@@ -576,7 +577,7 @@ func (a *Applier) applyService(ctx context.Context, stackName string, s Service,
 		}
 		id = r.ID
 		if early {
-			g.start()
+			g.create()
 		}
 	case have.Spec.Labels[stack.LabelHash] == s.Hash && len(Drift(have.Spec)) == 0:
 		tasks, observed := cur.Tasks[have.ID]

@@ -54,8 +54,8 @@ type Client interface {
 var _ Client = (*client.Client)(nil)
 
 // NewClient connects to the engine named by DOCKER_HOST (and DOCKER_TLS_VERIFY,
-// DOCKER_CERT_PATH, DOCKER_API_VERSION), or the local socket; the client negotiates the API version (its default) so
-// that older engines (Debian's 20.10, API 1.41) work. When DOCKER_HOST is unset and
+// DOCKER_CERT_PATH, DOCKER_API_VERSION), or the local socket; the client negotiates the API
+// version (its default) so that older engines (Debian's 20.10, API 1.41) work. When DOCKER_HOST is unset and
 // DOCKER_CONTEXT names a docker context, its endpoint is used.
 func NewClient() (*client.Client, error) {
 	opts := []client.Opt{client.FromEnv}

@@ -2,6 +2,7 @@ package swarmx_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -22,8 +23,19 @@ import (
 // container yet), until released.
 type heldEngine struct {
 	*fakeengine.Engine
-	mu   sync.Mutex
-	held map[string]swarm.TaskState // by Swarm service name
+	mu     sync.Mutex
+	held   map[string]swarm.TaskState // by Swarm service name
+	refuse string                     // a Swarm service name whose create fails
+}
+
+func (h *heldEngine) ServiceCreate(ctx context.Context, o client.ServiceCreateOptions) (client.ServiceCreateResult, error) {
+	h.mu.Lock()
+	refused := o.Spec.Name == h.refuse
+	h.mu.Unlock()
+	if refused {
+		return client.ServiceCreateResult{}, errors.New("invalid spec: refused by the engine")
+	}
+	return h.Engine.ServiceCreate(ctx, o)
 }
 
 func (h *heldEngine) hold(name string, state swarm.TaskState) {
@@ -127,6 +139,21 @@ func TestApplyCreatesDependentsRightAfterTheirDependencies(t *testing.T) {
 	e.release("maps_db")
 	require.NoError(t, <-done)
 	assert.Len(t, e.Services(), 4)
+}
+
+// A dependency whose create the engine refuses fails the apply naming it, and what depends
+// on it is never created.
+func TestApplyDoesNotCreateDependentsOfARefusedService(t *testing.T) {
+	a, e := heldApplier(t)
+	e.refuse = "maps_db"
+	_, err := a.Apply(context.Background(), gisStack("info"), swarmx.ApplyOptions{})
+	var se *swarmx.ServiceError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, "db", se.Service)
+	assert.Contains(t, err.Error(), "refused by the engine")
+	assert.False(t, created(e, "maps_api"), "api depends on db")
+	assert.False(t, created(e, "maps_web"), "web depends on api")
+	assert.True(t, created(e, "maps_tiles"), "an independent service is created")
 }
 
 // A job that depends on a service being created starts only once that service converged
